@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: type check, unit, API and Docker tests (against a real engine that this script starts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== typecheck"
+npx tsc --noEmit -p tsconfig.json
+
+if compgen -G "tests/docker/*.test.ts" > /dev/null; then
+  echo "== docker engine"
+  bash scripts/setup/docker.sh
+fi
+
+echo "== tests"
+shopt -s nullglob
+files=(tests/unit/*.test.ts tests/api/*.test.ts tests/docker/*.test.ts)
+node --import tsx --test --test-reporter=spec "${files[@]}"

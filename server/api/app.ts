@@ -1,0 +1,55 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import type { AppDeps, AppEnv } from './env.ts';
+import { ApiError } from './errors.ts';
+import { authUnlessPublic } from './middleware/auth.ts';
+import { authRoutes } from './routes/auth.ts';
+import { healthRoutes } from './routes/health.ts';
+import { schemaRoutes } from './routes/schema.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { tryActivateRoutes } from './routes/try-activate.ts';
+import { workflowRoutes } from './routes/workflows.ts';
+
+export const API_VERSION = '0.1.0';
+
+const errorBody = (code: string, message: string, details?: Record<string, unknown>) => ({ error: { code, message, ...details } });
+
+/** The whole HTTP API: runtime-neutral (Web Request/Response), so it runs on Node and on edge runtimes. */
+export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEnv>) => void } = {}) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: false }));
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    await next();
+  });
+  app.route('/', healthRoutes);
+  app.use('/api/*', authUnlessPublic);
+  app.route('/api/auth', authRoutes);
+  app.route('/api/tokens', tokenRoutes);
+  app.route('/api/schema', schemaRoutes);
+  app.route('/api/try-activate', tryActivateRoutes);
+  app.route('/api/workflows', workflowRoutes);
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Flowyard API', version: API_VERSION, description: 'Workflows, try-activate, publish, versions.' },
+    security: [{ bearerAuth: [] }, { sessionCookie: [] }],
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'sessionCookie', { type: 'apiKey', in: 'cookie', name: 'flowyard_session' });
+
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return c.json(errorBody(error.code, error.message, error.details), error.status);
+    if (error instanceof HTTPException) {
+      const message = error.status === 400 ? `malformed request: ${error.message || 'the body is not valid JSON'}` : error.message;
+      return c.json(errorBody('invalid_request', message), error.status);
+    }
+    console.error(`[api] ${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
+    return c.json(errorBody('internal', 'the server failed to handle this request; the error was logged'), 500);
+  });
+  options.ui?.(app);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,23 @@
+import type { Db } from '../../db/client.ts';
+import type { Role } from '../../db/schema.ts';
+import type { ServerConfig } from '../config.ts';
+
+export interface AppDeps {
+  db: Db;
+  config: ServerConfig;
+}
+
+export interface AuthUser {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+}
+
+/** Hono environment shared by every router: dependencies and the authenticated user. */
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps;
+    user: AuthUser;
+  };
+}

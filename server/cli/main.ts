@@ -1,0 +1,42 @@
+import { runServe } from './serve.ts';
+import { runTryActivate, runValidate } from './validate.ts';
+
+const USAGE = `Usage: flowyard <command> [options]
+
+Commands:
+  serve [--port 8080] [--host 127.0.0.1] [--data ./data] [--no-runner]
+                                  Start the API and the web UI (DATABASE_URL overrides the database)
+  validate FILE...                Build workflow files; print FILE:LINE:COL problems; exit 1 on errors
+  try-activate FILE [--json]      Build one workflow and show what it would activate
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return runServe(rest);
+    case 'validate':
+      return runValidate(rest);
+    case 'try-activate':
+      return runTryActivate(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`flowyard: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`flowyard: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

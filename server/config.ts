@@ -1,0 +1,9 @@
+/** Settings the API needs at run time; the CLI fills them from flags and the environment. */
+export interface ServerConfig {
+  /** Public base URL used in printed links and the JSON Schema `$id`, e.g. `http://127.0.0.1:8080`. */
+  publicUrl: string;
+  /** When set, accepted as the first admin's API token (automation, tests). */
+  adminToken?: string;
+  /** Cookies get `Secure` when the public URL is https. */
+  secureCookies: boolean;
+}

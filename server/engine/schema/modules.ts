@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { duration, secretName } from './common.ts';
+
+export interface ModuleTypeDef {
+  type: string;
+  description: string;
+  config: z.ZodObject;
+}
+
+export const deployProviders = ['docker', 'aws_ecs', 'gcp_cloud_run', 'azure_container_apps', 'digitalocean'] as const;
+
+export const moduleTypes: readonly ModuleTypeDef[] = [
+  {
+    type: 'artifact.store',
+    description: 'Where artifacts are kept: the built-in store or an S3-compatible bucket.',
+    config: z.strictObject({
+      backend: z.enum(['local', 's3']).default('local'),
+      bucket: z.string().optional().describe('S3 bucket (backend s3).'),
+      endpoint: z.url().optional().describe('S3 endpoint URL (backend s3).'),
+      region: z.string().optional(),
+      prefix: z.string().optional().describe('Key prefix inside the bucket.'),
+      retention: duration.optional().describe('Delete artifacts older than this.'),
+    }),
+  },
+  {
+    type: 'docker.registry',
+    description: 'A container registry that steps push to and pull from.',
+    config: z.strictObject({
+      url: z.string().min(1).describe('Registry host[:port], e.g. 127.0.0.1:5000.'),
+      username: z.string().optional(),
+      password_secret: secretName.optional().describe('Name of the secret holding the password.'),
+      insecure: z.boolean().default(false).describe('Allow plain HTTP.'),
+    }),
+  },
+  {
+    type: 'deploy.target',
+    description: 'A place that deployments run: a Docker engine or a cloud provider.',
+    config: z.strictObject({
+      provider: z.enum(deployProviders).default('docker'),
+      docker_host: z.string().optional().describe('Docker engine URL (unix:// or tcp://); the runner engine otherwise.'),
+      region: z.string().optional(),
+      settings: z.record(z.string(), z.unknown()).optional().describe('Provider-specific settings.'),
+    }),
+  },
+  {
+    type: 'notify.webhook',
+    description: 'POST run events to a URL.',
+    config: z.strictObject({
+      url: z.url(),
+      secret: secretName.optional().describe('Secret used to sign the payload (HMAC-SHA256).'),
+      events: z
+        .array(z.enum(['run.started', 'run.succeeded', 'run.failed', 'run.cancelled', 'gate.waiting']))
+        .default(['run.failed']),
+    }),
+  },
+];
+
+export const moduleTypesByName: ReadonlyMap<string, ModuleTypeDef> = new Map(moduleTypes.map((def) => [def.type, def]));

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { duration, envMap, identifier, secretName } from './common.ts';
+import { moduleTypes } from './modules.ts';
+import { stepTypes } from './steps.ts';
+import { topLevelTriggerSchema, triggerSchema } from './triggers.ts';
+
+const onError = z
+  .enum(['stop', 'skip', 'compensate'])
+  .describe('On a failing step: stop the run, skip to the next step, or run the compensation steps.');
+
+const stepCommon = {
+  name: identifier.describe('Step name, unique in its pipeline; templates read its outputs as .steps.<name>.'),
+  needs: z.array(identifier).optional().describe('Earlier steps this step depends on.'),
+  on_error: z.enum(['stop', 'skip']).optional().describe('Overrides the pipeline on_error for this step.'),
+  continue_on_error: z.boolean().optional().describe('A failure of this step does not fail the run.'),
+  timeout: duration.optional().describe('Fail the step after this long.'),
+  if: z.string().optional().describe('Run the step only when this template renders true.'),
+  skip_if: z.string().optional().describe('Skip the step when this template renders true.'),
+};
+
+const configIsOptional = (config: z.ZodObject) =>
+  Object.values(config.shape).every((field) => (field as z.ZodType).safeParse(undefined).success);
+
+export const stepSchema = z.discriminatedUnion(
+  'type',
+  stepTypes.map((def) =>
+    z
+      .strictObject({
+        ...stepCommon,
+        type: z.literal(def.type).describe(def.description),
+        config: configIsOptional(def.config) ? def.config.prefault({}) : def.config,
+      })
+      .describe(`${def.type}: ${def.description}`),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
+
+export const moduleSchema = z.discriminatedUnion(
+  'type',
+  moduleTypes.map((def) =>
+    z
+      .strictObject({
+        name: identifier.describe('Module name, referenced by steps.'),
+        type: z.literal(def.type).describe(def.description),
+        dependsOn: z.array(identifier).optional().describe('Modules this one needs.'),
+        config: def.config.prefault({}),
+      })
+      .describe(`${def.type}: ${def.description}`),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
+
+const inputSchema = z.strictObject({
+  type: z.enum(['string', 'number', 'boolean', 'choice']).default('string'),
+  description: z.string().optional(),
+  required: z.boolean().default(false),
+  default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+  options: z.array(z.string()).optional().describe('Allowed values of a choice input.'),
+});
+
+export const pipelineSchema = z.strictObject({
+  description: z.string().optional(),
+  trigger: triggerSchema.optional().describe('What starts this pipeline; manual when omitted.'),
+  runs_on: z.array(z.string().min(1)).default([]).describe('Labels a runner must have to take this pipeline.'),
+  env: envMap.optional(),
+  inputs: z.record(identifier, inputSchema).optional().describe('Inputs asked for when the pipeline is started by hand.'),
+  timeout: duration.default('1h').describe('Fail the run after this long.'),
+  on_error: onError.default('stop'),
+  retry: z
+    .strictObject({ on: z.array(z.enum(['runner_lost'])).min(1), max_attempts: z.number().int().min(1).max(10).default(2) })
+    .optional()
+    .describe('Requeue the job when its runner is lost.'),
+  steps: z.array(stepSchema).min(1).describe('Steps run in order on one runner, sharing /workspace.'),
+  compensation: z.array(stepSchema).optional().describe('Steps run after a failure when on_error is compensate.'),
+  outputs: z.record(identifier, z.string()).optional().describe('Run outputs by name; values are templates.'),
+  strict_templates: z.boolean().default(false).describe('Fail on templates that read a missing value.'),
+});
+
+export const workflowSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name: identifier.describe('Workflow name.'),
+    version: z.union([z.string(), z.number()]).optional().describe('Your version label, available as {{ .Version }}.'),
+    description: z.string().optional(),
+    requires: z
+      .strictObject({ plugins: z.array(z.string()).default([]) })
+      .optional()
+      .describe('Plugins this workflow needs.'),
+    secrets: z.array(secretName).optional().describe('Secrets the workflow reads as {{ .Secrets.NAME }}.'),
+    modules: z.array(moduleSchema).optional().describe('Named resources: artifact stores, registries, deploy targets, webhooks.'),
+    pipelines: z.record(identifier, pipelineSchema).describe('Pipelines by name.'),
+    triggers: z.array(topLevelTriggerSchema).optional().describe('Extra triggers, each naming the pipeline it starts.'),
+  })
+  .describe('A Flowyard workflow.');
+
+export type Workflow = z.output<typeof workflowSchema>;
+export type Pipeline = z.output<typeof pipelineSchema>;
+export type Step = {
+  name: string;
+  type: string;
+  needs?: string[];
+  on_error?: 'stop' | 'skip';
+  continue_on_error?: boolean;
+  timeout?: string;
+  if?: string;
+  skip_if?: string;
+  config: Record<string, unknown>;
+};
+export type WorkflowModule = { name: string; type: string; dependsOn?: string[]; config: Record<string, unknown> };

@@ -1,0 +1,3 @@
+import { benchTryActivate } from './try-activate.ts';
+
+benchTryActivate();

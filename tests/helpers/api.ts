@@ -1,0 +1,31 @@
+import { createApp } from '../../server/api/app.ts';
+import { ensureFirstAdmin } from '../../server/services/auth.ts';
+import { freshDatabase, type TestDatabase } from './db.ts';
+
+export const TEST_ADMIN_TOKEN = 'fy_test_admin_token_0123456789abcdef';
+
+export interface TestApi {
+  app: ReturnType<typeof createApp>;
+  database: TestDatabase;
+  /** Sends a request as the admin (Bearer token), JSON-encoding `body` when given. */
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+}
+
+/** The real app over a real database file, with the first admin reachable through FLOWYARD_ADMIN_TOKEN. */
+export async function testApi(): Promise<TestApi> {
+  const database = await freshDatabase();
+  await ensureFirstAdmin(database.db, { adminToken: TEST_ADMIN_TOKEN });
+  const app = createApp({ db: database.db, config: { publicUrl: 'http://127.0.0.1:8080', adminToken: TEST_ADMIN_TOKEN, secureCookies: false } });
+  return {
+    app,
+    database,
+    call(method, path, body, headers = {}) {
+      const init: RequestInit = { method, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...headers } };
+      if (body !== undefined) {
+        init.body = typeof body === 'string' ? body : JSON.stringify(body);
+        (init.headers as Record<string, string>)['content-type'] = 'application/json';
+      }
+      return Promise.resolve(app.request(path, init));
+    },
+  };
+}
