@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 const id = () => text('id').primaryKey().$defaultFn(() => crypto.randomUUID());
 const createdAt = () =>
@@ -114,4 +114,138 @@ export const scheduleRegistrations = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index('schedule_registrations_workflow_idx').on(t.workflowId)],
+);
+
+export const runStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+export type RunState = (typeof runStates)[number];
+export const stepStates = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'timed_out'] as const;
+export type StepState = (typeof stepStates)[number];
+
+export const runners = sqliteTable('runners', {
+  id: id(),
+  name: text('name').notNull(),
+  labels: text('labels', { mode: 'json' }).$type<string[]>().notNull(),
+  capacity: integer('capacity').notNull(),
+  version: text('version').notNull(),
+  /** SHA-256 of the runner token; the token is returned once at registration. */
+  tokenHash: text('token_hash').notNull().unique(),
+  createdAt: createdAt(),
+  lastSeenAt: integer('last_seen_at', { mode: 'timestamp_ms' }),
+  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+});
+
+export const runnerRegistrationTokens = sqliteTable('runner_registration_tokens', {
+  id: id(),
+  tokenHash: text('token_hash').notNull().unique(),
+  description: text('description').notNull().default(''),
+  createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
+  createdAt: createdAt(),
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+});
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: id(),
+    workflowId: text('workflow_id').notNull(),
+    /** Numbered per workflow: #1, #2, ... */
+    number: integer('number').notNull(),
+    version: integer('version').notNull(),
+    pipeline: text('pipeline').notNull(),
+    state: text('state', { enum: runStates }).notNull().default('queued'),
+    triggerType: text('trigger_type').notNull(),
+    triggeredBy: text('triggered_by'),
+    inputs: text('inputs', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    triggerPayload: text('trigger_payload', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    outputs: text('outputs', { mode: 'json' }).$type<Record<string, unknown>>(),
+    error: text('error'),
+    createdAt: createdAt(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    cancelRequestedAt: integer('cancel_requested_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [uniqueIndex('runs_number_idx').on(t.workflowId, t.number), index('runs_state_idx').on(t.state)],
+);
+
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: id(),
+    runId: text('run_id').notNull(),
+    /** Position of the job in its run; a gate splits a pipeline into several jobs. */
+    index: integer('index').notNull(),
+    state: text('state', { enum: runStates }).notNull().default('queued'),
+    runsOn: text('runs_on', { mode: 'json' }).$type<string[]>().notNull(),
+    runnerId: text('runner_id'),
+    attempt: integer('attempt').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull().default(1),
+    retryOnRunnerLost: integer('retry_on_runner_lost', { mode: 'boolean' }).notNull().default(false),
+    leaseExpiresAt: integer('lease_expires_at', { mode: 'timestamp_ms' }),
+    claimedAt: integer('claimed_at', { mode: 'timestamp_ms' }),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    error: text('error'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('jobs_queue_idx').on(t.state, t.createdAt), index('jobs_run_idx').on(t.runId), index('jobs_runner_idx').on(t.runnerId, t.state)],
+);
+
+export const runSteps = sqliteTable(
+  'run_steps',
+  {
+    id: id(),
+    runId: text('run_id').notNull(),
+    jobIndex: integer('job_index').notNull(),
+    index: integer('index').notNull(),
+    name: text('name').notNull(),
+    type: text('type').notNull(),
+    state: text('state', { enum: stepStates }).notNull().default('pending'),
+    exitCode: integer('exit_code'),
+    outputs: text('outputs', { mode: 'json' }).$type<Record<string, unknown>>(),
+    error: text('error'),
+    logBytes: integer('log_bytes').notNull().default(0),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [uniqueIndex('run_steps_index_idx').on(t.runId, t.index)],
+);
+
+/** Log output in chunks as runners send them; (run, step, seq) is unique so re-sent chunks are ignored. */
+export const logChunks = sqliteTable(
+  'log_chunks',
+  {
+    runId: text('run_id').notNull(),
+    stepIndex: integer('step_index').notNull(),
+    seq: integer('seq').notNull(),
+    data: blob('data', { mode: 'buffer' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.stepIndex, t.seq] })],
+);
+
+export const artifacts = sqliteTable(
+  'artifacts',
+  {
+    id: id(),
+    runId: text('run_id').notNull(),
+    key: text('key').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    /** Where the store keeps it: `runs/<runId>/<key>`. */
+    storageKey: text('storage_key').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('artifacts_key_idx').on(t.runId, t.key)],
+);
+
+/** Workflow secrets, AES-GCM encrypted with the server key; write-only through the API. */
+export const workflowSecrets = sqliteTable(
+  'workflow_secrets',
+  {
+    workflowId: text('workflow_id').notNull(),
+    name: text('name').notNull(),
+    ciphertext: text('ciphertext').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.name] })],
 );

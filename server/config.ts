@@ -6,4 +6,6 @@ export interface ServerConfig {
   adminToken?: string;
   /** Cookies get `Secure` when the public URL is https. */
   secureCookies: boolean;
+  /** How long a runner's claim on a job lasts without renewal; a lapsed lease means the runner is lost. */
+  leaseMs: number;
 }

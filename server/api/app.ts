@@ -10,6 +10,11 @@ import { schemaRoutes } from './routes/schema.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { tryActivateRoutes } from './routes/try-activate.ts';
 import { workflowRoutes } from './routes/workflows.ts';
+import { runRoutes } from './routes/runs.ts';
+import { runnerRoutes } from './routes/runners.ts';
+import { secretRoutes } from './routes/secrets.ts';
+import { runnerProtocolRoutes } from './routes/runner-protocol.ts';
+import { RUNNER_PROTOCOL_PREFIX } from '../../runners/protocol/v1.ts';
 
 export const API_VERSION = '0.1.0';
 
@@ -30,6 +35,10 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api/schema', schemaRoutes);
   app.route('/api/try-activate', tryActivateRoutes);
   app.route('/api/workflows', workflowRoutes);
+  app.route('/api', runRoutes);
+  app.route('/api', secretRoutes);
+  app.route('/api', runnerRoutes);
+  app.route(RUNNER_PROTOCOL_PREFIX, runnerProtocolRoutes);
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flowyard API', version: API_VERSION, description: 'Workflows, try-activate, publish, versions.' },

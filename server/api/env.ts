@@ -1,10 +1,13 @@
 import type { Db } from '../../db/client.ts';
 import type { Role } from '../../db/schema.ts';
 import type { ServerConfig } from '../config.ts';
+import type { AuthRunner } from '../services/runners.ts';
 
 export interface AppDeps {
   db: Db;
   config: ServerConfig;
+  /** Encrypts workflow secrets at rest. */
+  secretsKey: CryptoKey;
 }
 
 export interface AuthUser {
@@ -19,5 +22,7 @@ export interface AppEnv {
   Variables: {
     deps: AppDeps;
     user: AuthUser;
+    /** Set on runner protocol routes only. */
+    runner: AuthRunner;
   };
 }

@@ -7,6 +7,7 @@ import { openDatabase } from '../../db/client.ts';
 import { migrateDatabase } from '../../db/migrate.ts';
 import { createApp } from '../api/app.ts';
 import { ensureFirstAdmin } from '../services/auth.ts';
+import { buildDeps } from './deps.ts';
 
 export interface ServeOptions {
   port: number;
@@ -41,8 +42,9 @@ export async function runServe(args: string[]): Promise<number> {
   const adminToken = process.env.FLOWYARD_ADMIN_TOKEN || undefined;
   const firstAdmin = await ensureFirstAdmin(handle.db, { adminToken });
   const publicUrl = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+  const leaseMs = process.env.FLOWYARD_LEASE_MS ? Number(process.env.FLOWYARD_LEASE_MS) : undefined;
   const app = createApp(
-    { db: handle.db, config: { publicUrl, adminToken, secureCookies: publicUrl.startsWith('https:') } },
+    await buildDeps({ db: handle.db, dataDir: options.dataDir, publicUrl, adminToken, leaseMs }),
     { ui: (a) => a.use('/*', serveStatic({ root: resolve(import.meta.dirname, '../../static') })) },
   );
   const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {

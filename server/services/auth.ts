@@ -6,6 +6,7 @@ import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { apiTokens, roles, sessions, users, type Role } from '../../db/schema.ts';
 import type { AuthUser } from '../api/env.ts';
+import { sha256Hex } from './crypto.ts';
 import { hashPassword, toBase64Url, verifyPassword } from './passwords.ts';
 
 export const API_TOKEN_PREFIX = 'fy_pat_';
@@ -29,10 +30,7 @@ export function generateToken(prefix: string): string {
   return prefix + toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
-export async function hashToken(token: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
+export const hashToken = sha256Hex;
 
 export function hasRole(user: AuthUser, minRole: Role): boolean {
   return roles.indexOf(user.role) >= roles.indexOf(minRole);

@@ -12,6 +12,7 @@ import { tokenRoutes } from '../../server/api/routes/tokens.ts';
 import type { AppEnv } from '../../server/api/env.ts';
 import type { ServerConfig } from '../../server/config.ts';
 import { createUser, ensureFirstAdmin } from '../../server/services/auth.ts';
+import { secretsKeyFrom } from '../../server/services/secrets.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-value';
 const PUBLIC_URL = 'https://flowyard.example';
@@ -19,11 +20,12 @@ const OWN_ORIGIN = 'http://localhost'; // what `app.request('/path')` uses
 
 let dir: string;
 let handle: DbHandle;
+let secretsKey: CryptoKey;
 
 /** The app as the lead wires it: deps on the context, auth on /api/* except public paths, routers below. */
 function buildApp(config: Partial<ServerConfig> = {}) {
   const app = new OpenAPIHono<AppEnv>();
-  const deps = { db: handle.db, config: { publicUrl: PUBLIC_URL, secureCookies: false, ...config } };
+  const deps = { db: handle.db, secretsKey, config: { publicUrl: PUBLIC_URL, secureCookies: false, leaseMs: 30_000, ...config } };
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     await next();
@@ -49,6 +51,7 @@ async function login(app: ReturnType<typeof buildApp>, email: string, password: 
 }
 
 before(async () => {
+  secretsKey = await secretsKeyFrom('test-secret');
   dir = mkdtempSync(join(tmpdir(), 'flowyard-auth-api-'));
   handle = await openDatabase('file:' + join(dir, 'test.db'));
   await migrateDatabase(handle.db);

@@ -6,15 +6,15 @@ export function generateWorkflow(steps: number): string {
   const lines = ['name: generated', 'version: "1.0"', 'secrets: [TOKEN]', 'pipelines:', '  build:', '    runs_on: [linux]', '    inputs:', '      target: { type: string, default: prod }', '    env: { STAGE: ci }', '    steps:'];
   for (let i = 0; i < steps; i++) {
     const kind = i % 3;
-    lines.push(`      - name: step-${i}`);
+    lines.push(`      - name: step_${i}`);
     if (kind === 0) {
       lines.push('        type: step.shell_exec', '        config:', '          image: flowyard/busybox:latest', '          commands:');
       lines.push(`            - echo "step ${i} for {{ .Inputs.target | upper }}"`, '            - make build');
       lines.push('          timeout: 300s', '          memory_limit: 512m', `          env: { N: "${i}", SECRET: "{{ .Secrets.TOKEN }}" }`);
     } else if (kind === 1) {
-      lines.push('        type: step.set', '        config:', '          values:', `            value_${i}: "{{ .steps.step-${i - 1}.exit_code | default 0 }}"`);
+      lines.push('        type: step.set', '        config:', '          values:', `            value_${i}: "{{ .steps.step_${i - 1}.exit_code | default 0 }}"`);
     } else {
-      lines.push('        type: step.log', '        config:', `          message: "set {{ .steps.step-${i - 1}.value_${i - 1} }} in {{ .Env.STAGE }}"`);
+      lines.push('        type: step.log', '        config:', `          message: "set {{ .steps.step_${i - 1}.value_${i - 1} }} in {{ .Env.STAGE }}"`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,6 @@
 import { createApp } from '../../server/api/app.ts';
 import { ensureFirstAdmin } from '../../server/services/auth.ts';
+import { secretsKeyFrom } from '../../server/services/secrets.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 
 export const TEST_ADMIN_TOKEN = 'fy_test_admin_token_0123456789abcdef';
@@ -12,10 +13,14 @@ export interface TestApi {
 }
 
 /** The real app over a real database file, with the first admin reachable through FLOWYARD_ADMIN_TOKEN. */
-export async function testApi(): Promise<TestApi> {
+export async function testApi(options: { leaseMs?: number } = {}): Promise<TestApi> {
   const database = await freshDatabase();
   await ensureFirstAdmin(database.db, { adminToken: TEST_ADMIN_TOKEN });
-  const app = createApp({ db: database.db, config: { publicUrl: 'http://127.0.0.1:8080', adminToken: TEST_ADMIN_TOKEN, secureCookies: false } });
+  const app = createApp({
+    db: database.db,
+    secretsKey: await secretsKeyFrom('test-secret'),
+    config: { publicUrl: 'http://127.0.0.1:8080', adminToken: TEST_ADMIN_TOKEN, secureCookies: false, leaseMs: options.leaseMs ?? 30_000 },
+  });
   return {
     app,
     database,

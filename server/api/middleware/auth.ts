@@ -12,7 +12,15 @@ import type { AppEnv, AuthUser } from '../env.ts';
 export const SESSION_COOKIE = 'flowyard_session';
 
 /** API paths reachable without a credential; a trailing `/*` matches everything below that path. */
-export const PUBLIC_API_PATHS: string[] = ['/api/auth/login', '/api/schema/*', '/api/openapi.json'];
+export const PUBLIC_API_PATHS: string[] = [
+  '/api/auth/login',
+  '/api/schema/*',
+  '/api/openapi.json',
+  // Runners authenticate with their own tokens inside the protocol router.
+  '/api/runner/v1/*',
+  // Signed URLs: the signature is the credential.
+  '/api/blobs/*',
+];
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

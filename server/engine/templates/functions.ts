@@ -27,6 +27,11 @@ function scalar(v: unknown): unknown {
   return v ?? null;
 }
 
+function firstOrLast(args: unknown[], predicate: (v: unknown) => boolean): unknown {
+  const i = args.findIndex(predicate);
+  return args[i < 0 ? args.length - 1 : i];
+}
+
 function compare(a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
@@ -145,8 +150,8 @@ export const TEMPLATE_FUNCTIONS: Readonly<Record<string, TemplateFunction>> = Ob
   le: fn('le A B: whether A <= B (numbers or strings)', 2, 2, (a, b) => compare(a, b) <= 0),
   gt: fn('gt A B: whether A > B (numbers or strings)', 2, 2, (a, b) => compare(a, b) > 0),
   ge: fn('ge A B: whether A >= B (numbers or strings)', 2, 2, (a, b) => compare(a, b) >= 0),
-  and: fn('and A B...: the first empty argument, or the last', 1, Infinity, (...args) => args.find((v) => !truthy(v)) ?? args.at(-1)),
-  or: fn('or A B...: the first non-empty argument, or the last', 1, Infinity, (...args) => args.find(truthy) ?? args.at(-1)),
+  and: fn('and A B...: the first empty argument, or the last', 1, Infinity, (...args) => firstOrLast(args, (v) => !truthy(v))),
+  or: fn('or A B...: the first non-empty argument, or the last', 1, Infinity, (...args) => firstOrLast(args, truthy)),
   not: fn('not V: true when V is empty, false otherwise', 1, 1, (v) => !truthy(v)),
   printf: fn('printf FORMAT ARGS...: ARGS formatted as in Go (%s %v %q %d %f)', 1, Infinity, (format, ...args) =>
     formatPrintf(str(format), args),

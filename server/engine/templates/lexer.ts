@@ -87,8 +87,10 @@ export function lex(src: string): Token[] {
         return p;
       }
       if (c === '"') {
-        if (bad) push('error', bad.offset, bad.length, `invalid escape sequence ${JSON.stringify(src.slice(bad.offset, bad.offset + bad.length))}`);
-        else push('string', start, p + 1 - start, value + src.slice(chunk, p));
+        if (bad) {
+          const escape = JSON.stringify(src.slice(bad.offset, bad.offset + bad.length));
+          push('error', bad.offset, bad.length, `invalid escape sequence ${escape}`);
+        } else push('string', start, p + 1 - start, value + src.slice(chunk, p));
         return p + 1;
       }
       if (c !== '\\') {

@@ -4,6 +4,8 @@ import { lex, type Token } from './lexer.ts';
 
 /** Deepest nesting of blocks and parentheses; it bounds recursion in the parser, the renderer and the analyses. */
 export const MAX_DEPTH = 64;
+/** Parsing stops after this many errors, so garbage input cannot produce unbounded work. */
+const MAX_ERRORS = 100;
 
 /** Thrown to abandon the current action (the error is already recorded); parsing resumes after it. */
 const ABORT = Symbol('abort action');
@@ -49,7 +51,9 @@ class Parser {
   private i = 0;
   private lastEnd = 0;
   private depth = 0;
-  private readonly vars = ['$'];
+  private readonly vars = new Set(['$']);
+  /** Variables added to `vars`, in order, so that a block can remove the ones declared inside it. */
+  private readonly declared: string[] = [];
 
   constructor(
     private readonly src: string,
@@ -84,6 +88,7 @@ class Parser {
 
   private error(message: string, at: Span): void {
     this.errors.push({ message, ...span(at) });
+    if (this.errors.length >= MAX_ERRORS) throw FATAL;
   }
 
   private fail(message: string, at: Span): never {
@@ -161,7 +166,7 @@ class Parser {
   private parseBlock(kind: BlockKind): Node {
     const keyword = this.next();
     if (++this.depth > MAX_DEPTH) this.fatal(keyword);
-    const scope = this.vars.length;
+    const scope = this.declared.length;
     let list: Node[] = [];
     const first: Branch = { pipe: this.controlPipeline(kind), list };
     const branches = [first];
@@ -191,7 +196,7 @@ class Parser {
         list = elseList = [];
       }
     }
-    this.vars.length = scope;
+    for (const name of this.declared.splice(scope)) this.vars.delete(name);
     this.depth--;
     return kind === 'range'
       ? { kind, pipe: first.pipe, list: first.list, elseList, ...span(keyword) }
@@ -211,9 +216,10 @@ class Parser {
     const decl: Pipeline['decl'] = [];
     let assign = false;
     if (context !== PAREN && start.kind === 'var') {
-      const two = context === 'range' && this.peek(1).kind === 'comma' && this.peek(2).kind === 'var';
+      const two = this.peek(1).kind === 'comma' && this.peek(2).kind === 'var';
       const op = this.peek(two ? 3 : 1).kind;
       if (op === 'declare' || op === 'assign') {
+        if (two && context !== 'range') this.fail(`too many declarations in ${context}`, this.peek(1));
         const declared = (t: Token) => ({ name: this.text(t), ...span(t) });
         decl.push(declared(this.next()));
         if (two) {
@@ -221,7 +227,7 @@ class Parser {
           decl.push(declared(this.next()));
         }
         assign = this.next().kind === 'assign';
-        for (const d of decl) if (assign && !this.vars.includes(d.name)) this.error(`undefined variable "${d.name}"`, d);
+        for (const d of decl) if (assign && !this.vars.has(d.name)) this.error(`undefined variable "${d.name}"`, d);
       }
     }
     const cmds: Expr[] = [];
@@ -230,7 +236,11 @@ class Parser {
       if (this.peek().kind !== 'pipe') break;
       this.next();
     }
-    if (!assign) this.vars.push(...decl.map((d) => d.name));
+    for (const { name } of decl) {
+      if (assign || this.vars.has(name)) continue;
+      this.vars.add(name);
+      this.declared.push(name);
+    }
     return { decl, assign, cmds, offset: start.offset, length: this.lastEnd - start.offset };
   }
 
@@ -269,7 +279,8 @@ class Parser {
     const f = lookupFunction(name);
     if (!f) return this.error(`unknown function "${name}"${didYouMean(name)}`, at);
     if (argc >= f.minArgs && argc <= f.maxArgs) return;
-    const want = f.maxArgs === Infinity ? `at least ${f.minArgs}` : f.minArgs === f.maxArgs ? `${f.minArgs}` : `${f.minArgs} to ${f.maxArgs}`;
+    const want =
+      f.maxArgs === Infinity ? `at least ${f.minArgs}` : f.minArgs === f.maxArgs ? `${f.minArgs}` : `${f.minArgs} to ${f.maxArgs}`;
     this.error(`wrong number of args for ${name}: want ${want} got ${argc}`, at);
   }
 
@@ -286,7 +297,7 @@ class Parser {
         break;
       case 'var':
         this.next();
-        if (!this.vars.includes(t.value)) this.error(`undefined variable "${t.value}"`, t);
+        if (!this.vars.has(t.value)) this.error(`undefined variable "${t.value}"`, t);
         expr = { kind: 'var', name: t.value, ...span(t) };
         break;
       case 'string':

@@ -50,7 +50,8 @@ export function formatPrintf(format: string, args: readonly unknown[]): string {
     else {
       const arg = args[next++];
       const formatted = formatOne(verb, arg, precision === undefined ? undefined : Number(precision));
-      out += formatted === null ? `%!${verb}(${printValue(arg)})` : pad(formatted, flags, Number(width), verb === 'd' || verb === 'f');
+      const numeric = verb === 'd' || verb === 'f';
+      out += formatted === null ? `%!${verb}(${printValue(arg)})` : pad(formatted, flags, Number(width), numeric);
     }
     checkSize(out.length);
   }

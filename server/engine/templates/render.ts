@@ -4,13 +4,15 @@ import { isMap, isNil, MAX_STRING, printValue, truthy, typeName } from './values
 
 /** Total `range` iterations allowed in one render, across all loops. */
 export const MAX_ITERATIONS = 10_000;
+/** Total size of the strings function calls may produce in one render (most of them discarded in loops). */
+const MAX_PRODUCED = 64 * MAX_STRING;
 
 export class TemplateRenderError extends Error {
   override readonly name = 'TemplateRenderError';
 
   constructor(
     message: string,
-    /** Offset into the template source of the action that failed. */
+    /** Position in the template source of the part that failed. */
     readonly offset: number,
     readonly length = 0,
   ) {
@@ -26,14 +28,18 @@ type Field = Extract<Expr, { kind: 'field' }>;
 class Renderer {
   out = '';
   private iterations = 0;
-  private readonly vars: { name: string; value: unknown }[];
+  private produced = 0;
+  /** Each variable's values, innermost last. */
+  private readonly vars = new Map<string, { value: unknown }[]>();
+  /** Variables in declaration order, so that a scope can be unwound. */
+  private readonly declared: string[] = [];
 
   constructor(
     private readonly source: string,
     root: unknown,
     private readonly strict: boolean,
   ) {
-    this.vars = [{ name: '$', value: root }];
+    this.declare('$', root);
   }
 
   private fail(message: string, at: Span): never {
@@ -76,7 +82,7 @@ class Renderer {
   }
 
   private walkBlock(node: Block, dot: unknown): void {
-    const scope = this.vars.length;
+    const scope = this.declared.length;
     let taken = false;
     for (const branch of node.branches) {
       const value = this.evalPipeline(branch.pipe, dot);
@@ -86,19 +92,17 @@ class Renderer {
       break;
     }
     if (!taken && node.elseList) this.walk(node.elseList, dot);
-    this.vars.length = scope;
+    this.unwind(scope);
   }
 
   private walkRange(node: Range, dot: unknown): void {
-    const scope = this.vars.length;
+    const scope = this.declared.length;
     const items = this.rangeItems(this.evalCommands(node.pipe, dot), node.pipe);
     if (!items.length && node.elseList) this.walk(node.elseList, dot);
-    const [first, second] = node.pipe.decl;
     for (const [key, value] of items) {
-      if (second) this.bind(node.pipe, [key, value]);
-      else if (first) this.bind(node.pipe, [value]);
+      this.bind(node.pipe, node.pipe.decl.length === 2 ? [key, value] : [value]);
       this.walk(node.list, value);
-      this.vars.length = scope;
+      this.unwind(scope);
     }
   }
 
@@ -123,12 +127,23 @@ class Renderer {
   private bind(pipe: Pipeline, values: unknown[]): void {
     pipe.decl.forEach((d, i) => {
       if (pipe.assign) this.variable(d.name, d).value = values[i];
-      else this.vars.push({ name: d.name, value: values[i] });
+      else this.declare(d.name, values[i]);
     });
   }
 
+  private declare(name: string, value: unknown): void {
+    const values = this.vars.get(name) ?? [];
+    values.push({ value });
+    this.vars.set(name, values);
+    this.declared.push(name);
+  }
+
+  private unwind(scope: number): void {
+    for (const name of this.declared.splice(scope)) this.vars.get(name)?.pop();
+  }
+
   private variable(name: string, at: Span): { value: unknown } {
-    return this.vars.findLast((v) => v.name === name) ?? this.fail(`undefined variable "${name}"`, at);
+    return this.vars.get(name)?.at(-1) ?? this.fail(`undefined variable "${name}"`, at);
   }
 
   private evalPipeline(pipe: Pipeline, dot: unknown): unknown {
@@ -195,7 +210,11 @@ class Renderer {
     const f = lookupFunction(call.name) ?? this.fail(`unknown function "${call.name}"`, call);
     const values = args.map((arg) => arg());
     const result = this.guard(call, () => f.call(...values), `error calling ${call.name}: `);
-    if (typeof result === 'string' && result.length > MAX_STRING) this.fail(`result of ${call.name} exceeds ${MAX_STRING} characters`, call);
+    if (typeof result === 'string') {
+      if (result.length > MAX_STRING) this.fail(`result of ${call.name} exceeds ${MAX_STRING} characters`, call);
+      this.produced += result.length;
+      if (this.produced > MAX_PRODUCED) this.fail(`functions produced more than ${MAX_PRODUCED} characters in total`, call);
+    }
     return result;
   }
 }

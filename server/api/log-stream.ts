@@ -1,0 +1,42 @@
+import { and, eq } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { runSteps } from '../../db/schema.ts';
+import { readLogPage } from '../services/logs.ts';
+import type { AppEnv } from './env.ts';
+import { logsTopic, wakeups } from './wakeups.ts';
+
+const IDLE_WAIT_MS = 1000;
+const decoder = new TextDecoder();
+
+/**
+ * Server-sent events for one step's log: one `log` event per stored chunk (id = its sequence number, data =
+ * the text as a JSON string), from after `lastEventId`, then live until the step ends, then one `end` event.
+ * A client that reconnects with Last-Event-ID gets exactly the chunks it missed.
+ */
+export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: number, lastEventId: number) {
+  const { db } = c.get('deps');
+  return streamSSE(c, async (sse) => {
+    let after = lastEventId;
+    let aborted = false;
+    sse.onAbort(() => {
+      aborted = true;
+    });
+    while (!aborted) {
+      const page = await readLogPage(db, runId, stepIndex, after);
+      for (const chunk of page) {
+        await sse.writeSSE({ event: 'log', id: String(chunk.seq), data: JSON.stringify(decoder.decode(chunk.data)) });
+        after = chunk.seq;
+      }
+      if (page.length > 0) continue;
+      const [step] = await db.select({ state: runSteps.state }).from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+      if (!step || !['pending', 'running'].includes(step.state)) {
+        // A last look: chunks may have landed between the empty page and the state read.
+        if ((await readLogPage(db, runId, stepIndex, after, 1)).length > 0) continue;
+        await sse.writeSSE({ event: 'end', data: JSON.stringify({ state: step?.state ?? 'unknown' }) });
+        return;
+      }
+      await wakeups.wait(logsTopic(runId), IDLE_WAIT_MS);
+    }
+  });
+}

@@ -1,0 +1,92 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import {
+  AppendLogsRequest,
+  AppendLogsResponse,
+  ClaimRequest,
+  ClaimResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  JobResult,
+  LeaseResponse,
+  RegisterRequest,
+  RegisterResponse,
+  StepReport,
+} from '../../../runners/protocol/v1.ts';
+import { appendLogChunks } from '../../services/logs.ts';
+import { registerRunner } from '../../services/runners.ts';
+import { cancelledJobs, claimJob, expireLeases, finishJob, isCancelRequested, renewLease, reportStep, runOfHeldJob } from '../../services/runs.ts';
+import type { AppEnv } from '../env.ts';
+import { requireRunner } from '../middleware/runner-auth.ts';
+import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
+import { JOBS_TOPIC, logsTopic, wakeups } from '../wakeups.ts';
+
+const POLL_INTERVAL_MS = 250;
+const JobParams = z.object({ jobId: z.string().min(1).max(64) });
+const body = <T extends z.ZodType>(schema: T, description: string) => ({ body: { ...jsonContent(schema, description), required: true } });
+const errors = { 400: jsonContent(ApiErrorSchema, 'Malformed request'), 401: jsonContent(ApiErrorSchema, 'Bad runner token'), 409: jsonContent(ApiErrorSchema, 'Job not held by this runner') };
+const tags = ['runner protocol v1'];
+const authed = requireRunner;
+
+const routes = {
+  register: createRoute({ method: 'post', path: '/register', tags, summary: 'Exchange a registration token for a runner token (shown once)', request: body(RegisterRequest, 'Runner identity'), responses: { 201: jsonContent(RegisterResponse, 'Registered'), ...errors } }),
+  heartbeat: createRoute({ method: 'post', path: '/heartbeat', tags, middleware: authed, summary: 'Report liveness; learn which running jobs were cancelled', request: body(HeartbeatRequest, 'Jobs running here'), responses: { 200: jsonContent(HeartbeatResponse, 'Jobs to cancel'), ...errors } }),
+  claim: createRoute({ method: 'post', path: '/claim', tags, middleware: authed, summary: 'Long-poll for a job matching this runner\'s labels', request: body(ClaimRequest, 'How long to wait'), responses: { 200: jsonContent(ClaimResponse, 'A job, leased to this runner'), 204: { description: 'No job within the wait' }, ...errors } }),
+  lease: createRoute({ method: 'post', path: '/jobs/{jobId}/lease', tags, middleware: authed, summary: 'Renew the lease on a job', request: { params: JobParams }, responses: { 200: jsonContent(LeaseResponse, 'Renewed'), ...errors } }),
+  waitCancel: createRoute({ method: 'get', path: '/jobs/{jobId}/cancel', tags, middleware: authed, summary: 'Long-poll until the job is cancelled (or the wait ends)', request: { params: JobParams, query: z.object({ wait: z.coerce.number().int().min(0).max(30).default(25) }) }, responses: { 200: jsonContent(z.object({ cancelled: z.boolean() }), 'Whether a cancel is pending'), ...errors } }),
+  step: createRoute({ method: 'post', path: '/jobs/{jobId}/steps/{index}', tags, middleware: authed, summary: 'Report a step\'s state, exit code and outputs', request: { params: JobParams.extend({ index: z.coerce.number().int().min(0) }), ...body(StepReport, 'Step state') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
+  logs: createRoute({ method: 'post', path: '/jobs/{jobId}/logs', tags, middleware: authed, summary: 'Append numbered log chunks; re-sent chunks are ignored', request: { params: JobParams, ...body(AppendLogsRequest, 'Chunks') }, responses: { 200: jsonContent(AppendLogsResponse, 'Stored'), ...errors } }),
+  done: createRoute({ method: 'post', path: '/jobs/{jobId}/done', tags, middleware: authed, summary: 'Finish the job with its result', request: { params: JobParams, ...body(JobResult, 'Result') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
+};
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+
+export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(routes.register, async (c) => c.json(await registerRunner(c.get('deps').db, c.req.valid('json')), 201))
+  .openapi(routes.heartbeat, async (c) => c.json({ cancelJobs: await cancelledJobs(c.get('deps').db, c.get('runner'), c.req.valid('json').runningJobs) }, 200))
+  .openapi(routes.claim, async (c) => {
+    const { db, config, secretsKey } = c.get('deps');
+    const deadline = Date.now() + c.req.valid('json').waitSeconds * 1000;
+    const signal = c.req.raw.signal;
+    for (;;) {
+      await expireLeases(db);
+      const job = await claimJob(db, c.get('runner'), secretsKey, config.leaseMs);
+      if (job) return c.json({ job }, 200);
+      if (Date.now() >= deadline || signal.aborted) return c.body(null, 204);
+      await wakeups.wait(JOBS_TOPIC, Math.min(POLL_INTERVAL_MS * 4, deadline - Date.now()));
+    }
+  })
+  .openapi(routes.lease, async (c) => c.json(await renewLease(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.get('deps').config.leaseMs), 200))
+  .openapi(routes.waitCancel, async (c) => {
+    const { db } = c.get('deps');
+    const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
+    const deadline = Date.now() + c.req.valid('query').wait * 1000;
+    for (;;) {
+      if (await isCancelRequested(db, runId)) return c.json({ cancelled: true }, 200);
+      if (Date.now() >= deadline || c.req.raw.signal.aborted) return c.json({ cancelled: false }, 200);
+      await sleep(POLL_INTERVAL_MS, c.req.raw.signal);
+    }
+  })
+  .openapi(routes.step, async (c) => {
+    const { jobId, index } = c.req.valid('param');
+    await reportStep(c.get('deps').db, c.get('runner'), jobId, index, c.req.valid('json'));
+    return c.body(null, 204);
+  })
+  .openapi(routes.logs, async (c) => {
+    const { db } = c.get('deps');
+    const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
+    const chunks = c.req.valid('json').chunks.map((chunk) => ({ stepIndex: chunk.stepIndex, seq: chunk.seq, data: Uint8Array.from(atob(chunk.data), (ch) => ch.charCodeAt(0)) }));
+    const result = await appendLogChunks(db, runId, chunks);
+    if (result.stored > 0) wakeups.signal(logsTopic(runId));
+    return c.json(result, 200);
+  })
+  .openapi(routes.done, async (c) => {
+    await finishJob(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.req.valid('json'));
+    return c.body(null, 204);
+  });

@@ -1,0 +1,41 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRegistrationToken, listRunners, revokeRunner } from '../../services/runners.ts';
+import type { AppEnv } from '../env.ts';
+import { notFound } from '../errors.ts';
+import { withIsoDates as iso } from '../json-dates.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
+
+const tags = ['runners'];
+const RunnerSchema = z
+  .object({
+    id: z.string(), name: z.string(), labels: z.array(z.string()), capacity: z.number().int(), version: z.string(),
+    createdAt: z.string(), lastSeenAt: z.string().nullable(), online: z.boolean(),
+    currentJobs: z.array(z.object({ jobId: z.string(), runId: z.string() })),
+  })
+  .openapi('Runner');
+
+const routes = {
+  list: createRoute({ method: 'get', path: '/runners', tags, summary: 'Registered runners with their state', responses: { 200: jsonContent(z.object({ runners: z.array(RunnerSchema) }), 'Runners') } }),
+  revoke: createRoute({
+    method: 'delete', path: '/runners/{id}', tags, summary: 'Revoke a runner; its token is refused at once', middleware: [requireRole('admin')] as const,
+    request: { params: z.object({ id: z.string() }) }, responses: { 204: { description: 'Revoked' }, 404: jsonContent(ApiErrorSchema, 'No such runner') },
+  }),
+  createToken: createRoute({
+    method: 'post', path: '/runner-tokens', tags, summary: 'Create a registration token for new runners (shown once)', middleware: [requireRole('admin')] as const,
+    request: { body: { ...jsonContent(z.object({ description: z.string().max(200).optional(), expiresInHours: z.number().int().min(1).max(24 * 365).optional() }), 'Token options'), required: false } },
+    responses: { 201: jsonContent(z.object({ id: z.string(), token: z.string(), expiresAt: z.string().nullable(), command: z.string() }), 'The token and the command to start a runner') },
+  }),
+};
+
+export const runnerRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(routes.list, async (c) => c.json({ runners: (await listRunners(c.get('deps').db)).map(iso) }, 200))
+  .openapi(routes.revoke, async (c) => {
+    if (!(await revokeRunner(c.get('deps').db, c.req.valid('param').id))) throw notFound(`runner ${c.req.valid('param').id}`);
+    return c.body(null, 204);
+  })
+  .openapi(routes.createToken, async (c) => {
+    const created = await createRegistrationToken(c.get('deps').db, c.req.valid('json') ?? {}, c.get('user').id);
+    const command = `npx flowyard runner --url ${c.get('deps').config.publicUrl} --token ${created.token} --labels linux,docker`;
+    return c.json({ id: created.id, token: created.token, expiresAt: created.expiresAt?.toISOString() ?? null, command }, 201);
+  });

@@ -1,0 +1,250 @@
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { jobs, logChunks, runs, runSteps, workflows, workflowVersions, type RunState } from '../../db/schema.ts';
+import type { JobResult, JobSpec, StepReport } from '../../runners/protocol/v1.ts';
+import { ApiError, notFound } from '../api/errors.ts';
+import { buildWorkflow } from '../engine/build.ts';
+import type { AuthRunner } from './runners.ts';
+import { jobSpecFor, resolveInputs, runStepList } from './run-spec.ts';
+import { workflowSecrets } from './secrets.ts';
+
+export const DEFAULT_LEASE_MS = 30_000;
+const FINAL_STATES: RunState[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+async function builtVersion(db: Db, workflowId: string, version: number) {
+  const [row] = await db.select().from(workflowVersions).where(and(eq(workflowVersions.workflowId, workflowId), eq(workflowVersions.number, version)));
+  if (!row) throw notFound(`version ${version} of workflow ${workflowId}`);
+  const build = buildWorkflow(row.yaml);
+  if (!build.ok) throw new ApiError(409, 'version_does_not_build', `version ${version} no longer builds: ${build.error}`);
+  return build;
+}
+
+export interface NewRun {
+  pipeline?: string;
+  inputs?: Record<string, unknown>;
+  triggerType: 'manual' | 'http' | 'schedule';
+  triggerPayload?: Record<string, unknown>;
+  triggeredBy?: string | null;
+}
+
+/** Queues a run of the active version: its steps as pending and its first job for a runner to claim. */
+export async function createRun(db: Db, workflowId: string, input: NewRun) {
+  const [workflow] = await db.select().from(workflows).where(eq(workflows.id, workflowId));
+  if (!workflow) throw notFound(`workflow ${workflowId}`);
+  if (workflow.activeVersion === null) throw new ApiError(409, 'not_published', `workflow "${workflow.name}" has no published version to run`);
+  const build = await builtVersion(db, workflowId, workflow.activeVersion);
+  const names = Object.keys(build.workflow.pipelines);
+  const pipelineName = input.pipeline ?? (names.length === 1 ? names[0]! : undefined);
+  if (!pipelineName) throw new ApiError(400, 'pipeline_required', `workflow "${workflow.name}" has several pipelines; name one of ${names.join(', ')}`);
+  const pipeline = build.workflow.pipelines[pipelineName];
+  const plan = build.plan.pipelines.find((p) => p.name === pipelineName);
+  if (!pipeline || !plan) throw new ApiError(404, 'not_found', `workflow "${workflow.name}" has no pipeline "${pipelineName}"`);
+  let inputs: Record<string, unknown>;
+  try {
+    inputs = resolveInputs(pipeline, input.inputs ?? {});
+  } catch (error) {
+    throw new ApiError(422, 'invalid_inputs', (error as Error).message);
+  }
+  const steps = runStepList(pipeline, plan);
+  const runId = crypto.randomUUID();
+  await db.transaction(async (tx) => {
+    const [{ next }] = (await tx
+      .select({ next: sql<number>`coalesce(max(${runs.number}), 0) + 1` })
+      .from(runs)
+      .where(eq(runs.workflowId, workflowId))) as [{ next: number }];
+    await tx.insert(runs).values({
+      id: runId,
+      workflowId,
+      number: next,
+      version: workflow.activeVersion!,
+      pipeline: pipelineName,
+      triggerType: input.triggerType,
+      triggeredBy: input.triggeredBy ?? null,
+      inputs,
+      triggerPayload: input.triggerPayload ?? {},
+    });
+    await tx.insert(runSteps).values(steps.map((s) => ({ runId, jobIndex: s.job, index: s.index, name: s.step.name, type: s.step.type })));
+    const retry = pipeline.retry;
+    await tx.insert(jobs).values({
+      runId,
+      index: 0,
+      runsOn: plan.runsOn,
+      retryOnRunnerLost: retry?.on.includes('runner_lost') ?? false,
+      maxAttempts: retry ? retry.max_attempts : 1,
+    });
+  });
+  return getRun(db, runId);
+}
+
+export async function getRun(db: Db, runId: string) {
+  const [run] = await db
+    .select({ run: runs, workflowName: workflows.name })
+    .from(runs)
+    .innerJoin(workflows, eq(workflows.id, runs.workflowId))
+    .where(eq(runs.id, runId));
+  if (!run) throw notFound(`run ${runId}`);
+  const steps = await db.select().from(runSteps).where(eq(runSteps.runId, runId)).orderBy(runSteps.index);
+  const runJobs = await db
+    .select({ id: jobs.id, index: jobs.index, state: jobs.state, runnerId: jobs.runnerId, attempt: jobs.attempt, error: jobs.error })
+    .from(jobs)
+    .where(eq(jobs.runId, runId))
+    .orderBy(jobs.index);
+  return { ...run.run, workflowName: run.workflowName, steps, jobs: runJobs };
+}
+
+export async function listRuns(db: Db, workflowId: string, page: { limit: number; before?: number }) {
+  const where = page.before ? and(eq(runs.workflowId, workflowId), lt(runs.number, page.before)) : eq(runs.workflowId, workflowId);
+  const rows = await db.select().from(runs).where(where).orderBy(desc(runs.number)).limit(page.limit + 1);
+  const more = rows.length > page.limit;
+  const items = rows.slice(0, page.limit);
+  return { runs: items, nextBefore: more ? items.at(-1)!.number : null };
+}
+
+/**
+ * Hands the oldest queued job whose runs_on labels the runner has to that runner, in ONE statement, so
+ * several API processes can serve runners against the same database without double claims.
+ */
+export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey, leaseMs = DEFAULT_LEASE_MS): Promise<JobSpec | null> {
+  const now = Date.now();
+  const claimed = await db.all<{ id: string; run_id: string; index: number }>(sql`
+    UPDATE jobs SET state = 'running', runner_id = ${runner.id}, lease_expires_at = ${now + leaseMs},
+      claimed_at = ${now}, attempt = attempt + 1
+    WHERE id = (
+      SELECT j.id FROM jobs j
+      WHERE j.state = 'queued'
+        AND NOT EXISTS (SELECT 1 FROM json_each(j.runs_on) wanted WHERE wanted.value NOT IN (SELECT value FROM json_each(${JSON.stringify(runner.labels)})))
+        AND (SELECT count(*) FROM jobs mine WHERE mine.runner_id = ${runner.id} AND mine.state = 'running') < ${runner.capacity}
+      ORDER BY j.created_at, j.rowid LIMIT 1
+    ) AND state = 'queued'
+    RETURNING id, run_id, "index"`);
+  const job = claimed[0];
+  if (!job) return null;
+  const [run] = await db.select().from(runs).where(eq(runs.id, job.run_id));
+  if (!run) return null;
+  await db.update(runs).set({ state: 'running', startedAt: run.startedAt ?? new Date(now) }).where(and(eq(runs.id, run.id), eq(runs.state, 'queued')));
+  const build = await builtVersion(db, run.workflowId, run.version);
+  const plan = build.plan.pipelines.find((p) => p.name === run.pipeline)!;
+  return jobSpecFor(build.workflow, plan, {
+    jobId: job.id,
+    jobIndex: job.index,
+    runId: run.id,
+    runNumber: run.number,
+    pipelineName: run.pipeline,
+    inputs: run.inputs,
+    trigger: run.triggerPayload,
+    secrets: await workflowSecrets(db, secretsKey, run.workflowId),
+    leaseMs,
+  });
+}
+
+async function heldJob(db: Db, runner: AuthRunner, jobId: string) {
+  const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId));
+  if (!job || job.runnerId !== runner.id || job.state !== 'running') {
+    throw new ApiError(409, 'job_not_held', `job ${jobId} is not running on this runner (it may have been taken back after its lease lapsed)`);
+  }
+  return job;
+}
+
+export async function renewLease(db: Db, runner: AuthRunner, jobId: string, leaseMs = DEFAULT_LEASE_MS) {
+  const job = await heldJob(db, runner, jobId);
+  const leaseExpiresAt = Date.now() + leaseMs;
+  await db.update(jobs).set({ leaseExpiresAt: new Date(leaseExpiresAt) }).where(eq(jobs.id, jobId));
+  return { leaseExpiresAt, cancelled: await isCancelRequested(db, job.runId) };
+}
+
+export async function isCancelRequested(db: Db, runId: string): Promise<boolean> {
+  const [run] = await db.select({ cancelRequestedAt: runs.cancelRequestedAt }).from(runs).where(eq(runs.id, runId));
+  return Boolean(run?.cancelRequestedAt);
+}
+
+export async function reportStep(db: Db, runner: AuthRunner, jobId: string, stepIndex: number, report: StepReport) {
+  const job = await heldJob(db, runner, jobId);
+  await db
+    .update(runSteps)
+    .set({
+      state: report.state,
+      ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
+      ...(report.startedAt ? { startedAt: new Date(report.startedAt) } : {}),
+      ...(report.finishedAt ? { finishedAt: new Date(report.finishedAt) } : {}),
+      ...(report.outputs ? { outputs: report.outputs } : {}),
+      ...(report.error !== undefined ? { error: report.error } : {}),
+    })
+    .where(and(eq(runSteps.runId, job.runId), eq(runSteps.index, stepIndex)));
+}
+
+async function settleRun(db: Db, runId: string, state: RunState, error: string | null, outputs?: Record<string, unknown>) {
+  const now = new Date();
+  await db.batch([
+    db.update(runs).set({ state, error, finishedAt: now, ...(outputs ? { outputs } : {}) }).where(eq(runs.id, runId)),
+    db
+      .update(runSteps)
+      .set({ state: state === 'cancelled' ? 'cancelled' : 'skipped' })
+      .where(and(eq(runSteps.runId, runId), eq(runSteps.state, 'pending'))),
+    db
+      .update(runSteps)
+      .set({ state: state === 'cancelled' ? 'cancelled' : 'failed', finishedAt: now })
+      .where(and(eq(runSteps.runId, runId), eq(runSteps.state, 'running'))),
+  ]);
+}
+
+export async function finishJob(db: Db, runner: AuthRunner, jobId: string, result: JobResult) {
+  const job = await heldJob(db, runner, jobId);
+  await db.update(jobs).set({ state: result.state, finishedAt: new Date(), error: result.error ?? null, leaseExpiresAt: null }).where(eq(jobs.id, jobId));
+  await settleRun(db, job.runId, result.state, result.error ?? null, result.outputs);
+}
+
+/** Cancels a queued run at once; a running one is flagged and its runner stops it. */
+export async function cancelRun(db: Db, runId: string) {
+  const run = await getRun(db, runId);
+  if (FINAL_STATES.includes(run.state)) throw new ApiError(409, 'already_finished', `run #${run.number} already ended ${run.state}`);
+  await db.update(runs).set({ cancelRequestedAt: new Date() }).where(eq(runs.id, runId));
+  if (run.state === 'queued') {
+    await db.update(jobs).set({ state: 'cancelled', finishedAt: new Date() }).where(and(eq(jobs.runId, runId), eq(jobs.state, 'queued')));
+    await settleRun(db, runId, 'cancelled', 'cancelled before a runner took it');
+  }
+  return getRun(db, runId);
+}
+
+/**
+ * Jobs whose lease lapsed lost their runner: requeue them when the pipeline asked for that and attempts
+ * remain, otherwise end the run (cancelled if a cancel was pending, else failed with "runner lost").
+ */
+export async function expireLeases(db: Db, now = Date.now()): Promise<number> {
+  const lapsed = await db
+    .select({ job: jobs, cancelRequestedAt: runs.cancelRequestedAt })
+    .from(jobs)
+    .innerJoin(runs, eq(runs.id, jobs.runId))
+    .where(and(eq(jobs.state, 'running'), lt(jobs.leaseExpiresAt, new Date(now))));
+  for (const { job, cancelRequestedAt } of lapsed) {
+    const requeue = !cancelRequestedAt && job.retryOnRunnerLost && job.attempt < job.maxAttempts;
+    const updated = await db
+      .update(jobs)
+      .set(requeue ? { state: 'queued', runnerId: null, leaseExpiresAt: null, error: 'runner lost; requeued' } : { state: cancelRequestedAt ? 'cancelled' : 'failed', finishedAt: new Date(now), error: 'runner lost' })
+      .where(and(eq(jobs.id, job.id), eq(jobs.state, 'running'), lt(jobs.leaseExpiresAt, new Date(now))))
+      .returning({ id: jobs.id });
+    if (updated.length === 0) continue;
+    if (requeue) {
+      // The next attempt numbers its log chunks from 0 again, so the lost attempt's chunks must go.
+      await db.delete(logChunks).where(eq(logChunks.runId, job.runId));
+      await db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null }).where(and(eq(runSteps.runId, job.runId), inArray(runSteps.state, ['running', 'succeeded', 'failed', 'skipped'])));
+    } else {
+      await settleRun(db, job.runId, cancelRequestedAt ? 'cancelled' : 'failed', cancelRequestedAt ? 'cancelled (runner lost)' : 'runner lost');
+    }
+  }
+  return lapsed.length;
+}
+
+export async function runOfHeldJob(db: Db, runner: AuthRunner, jobId: string): Promise<string> {
+  return (await heldJob(db, runner, jobId)).runId;
+}
+
+/** Of the jobs a runner says it is running, those whose run has a pending cancel. */
+export async function cancelledJobs(db: Db, runner: AuthRunner, jobIds: string[]): Promise<string[]> {
+  if (jobIds.length === 0) return [];
+  const rows = await db
+    .select({ id: jobs.id, cancelRequestedAt: runs.cancelRequestedAt })
+    .from(jobs)
+    .innerJoin(runs, eq(runs.id, jobs.runId))
+    .where(and(inArray(jobs.id, jobIds), eq(jobs.runnerId, runner.id)));
+  return rows.filter((r) => r.cancelRequestedAt).map((r) => r.id);
+}
