@@ -423,3 +423,11 @@ describe('parse errors', () => {
     assert.ok(parsed > 100, `only ${parsed} random templates parsed`);
   });
 });
+
+test('field names may contain inner hyphens, as step names do', () => {
+  assert.equal(renderString('{{ .steps.build-site.tags | join "," }}', { steps: { 'build-site': { tags: ['a', 'b'] } } }), 'a,b');
+  const { template, errors } = parseTemplate('{{ .steps.a-b.c }}');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(templateReferences(template!).map((r) => r.path), [['steps', 'a-b', 'c']]);
+  assert.equal(renderString('{{ sub 3 1 }}', {}), '2');
+});

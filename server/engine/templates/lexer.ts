@@ -25,6 +25,11 @@ type TextKind = Exclude<TokenKind, 'number'>;
 export type Token = Span & ({ kind: 'number'; value: number } | { kind: TextKind; value: string });
 
 const WORD = /[\p{L}\p{N}_]+/uy;
+/**
+ * Field names may contain inner hyphens (`.steps.build-site.tags`), because step names do. Go's parser
+ * rejects such chains outright, so accepting them changes the meaning of no valid Go template.
+ */
+const FIELD_NAME = /[\p{L}\p{N}_]+(?:-[\p{L}\p{N}_]+)*/uy;
 const NUMBER = /[+-]?(?:0[xX][\da-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*)?(?:\.[\d_]*)?(?:[eE][+-]?\d[\d_]*)?)/y;
 const ESCAPE = /\\(?:([abfnrtv\\"])|x([\da-fA-F]{2})|u([\da-fA-F]{4})|U([\da-fA-F]{8})|([0-7]{3}))/y;
 const SIMPLE_ESCAPES: Record<string, string> = {
@@ -176,7 +181,7 @@ export function lex(src: string): Token[] {
         push('var', p, name.length + 1, '$' + name);
         p += name.length + 1;
       } else if (c === '.' && !/\d/.test(src[p + 1] ?? '')) {
-        const name = matchAt(WORD, src, p + 1);
+        const name = matchAt(FIELD_NAME, src, p + 1);
         push(name ? 'field' : 'dot', p, name.length + 1, name);
         p += name.length + 1;
       } else if (/[\d.+-]/.test(c)) {
