@@ -1,3 +1,4 @@
+import { runExec } from './exec.ts';
 import { runServe } from './serve.ts';
 import { runTryActivate, runValidate } from './validate.ts';
 
@@ -8,6 +9,8 @@ Commands:
                                   Start the API and the web UI (DATABASE_URL overrides the database)
   validate FILE...                Build workflow files; print FILE:LINE:COL problems; exit 1 on errors
   try-activate FILE [--json]      Build one workflow and show what it would activate
+  exec FILE [--pipeline NAME] [--input k=v]... [--secret NAME[=VALUE]]...
+                                  Run a pipeline on this machine's Docker engine, no server; exit 1 on failure
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -19,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return runValidate(rest);
     case 'try-activate':
       return runTryActivate(rest);
+    case 'exec':
+      return runExec(rest);
     case undefined:
     case 'help':
     case '--help':

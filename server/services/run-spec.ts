@@ -56,7 +56,8 @@ export function resolveInputs(pipeline: Pipeline, given: Record<string, unknown>
 
 export interface JobContext {
   jobId: string;
-  jobIndex: number;
+  /** Which job of the pipeline; `all` runs every job's steps in one (local exec has no one to approve gates). */
+  jobIndex: number | 'all';
   runId: string;
   runNumber: number;
   pipelineName: string;
@@ -78,7 +79,7 @@ export function jobSpecFor(workflow: Workflow, plan: PipelinePlan, context: JobC
     workflow: workflow.name,
     pipeline: context.pipelineName,
     version: workflow.version === undefined ? null : String(workflow.version),
-    steps: list.filter((s) => !s.compensation && s.job === context.jobIndex).map((s) => stepSpec(s.step, s.index)),
+    steps: list.filter((s) => !s.compensation && (context.jobIndex === 'all' || s.job === context.jobIndex)).map((s) => stepSpec(s.step, s.index)),
     compensation: list.filter((s) => s.compensation).map((s) => stepSpec(s.step, s.index)),
     onError: pipeline.on_error,
     env: stringEnv,

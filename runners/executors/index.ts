@@ -1,0 +1,16 @@
+import { artifactPull, artifactPush } from './artifacts.ts';
+import { conditional, failStep, logMessage, setValues, validateContext } from './general.ts';
+import { shellExec } from './shell.ts';
+import type { StepExecutor } from './types.ts';
+
+/** Step types this runner can execute; the others fail with a clear message naming the type. */
+export const executors: Readonly<Record<string, StepExecutor>> = {
+  'step.shell_exec': shellExec,
+  'step.artifact_push': artifactPush,
+  'step.artifact_pull': artifactPull,
+  'step.set': setValues,
+  'step.log': logMessage,
+  'step.fail': failStep,
+  'step.validate': validateContext,
+  'step.conditional': conditional,
+};

@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { parseSize } from '../../server/engine/schema/common.ts';
+import { exportFromWorkspace } from '../docker/archive.ts';
+import { runShellStep } from '../docker/shell-exec.ts';
+import type { StepExecutor, StepRuntime } from './types.ts';
+
+const stringEnv = (env: unknown) => Object.fromEntries(Object.entries((env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]));
+
+async function uploadArtifacts(runtime: StepRuntime, image: string, list: Array<{ key: string; path: string }>) {
+  const uploaded: string[] = [];
+  for (const [i, artifact] of list.entries()) {
+    const tarFile = join(runtime.tempDir, `artifact-${runtime.step.index}-${i}.tar`);
+    await exportFromWorkspace(runtime.docker, image, runtime.workspaceVolume, artifact.path, tarFile);
+    const stored = await runtime.artifacts.upload(artifact.key, tarFile);
+    runtime.log(`uploaded artifact ${stored.key} (${stored.size} bytes, sha256 ${stored.sha256.slice(0, 12)}…)`);
+    uploaded.push(stored.key);
+  }
+  return uploaded;
+}
+
+export const shellExec: StepExecutor = async (runtime) => {
+  const config = runtime.config;
+  const image = String(config.image);
+  const outcome = await runShellStep(
+    runtime.docker,
+    {
+      image,
+      commands: (config.commands as unknown[]).map(String),
+      workDir: String(config.work_dir ?? '/workspace'),
+      env: { ...runtime.env, ...stringEnv(config.env) },
+      timeoutMs: runtime.step.timeoutMs ?? undefined,
+      memoryBytes: config.memory_limit === undefined ? undefined : (parseSize(config.memory_limit as string | number) ?? undefined),
+      nanoCpus: typeof config.cpu_limit === 'number' ? Math.round(config.cpu_limit * 1e9) : undefined,
+      networkMode: (config.network_mode as 'none' | 'host' | 'bridge') ?? 'none',
+      pullPolicy: (config.pull_policy as 'if_not_present' | 'always' | 'never') ?? 'if_not_present',
+      workspaceVolume: runtime.workspaceVolume,
+      labels: { 'flowyard.run': runtime.job.runId, 'flowyard.step': runtime.step.name },
+    },
+    { onOutput: (chunk) => runtime.output(chunk), signal: runtime.signal },
+  );
+  if (outcome.status !== 'succeeded') {
+    return { state: outcome.status, exitCode: outcome.exitCode, error: outcome.error ?? `exit code ${outcome.exitCode}`, outputs: { exit_code: outcome.exitCode } };
+  }
+  const artifacts = await uploadArtifacts(runtime, image, (config.artifacts_out as Array<{ key: string; path: string }>) ?? []);
+  return { state: 'succeeded', exitCode: outcome.exitCode, outputs: { exit_code: outcome.exitCode, artifacts } };
+};

@@ -1,0 +1,43 @@
+import type Dockerode from 'dockerode';
+import type { JobSpec, StepSpec } from '../protocol/v1.ts';
+
+/** Moves artifacts between the runner and the store, only through URLs the API signs (or a local folder). */
+export interface ArtifactTransfer {
+  upload(key: string, file: string): Promise<{ key: string; size: number; sha256: string }>;
+  download(key: string, fromRun: number | 'latest_success' | undefined, file: string): Promise<{ size: number; sha256: string }>;
+}
+
+export interface StepRuntime {
+  job: JobSpec;
+  step: StepSpec;
+  /** The step's config with templates resolved. */
+  config: Record<string, unknown>;
+  /** The pipeline context that step.set writes to and conditionals read. */
+  context: Record<string, unknown>;
+  /** Environment for containers: pipeline env, secrets. */
+  env: Record<string, string>;
+  docker: Dockerode;
+  workspaceVolume: string;
+  /** Image used to reach the workspace when a step has none of its own. */
+  helperImage: string;
+  tempDir: string;
+  artifacts: ArtifactTransfer;
+  /** Raw output bytes (containers); masked and chunked by the log writer. */
+  output(bytes: Uint8Array): void;
+  /** One line of the runner's own narration. */
+  log(line: string): void;
+  signal: AbortSignal;
+}
+
+export interface StepResult {
+  state: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+  exitCode?: number | null;
+  outputs?: Record<string, unknown>;
+  error?: string;
+  /** step.conditional: continue at this step, skipping the ones between. */
+  jumpTo?: string;
+  /** step.set: values merged into the pipeline context. */
+  contextUpdates?: Record<string, unknown>;
+}
+
+export type StepExecutor = (runtime: StepRuntime) => Promise<StepResult>;

@@ -1,0 +1,163 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import { renderString } from '../../server/engine/templates/index.ts';
+import { createWorkspaceVolume, removeWorkspaceVolume } from '../docker/workspace.ts';
+import { executors } from '../executors/index.ts';
+import type { ArtifactTransfer, StepResult } from '../executors/types.ts';
+import type { JobResult, JobSpec, StepReport, StepSpec } from '../protocol/v1.ts';
+import { StepLogWriter, type LogSink } from './log-writer.ts';
+import { isTruthy, resolveTemplates, templateData } from './template-data.ts';
+
+export const DEFAULT_HELPER_IMAGE = 'flowyard/busybox:latest';
+
+export interface JobReporter extends LogSink {
+  step(index: number, report: StepReport): void;
+}
+
+export interface JobEnvironment {
+  docker: Dockerode;
+  reporter: JobReporter;
+  artifacts: ArtifactTransfer;
+  /** Aborted on cancel (reason 'cancelled') or when the runner hands the job back. */
+  signal: AbortSignal;
+  helperImage?: string;
+}
+
+type Outcome = StepResult['state'];
+
+class JobRun {
+  private readonly outputs: Record<string, unknown> = {};
+  private readonly context: Record<string, unknown>;
+  private readonly startedAt = new Date();
+  private readonly controller = new AbortController();
+  private readonly timer: ReturnType<typeof setTimeout>;
+  private timedOut = false;
+
+  constructor(
+    private readonly job: JobSpec,
+    private readonly env: JobEnvironment,
+    private readonly volume: string,
+    private readonly tempDir: string,
+  ) {
+    this.context = { ...job.trigger };
+    env.signal.addEventListener('abort', () => this.controller.abort(env.signal.reason), { once: true });
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.controller.abort('timed_out');
+    }, job.timeoutMs);
+  }
+
+  stopTimer(): void {
+    clearTimeout(this.timer);
+  }
+
+  private data() {
+    return templateData(this.job, this.context, this.outputs, this.startedAt);
+  }
+
+  private containerEnv(): Record<string, string> {
+    const data = this.data();
+    const env = resolveTemplates(this.job.env, data, false, 'env') as Record<string, string>;
+    return { ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])), ...this.job.secrets };
+  }
+
+  private conditionSkips(step: StepSpec): string | null {
+    const data = this.data();
+    if (step.if !== undefined && !isTruthy(renderString(step.if, data))) return `if "${step.if}" is false`;
+    if (step.skip_if !== undefined && isTruthy(renderString(step.skip_if, data))) return `skip_if "${step.skip_if}" is true`;
+    return null;
+  }
+
+  async runStep(step: StepSpec): Promise<StepResult & { skipped?: boolean }> {
+    const reporter = this.env.reporter;
+    const writer = new StepLogWriter(step.index, reporter, Object.values(this.job.secrets));
+    const startedAt = Date.now();
+    let result: StepResult & { skipped?: boolean };
+    try {
+      const skipReason = this.conditionSkips(step);
+      if (skipReason) {
+        reporter.step(step.index, { state: 'skipped', finishedAt: Date.now(), error: `skipped: ${skipReason}` });
+        return { state: 'succeeded', skipped: true };
+      }
+      reporter.step(step.index, { state: 'running', startedAt });
+      const executor = executors[step.type];
+      if (!executor) throw new Error(`step type ${step.type} is not supported by this runner`);
+      const config = resolveTemplates(step.config, this.data(), this.job.strictTemplates) as Record<string, unknown>;
+      result = await executor({
+        job: this.job,
+        step,
+        config,
+        context: this.context,
+        env: this.containerEnv(),
+        docker: this.env.docker,
+        workspaceVolume: this.volume,
+        helperImage: this.env.helperImage ?? DEFAULT_HELPER_IMAGE,
+        tempDir: this.tempDir,
+        artifacts: this.env.artifacts,
+        output: (bytes) => writer.write(bytes),
+        log: (line) => writer.line(line),
+        signal: this.controller.signal,
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      writer.line(`\x1b[31m${message}\x1b[0m`);
+      result = { state: this.controller.signal.aborted ? this.abortState() : 'failed', error: message };
+    }
+    if (result.state !== 'succeeded' && this.controller.signal.aborted) result = { ...result, state: this.abortState() };
+    writer.close();
+    reporter.step(step.index, { state: result.state, exitCode: result.exitCode ?? null, finishedAt: Date.now(), outputs: result.outputs ?? {}, ...(result.error ? { error: result.error } : {}) });
+    this.outputs[step.name] = result.outputs ?? {};
+    Object.assign(this.context, result.contextUpdates ?? {});
+    return result;
+  }
+
+  private abortState(): Outcome {
+    return this.timedOut ? 'timed_out' : 'cancelled';
+  }
+
+  async run(): Promise<JobResult> {
+    const steps = this.job.steps;
+    let failure: { state: Outcome; error: string } | null = null;
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (this.controller.signal.aborted) return { state: this.abortState(), error: this.timedOut ? `pipeline timed out after ${this.job.timeoutMs} ms` : 'cancelled' };
+      const result = await this.runStep(step);
+      if (result.state === 'cancelled' || result.state === 'timed_out') {
+        if (this.controller.signal.aborted) return { state: this.abortState(), error: result.error ?? this.abortState() };
+      }
+      if (result.state !== 'succeeded' && !step.continueOnError) {
+        failure = { state: 'failed', error: `step ${step.name} ${result.state === 'timed_out' ? 'timed out' : 'failed'}${result.error ? `: ${result.error}` : ''}` };
+        if (this.job.onError !== 'skip') break;
+      }
+      if (result.jumpTo) {
+        const target = steps.findIndex((s) => s.name === result.jumpTo);
+        for (const skipped of steps.slice(i + 1, target)) this.env.reporter.step(skipped.index, { state: 'skipped', error: `skipped by ${step.name}` });
+        i = target - 1;
+      }
+    }
+    if (failure && this.job.onError === 'compensate') {
+      for (const step of this.job.compensation) await this.runStep(step);
+    }
+    return failure ?? { state: 'succeeded' };
+  }
+}
+
+/** Runs one job's steps in order in a fresh workspace volume, reporting as it goes; never throws. */
+export async function executeJob(job: JobSpec, env: JobEnvironment): Promise<JobResult> {
+  const tempDir = await mkdtemp(join(tmpdir(), 'flowyard-job-'));
+  let volume: string | undefined;
+  let run: JobRun | undefined;
+  try {
+    volume = await createWorkspaceVolume(env.docker, job.jobId, { 'flowyard.run': job.runId });
+    run = new JobRun(job, env, volume, tempDir);
+    return await run.run();
+  } catch (error) {
+    return { state: 'failed', error: `runner error: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    run?.stopTimer();
+    if (volume) await removeWorkspaceVolume(env.docker, volume).catch(() => undefined);
+    await rm(tempDir, { recursive: true, force: true });
+  }
+}
