@@ -83,8 +83,8 @@ export async function runShellStep(docker: Dockerode, spec: ShellExecSpec, io: S
     outcome = { exitCode: null, status: 'failed', error: `container ${container.id.slice(0, 12)}: ${errorMessage(error)}` };
   }
   const removalError = await removeContainer(container);
-  if (removalError) outcome.error = outcome.error ? `${outcome.error}; ${removalError}` : removalError;
-  return finish(outcome);
+  if (!removalError) return finish(outcome);
+  return finish({ ...outcome, error: outcome.error ? `${outcome.error}; ${removalError}` : removalError });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { runExec } from './exec.ts';
+import { runRunner } from './runner.ts';
 import { runServe } from './serve.ts';
 import { runTryActivate, runValidate } from './validate.ts';
 
@@ -9,6 +10,8 @@ Commands:
                                   Start the API and the web UI (DATABASE_URL overrides the database)
   validate FILE...                Build workflow files; print FILE:LINE:COL problems; exit 1 on errors
   try-activate FILE [--json]      Build one workflow and show what it would activate
+  runner --url URL --token REGISTRATION_TOKEN [--name N] [--labels linux,docker] [--capacity 2] [--config ~/.flowyard/runner.json]
+                                  Register this host once, then run jobs from the server
   exec FILE [--pipeline NAME] [--input k=v]... [--secret NAME[=VALUE]]...
                                   Run a pipeline on this machine's Docker engine, no server; exit 1 on failure
 `;
@@ -24,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return runTryActivate(rest);
     case 'exec':
       return runExec(rest);
+    case 'runner':
+      return runRunner(rest);
     case undefined:
     case 'help':
     case '--help':

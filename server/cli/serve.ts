@@ -1,12 +1,22 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+
+const LEASE_SWEEP_MS = 2000;
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { openDatabase } from '../../db/client.ts';
 import { migrateDatabase } from '../../db/migrate.ts';
 import { createApp } from '../api/app.ts';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Db } from '../../db/client.ts';
+import { createDockerClient, describeDockerHost, pingDocker } from '../../runners/docker/engine.ts';
+import { loadRunnerConfig } from '../../runners/daemon/config.ts';
+import { startRunner, type RunningRunner } from '../../runners/daemon/daemon.ts';
 import { ensureFirstAdmin } from '../services/auth.ts';
+import { createRegistrationToken } from '../services/runners.ts';
+import { expireLeases } from '../services/runs.ts';
 import { buildDeps } from './deps.ts';
 
 export interface ServeOptions {
@@ -47,6 +57,9 @@ export async function runServe(args: string[]): Promise<number> {
     await buildDeps({ db: handle.db, dataDir: options.dataDir, publicUrl, adminToken, leaseMs }),
     { ui: (a) => a.use('/*', serveStatic({ root: resolve(import.meta.dirname, '../../static') })) },
   );
+  // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
+  const sweeper = setInterval(() => void expireLeases(handle.db).catch((error: Error) => console.error(`[leases] ${error.message}`)), LEASE_SWEEP_MS);
+  let embedded: RunningRunner | undefined;
   const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
     const url = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${info.port}`;
     process.stdout.write(`flowyard: listening on ${url} (database ${redactUrl(options.databaseUrl)})\n`);
@@ -54,17 +67,44 @@ export async function runServe(args: string[]): Promise<number> {
       process.stdout.write(`flowyard: created the first admin. Sign in once as ${firstAdmin.email} with password ${firstAdmin.password} and change it; it is not shown again.\n`);
     }
     if (!options.runner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
+    else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${info.port}`, options.dataDir).then((r) => (embedded = r));
   });
-  const stop = () => {
+  const stop = async () => {
+    clearInterval(sweeper);
+    await embedded?.stop();
     server.close(() => {
       handle.close();
       process.exit(0);
     });
     setTimeout(() => process.exit(0), 5000).unref();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
   return -1;
+}
+
+/** A runner in this process when a Docker engine answers, so a new install can run workflows at once. */
+async function startEmbeddedRunner(db: Db, url: string, dataDir: string): Promise<RunningRunner | undefined> {
+  const docker = createDockerClient();
+  if (!(await pingDocker(docker))) {
+    process.stdout.write(`flowyard: no Docker engine at ${describeDockerHost()}; no embedded runner (start one with flowyard runner)\n`);
+    return undefined;
+  }
+  const configPath = join(dataDir, 'runner.json');
+  const known = await loadRunnerConfig(configPath);
+  const registrationToken = known?.url === url ? undefined : (await createRegistrationToken(db, { description: 'embedded runner', expiresInHours: 1 }, null)).token;
+  const runner = await startRunner({
+    url,
+    registrationToken,
+    name: `embedded-${hostname()}`,
+    labels: ['linux', 'docker', 'embedded'],
+    capacity: 2,
+    configPath,
+    docker,
+    log: (line) => process.stdout.write(`flowyard: ${line}\n`),
+  });
+  process.stdout.write(`flowyard: embedded runner ${runner.config.name} is taking jobs (labels ${runner.config.labels.join(', ')})\n`);
+  return runner;
 }
 
 function redactUrl(url: string): string {

@@ -16,7 +16,7 @@ export interface AuthRunner {
   capacity: number;
 }
 
-export async function createRegistrationToken(db: Db, input: { description?: string; expiresInHours?: number }, createdBy: string) {
+export async function createRegistrationToken(db: Db, input: { description?: string; expiresInHours?: number }, createdBy: string | null) {
   const token = generateToken(REGISTRATION_TOKEN_PREFIX);
   const expiresAt = input.expiresInHours ? new Date(Date.now() + input.expiresInHours * 3_600_000) : null;
   const [row] = await db

@@ -226,7 +226,7 @@ export async function expireLeases(db: Db, now = Date.now()): Promise<number> {
     if (requeue) {
       // The next attempt numbers its log chunks from 0 again, so the lost attempt's chunks must go.
       await db.delete(logChunks).where(eq(logChunks.runId, job.runId));
-      await db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null }).where(and(eq(runSteps.runId, job.runId), inArray(runSteps.state, ['running', 'succeeded', 'failed', 'skipped'])));
+      await db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null, outputs: null, logBytes: 0 }).where(eq(runSteps.runId, job.runId));
     } else {
       await settleRun(db, job.runId, cancelRequestedAt ? 'cancelled' : 'failed', cancelRequestedAt ? 'cancelled (runner lost)' : 'runner lost');
     }
@@ -247,4 +247,12 @@ export async function cancelledJobs(db: Db, runner: AuthRunner, jobIds: string[]
     .innerJoin(runs, eq(runs.id, jobs.runId))
     .where(and(inArray(jobs.id, jobIds), eq(jobs.runnerId, runner.id)));
   return rows.filter((r) => r.cancelRequestedAt).map((r) => r.id);
+}
+
+/** A runner shutting down hands a job back: it is queued again from its first step. */
+export async function releaseJob(db: Db, runner: AuthRunner, jobId: string) {
+  const job = await heldJob(db, runner, jobId);
+  await db.update(jobs).set({ state: 'queued', runnerId: null, leaseExpiresAt: null, error: `handed back by runner ${runner.name}` }).where(eq(jobs.id, jobId));
+  await db.delete(logChunks).where(eq(logChunks.runId, job.runId));
+  await db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null, outputs: null, logBytes: 0 }).where(eq(runSteps.runId, job.runId));
 }

@@ -14,7 +14,7 @@ import {
 } from '../../../runners/protocol/v1.ts';
 import { appendLogChunks } from '../../services/logs.ts';
 import { registerRunner } from '../../services/runners.ts';
-import { cancelledJobs, claimJob, expireLeases, finishJob, isCancelRequested, renewLease, reportStep, runOfHeldJob } from '../../services/runs.ts';
+import { cancelledJobs, claimJob, expireLeases, finishJob, isCancelRequested, releaseJob, renewLease, reportStep, runOfHeldJob } from '../../services/runs.ts';
 import type { AppEnv } from '../env.ts';
 import { requireRunner } from '../middleware/runner-auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
@@ -35,6 +35,7 @@ const routes = {
   waitCancel: createRoute({ method: 'get', path: '/jobs/{jobId}/cancel', tags, middleware: authed, summary: 'Long-poll until the job is cancelled (or the wait ends)', request: { params: JobParams, query: z.object({ wait: z.coerce.number().int().min(0).max(30).default(25) }) }, responses: { 200: jsonContent(z.object({ cancelled: z.boolean() }), 'Whether a cancel is pending'), ...errors } }),
   step: createRoute({ method: 'post', path: '/jobs/{jobId}/steps/{index}', tags, middleware: authed, summary: 'Report a step\'s state, exit code and outputs', request: { params: JobParams.extend({ index: z.coerce.number().int().min(0) }), ...body(StepReport, 'Step state') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
   logs: createRoute({ method: 'post', path: '/jobs/{jobId}/logs', tags, middleware: authed, summary: 'Append numbered log chunks; re-sent chunks are ignored', request: { params: JobParams, ...body(AppendLogsRequest, 'Chunks') }, responses: { 200: jsonContent(AppendLogsResponse, 'Stored'), ...errors } }),
+  release: createRoute({ method: 'post', path: '/jobs/{jobId}/release', tags, middleware: authed, summary: 'Hand a job back (runner shutting down); it is queued again', request: { params: JobParams }, responses: { 204: { description: 'Requeued' }, ...errors } }),
   done: createRoute({ method: 'post', path: '/jobs/{jobId}/done', tags, middleware: authed, summary: 'Finish the job with its result', request: { params: JobParams, ...body(JobResult, 'Result') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
 };
 
@@ -85,6 +86,11 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     const result = await appendLogChunks(db, runId, chunks);
     if (result.stored > 0) wakeups.signal(logsTopic(runId));
     return c.json(result, 200);
+  })
+  .openapi(routes.release, async (c) => {
+    await releaseJob(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId);
+    wakeups.signal(JOBS_TOPIC);
+    return c.body(null, 204);
   })
   .openapi(routes.done, async (c) => {
     await finishJob(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.req.valid('json'));

@@ -1,0 +1,191 @@
+import type Dockerode from 'dockerode';
+import { executeJob } from '../job/execute.ts';
+import type { JobSpec } from '../protocol/v1.ts';
+import { ApiCallError, backoffMs, RunnerApi, sleep } from './client.ts';
+import { loadRunnerConfig, saveRunnerConfig, type RunnerConfig } from './config.ts';
+import { httpArtifacts } from './http-artifacts.ts';
+import { JobOutbox } from './outbox.ts';
+
+export const RUNNER_VERSION = '0.1.0';
+const HEARTBEAT_MS = 10_000;
+const CLAIM_WAIT_SECONDS = 20;
+const CANCEL_WAIT_SECONDS = 25;
+
+export interface RunnerOptions {
+  url: string;
+  registrationToken?: string;
+  name: string;
+  labels: string[];
+  capacity: number;
+  configPath: string;
+  docker: Dockerode;
+  log?: (line: string) => void;
+}
+
+export interface RunningRunner {
+  config: RunnerConfig;
+  /** Stops claiming, hands running jobs back, delivers what is pending, then resolves. */
+  stop(): Promise<void>;
+  readonly stopped: Promise<void>;
+}
+
+/** Registers once (keeping the runner token in the config file) or reuses the stored identity. */
+export async function ensureRegistered(options: RunnerOptions): Promise<RunnerConfig> {
+  const stored = await loadRunnerConfig(options.configPath);
+  if (stored && stored.url === options.url) return stored;
+  if (!options.registrationToken) {
+    throw new Error(`no runner identity in ${options.configPath}: pass --token with a registration token from ${options.url}`);
+  }
+  const api = new RunnerApi(options.url);
+  const registered = (await api.call<{ runnerId: string; token: string }>('POST', '/register', {
+    registrationToken: options.registrationToken,
+    name: options.name,
+    labels: options.labels,
+    capacity: options.capacity,
+    version: RUNNER_VERSION,
+  }))!;
+  const config: RunnerConfig = { url: options.url, runnerId: registered.runnerId, token: registered.token, name: options.name, labels: options.labels, capacity: options.capacity };
+  await saveRunnerConfig(options.configPath, config);
+  return config;
+}
+
+class Runner {
+  private readonly api: RunnerApi;
+  private readonly running = new Map<string, AbortController>();
+  private readonly stopping = new AbortController();
+  private slotFreed: (() => void) | undefined;
+  readonly stopped: Promise<void>;
+
+  constructor(
+    readonly config: RunnerConfig,
+    private readonly options: RunnerOptions,
+  ) {
+    this.api = new RunnerApi(config.url, config.token);
+    this.stopped = Promise.all([this.claimLoop(), this.heartbeatLoop()]).then(() => this.drainJobs());
+  }
+
+  private log(line: string) {
+    this.options.log?.(`runner ${this.config.name}: ${line}`);
+  }
+
+  private jobsDone: Promise<void>[] = [];
+
+  private async drainJobs() {
+    await Promise.all(this.jobsDone);
+  }
+
+  stop(): Promise<void> {
+    this.stopping.abort();
+    for (const controller of this.running.values()) controller.abort('released');
+    this.slotFreed?.();
+    return this.stopped;
+  }
+
+  private async claimLoop() {
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      if (this.running.size >= this.config.capacity) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        continue;
+      }
+      try {
+        const claimed = await this.api.call<{ job: JobSpec }>('POST', '/claim', { waitSeconds: CLAIM_WAIT_SECONDS }, this.stopping.signal);
+        failures = 0;
+        if (claimed) this.start(claimed.job);
+      } catch (error) {
+        if (this.stopping.signal.aborted) return;
+        if (error instanceof ApiCallError && error.status === 401) {
+          this.log(`refused by the API (${error.message}); stopping`);
+          this.stopping.abort();
+          return;
+        }
+        this.log(`claim failed: ${(error as Error).message}; retrying`);
+        await sleep(backoffMs(failures++), this.stopping.signal);
+      }
+    }
+  }
+
+  private async heartbeatLoop() {
+    while (!this.stopping.signal.aborted) {
+      try {
+        const answer = await this.api.call<{ cancelJobs: string[] }>('POST', '/heartbeat', { runningJobs: [...this.running.keys()] });
+        for (const jobId of answer?.cancelJobs ?? []) this.running.get(jobId)?.abort('cancelled');
+      } catch {
+        /* the API may be away; jobs keep running and their reports wait in the outbox */
+      }
+      await sleep(HEARTBEAT_MS, this.stopping.signal);
+    }
+  }
+
+  private start(job: JobSpec) {
+    const controller = new AbortController();
+    this.running.set(job.jobId, controller);
+    this.log(`took job ${job.jobId} (${job.workflow} #${job.runNumber}, ${job.pipeline})`);
+    const done = this.runJob(job, controller).finally(() => {
+      this.running.delete(job.jobId);
+      this.slotFreed?.();
+    });
+    this.jobsDone.push(done);
+  }
+
+  /** Renews the lease and long-polls for a cancel until the job ends; a lost lease aborts the job. */
+  private async watch(job: JobSpec, controller: AbortController, finished: AbortSignal) {
+    const renew = async () => {
+      let failures = 0;
+      while (!finished.aborted) {
+        try {
+          const lease = await this.api.call<{ cancelled: boolean }>('POST', `/jobs/${job.jobId}/lease`);
+          failures = 0;
+          if (lease?.cancelled) controller.abort('cancelled');
+          await sleep(job.leaseMs / 3, finished);
+        } catch (error) {
+          if (error instanceof ApiCallError && error.status === 409) {
+            controller.abort('lost');
+            return;
+          }
+          await sleep(Math.min(backoffMs(failures++), job.leaseMs / 6), finished);
+        }
+      }
+    };
+    const cancelPoll = async () => {
+      while (!finished.aborted) {
+        try {
+          const answer = await this.api.call<{ cancelled: boolean }>('GET', `/jobs/${job.jobId}/cancel?wait=${CANCEL_WAIT_SECONDS}`, undefined, finished);
+          if (answer?.cancelled) {
+            controller.abort('cancelled');
+            return;
+          }
+        } catch {
+          await sleep(1000, finished);
+        }
+      }
+    };
+    await Promise.all([renew(), cancelPoll()]);
+  }
+
+  private async runJob(job: JobSpec, controller: AbortController) {
+    const outbox = new JobOutbox(this.api, job.jobId);
+    const finished = new AbortController();
+    const watching = this.watch(job, controller, finished.signal);
+    const result = await executeJob(job, { docker: this.options.docker, reporter: outbox, artifacts: httpArtifacts(this.api, job.jobId), signal: controller.signal });
+    if (controller.signal.reason === 'released') {
+      outbox.close();
+      await outbox.drained;
+      await this.api.call('POST', `/jobs/${job.jobId}/release`).catch((error: Error) => this.log(`could not hand back ${job.jobId}: ${error.message}`));
+    } else if (controller.signal.reason === 'lost') {
+      outbox.close();
+      this.log(`job ${job.jobId} was taken back by the API (lease lost)`);
+    } else {
+      outbox.done(result);
+      await outbox.drained;
+      this.log(`job ${job.jobId} ${result.state}`);
+    }
+    finished.abort();
+    await watching;
+  }
+}
+
+export async function startRunner(options: RunnerOptions): Promise<RunningRunner> {
+  const config = await ensureRegistered(options);
+  return new Runner(config, options);
+}

@@ -1,0 +1,69 @@
+/**
+ * `/api/blobs/<storageKey>`: the embedded artifact store's upload and download endpoint. The signed
+ * query string is the credential, so this path is public (no session or API token).
+ *   PUT → 201 `{ storageKey, size, sha256 }` once the body matched the signed size and SHA-256.
+ *   GET → the bytes, `application/octet-stream`, as an attachment when a filename was signed.
+ */
+import { Hono, type Context, type Env } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { LocalBlobAccess } from '../../services/artifacts/local.ts';
+import { ArtifactIntegrityError, ArtifactRequestError, assertStorageKey, contentDisposition } from '../../services/artifacts/store.ts';
+
+const INTEGRITY_STATUS = { missing: 400, too_large: 413, size_mismatch: 400, sha256_mismatch: 422 } as const;
+
+const fail = (c: Context, status: ContentfulStatusCode, code: string, message: string) => c.json({ error: { code, message } }, status);
+
+/** `getLocal` returns the embedded store, or undefined when artifacts live in S3 (then blob URLs are 404). */
+export function blobRoutesFor<E extends Env>(getLocal: (c: Context<E>) => LocalBlobAccess | undefined): Hono<E> {
+  /** The store and the checked storage key, or the error response to send. */
+  const target = (c: Context<E>): Response | { local: LocalBlobAccess; storageKey: string } => {
+    const local = getLocal(c);
+    if (!local) return fail(c, 404, 'not_found', 'this server keeps artifacts in S3; blob URLs are not served here');
+    const storageKey = c.req.param('storageKey') ?? '';
+    try {
+      assertStorageKey(storageKey);
+    } catch (error) {
+      if (error instanceof ArtifactRequestError) return fail(c, 400, 'invalid_key', error.message);
+      throw error;
+    }
+    return { local, storageKey };
+  };
+
+  return new Hono<E>()
+    .put('/:storageKey{.+}', async (c) => {
+      const found = target(c);
+      if (found instanceof Response) return found;
+      const { local, storageKey } = found;
+      const check = local.verifySignature(c.req.query(), 'PUT', storageKey);
+      if (!check.ok) return fail(c, 403, check.code, check.reason);
+      const { expected } = check;
+      const declared = c.req.header('content-length');
+      if (declared !== undefined && Number(declared) !== expected.size) {
+        const status = Number(declared) > expected.size ? 413 : 400;
+        return fail(c, status, status === 413 ? 'too_large' : 'size_mismatch', `Content-Length is ${declared}; the signed size is ${expected.size} bytes`);
+      }
+      try {
+        await local.writeVerified(storageKey, c.req.raw.body ?? new ReadableStream({ start: (controller) => controller.close() }), expected);
+      } catch (error) {
+        if (error instanceof ArtifactIntegrityError) return fail(c, INTEGRITY_STATUS[error.reason], error.reason, error.message);
+        throw error;
+      }
+      return c.json({ storageKey, size: expected.size, sha256: expected.sha256 }, 201);
+    })
+    .get('/:storageKey{.+}', async (c) => {
+      const found = target(c);
+      if (found instanceof Response) return found;
+      const { local, storageKey } = found;
+      const check = local.verifySignature(c.req.query(), 'GET', storageKey);
+      if (!check.ok) return fail(c, 403, check.code, check.reason);
+      const blob = await local.openRead(storageKey);
+      if (!blob) return fail(c, 404, 'not_found', `no artifact is stored at ${storageKey}`);
+      const headers: Record<string, string> = {
+        'content-type': 'application/octet-stream',
+        'content-length': String(blob.size),
+        'cache-control': 'private, no-store',
+      };
+      if (check.filename !== undefined) headers['content-disposition'] = contentDisposition(check.filename);
+      return c.body(blob.stream, 200, headers);
+    });
+}

@@ -1,0 +1,171 @@
+/**
+ * S3-compatible artifact store. Only the API holds the credentials; runners get presigned URLs.
+ * `ARTIFACTS_URL=s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true&prefix=ci`
+ */
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { assertStorageKey, checkUploadRequest, contentDisposition, resolveTtl, type ArtifactStore } from './store.ts';
+
+export interface S3Store extends ArtifactStore {
+  readonly kind: 's3';
+}
+
+export interface S3Location {
+  bucket: string;
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  /** Folder inside the bucket, without slashes at either end; '' for the bucket root. */
+  prefix: string;
+  /** Sign `x-amz-checksum-sha256` into upload URLs so S3 verifies the bytes (`checksum=false` turns it off). */
+  checksum: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+const PARAMS = ['endpoint', 'region', 'forcePathStyle', 'prefix', 'checksum'];
+/** SigV4 presigned URLs live at most a week. */
+const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+
+/** Parses `s3://bucket?endpoint=...&region=...&forcePathStyle=true&prefix=...&checksum=false`. */
+export function parseS3Url(url: string, env: Env = {}): S3Location {
+  const fail = (problem: string): never => {
+    throw new Error(`invalid ARTIFACTS_URL ${JSON.stringify(url)}: ${problem}`);
+  };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return fail('expected s3://bucket?endpoint=...&region=...');
+  }
+  if (parsed.protocol !== 's3:') fail('the scheme must be s3://');
+  const bucket = parsed.hostname;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) fail('the bucket name (right after s3://) must be 3-63 lowercase letters, digits, "." or "-"');
+  if (parsed.pathname !== '' && parsed.pathname !== '/') fail('put a folder inside the bucket in ?prefix=..., not in the path');
+  if (parsed.username || parsed.password) fail('credentials go in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, not in the URL');
+  const unknown = [...parsed.searchParams.keys()].filter((name) => !PARAMS.includes(name));
+  if (unknown.length > 0) fail(`unknown parameter ${unknown.join(', ')}; supported: ${PARAMS.join(', ')}`);
+
+  const flag = (name: string, fallback: boolean): boolean => {
+    const value = parsed.searchParams.get(name);
+    if (value === null) return fallback;
+    if (value !== 'true' && value !== 'false') fail(`${name} must be true or false`);
+    return value === 'true';
+  };
+  const endpoint = parsed.searchParams.get('endpoint') ?? undefined;
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) fail('endpoint must be an http:// or https:// URL');
+  const prefix = (parsed.searchParams.get('prefix') ?? '').replace(/^\/+|\/+$/g, '');
+  if (prefix.split('/').some((segment) => segment === '.' || segment === '..') || !/^[A-Za-z0-9._/-]*$/.test(prefix)) {
+    fail('prefix may only contain letters, digits, ".", "_", "-" and "/", without "." or ".." segments');
+  }
+  return {
+    bucket,
+    ...(endpoint !== undefined && { endpoint }),
+    region: parsed.searchParams.get('region') ?? env.AWS_REGION ?? 'us-east-1',
+    forcePathStyle: flag('forcePathStyle', false),
+    prefix,
+    checksum: flag('checksum', true),
+  };
+}
+
+/** `env` supplies AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optional AWS_SESSION_TOKEN, AWS_REGION). */
+export function createS3Store(url: string, env: Env): S3Store {
+  const location = parseS3Url(url, env);
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new Error('the S3 artifact store needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment of the API');
+  }
+  const client = new S3Client({
+    region: location.region,
+    ...(location.endpoint !== undefined && { endpoint: location.endpoint }),
+    forcePathStyle: location.forcePathStyle,
+    credentials: { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) },
+    // The SDK's default CRC32 checksums are refused by older S3-compatible servers.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const { bucket } = location;
+  const where = `S3 bucket "${bucket}"${location.endpoint ? ` at ${location.endpoint}` : ''}`;
+  const objectKey = (storageKey: string) => {
+    assertStorageKey(storageKey);
+    return location.prefix ? `${location.prefix}/${storageKey}` : storageKey;
+  };
+  const presignSeconds = (ttlMs: number | undefined) => Math.min(Math.ceil(resolveTtl(ttlMs) / 1000), MAX_PRESIGN_SECONDS);
+
+  return {
+    kind: 's3',
+
+    async signUpload(storageKey, expected, ttlMs) {
+      checkUploadRequest(storageKey, expected);
+      const expiresIn = presignSeconds(ttlMs);
+      const checksum = location.checksum ? hexToBase64(expected.sha256) : undefined;
+      const command = new PutObjectCommand({
+        Bucket: bucket,
+        Key: objectKey(storageKey),
+        ContentLength: expected.size,
+        ...(checksum !== undefined && { ChecksumSHA256: checksum }),
+      });
+      const headers: Record<string, string> = { 'content-length': String(expected.size) };
+      if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
+      const url = await getSignedUrl(client, command, {
+        expiresIn,
+        // Signed as headers, so S3 refuses a body of another length or digest.
+        signableHeaders: new Set(Object.keys(headers)),
+        unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
+      });
+      return { url, method: 'PUT', headers, expiresAt: Date.now() + expiresIn * 1000 };
+    },
+
+    async signDownload(storageKey, options = {}) {
+      const expiresIn = presignSeconds(options.ttlMs);
+      const command = new GetObjectCommand({
+        Bucket: bucket,
+        Key: objectKey(storageKey),
+        ...(options.filename !== undefined && { ResponseContentDisposition: contentDisposition(options.filename) }),
+      });
+      const url = await getSignedUrl(client, command, { expiresIn });
+      return { url, method: 'GET', headers: {}, expiresAt: Date.now() + expiresIn * 1000 };
+    },
+
+    async stat(storageKey) {
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(storageKey), ChecksumMode: 'ENABLED' }));
+        const size = head.ContentLength ?? 0;
+        // A composite (multipart) checksum looks like "<base64>-<parts>" and is not the file's digest.
+        const sha256 = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-') ? base64ToHex(head.ChecksumSHA256) : undefined;
+        return sha256 === undefined ? { size } : { size, sha256 };
+      } catch (error) {
+        if (httpStatusOf(error) === 404) return null;
+        throw error;
+      }
+    },
+
+    async delete(storageKey) {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(storageKey) }));
+    },
+
+    async check() {
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch (error) {
+        const status = httpStatusOf(error);
+        const problem =
+          status === 404 ? 'does not exist'
+          : status === 403 || status === 401 ? 'refused access: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY'
+          : `is unreachable: ${(error as Error).message || (error as Error).name}`;
+        throw new Error(`${where} ${problem}`, { cause: error });
+      }
+    },
+  };
+}
+
+const httpStatusOf = (error: unknown): number | undefined => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+function hexToBase64(hex: string): string {
+  const bytes = hex.match(/../g)?.map((pair) => String.fromCharCode(parseInt(pair, 16))) ?? [];
+  return btoa(bytes.join(''));
+}
+
+function base64ToHex(base64: string): string {
+  return [...atob(base64)].map((char) => char.charCodeAt(0).toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,143 @@
+/**
+ * The artifact store: one interface, two backends (`local.ts`, `s3.ts`). Runners never touch storage
+ * directly; the API signs short-lived URLs and runners upload and download through them.
+ * Runtime-neutral: no `node:` imports here.
+ */
+
+/** Same shape as `SignedUrl` in `runners/protocol/v1.ts`. */
+export interface SignedUrl {
+  url: string;
+  method: 'GET' | 'PUT';
+  /** Headers the runner must send with the request exactly as given (they are part of the signature). */
+  headers: Record<string, string>;
+  /** Epoch milliseconds after which the URL is refused. */
+  expiresAt: number;
+}
+
+export interface ArtifactStore {
+  readonly kind: 'local' | 's3';
+  signUpload(storageKey: string, expected: { size: number; sha256: string }, ttlMs?: number): Promise<SignedUrl>;
+  signDownload(storageKey: string, options?: { ttlMs?: number; filename?: string }): Promise<SignedUrl>;
+  /** Size (and sha256 when the backend knows it) of a stored object, null when absent. */
+  stat(storageKey: string): Promise<{ size: number; sha256?: string } | null>;
+  delete(storageKey: string): Promise<void>;
+  /** Reachability check: bucket exists / folder writable. */
+  check(): Promise<void>;
+}
+
+/** 5 GiB: the largest single PUT S3 accepts. */
+export const MAX_ARTIFACT_BYTES = 5 * 1024 ** 3;
+export const MAX_ARTIFACT_KEY_LENGTH = 200;
+export const DEFAULT_URL_TTL_MS = 15 * 60_000;
+
+/** Base of the errors for an artifact request the API should refuse (400, or 413 for `ArtifactSizeError`). */
+export class ArtifactRequestError extends Error {
+  override name = 'ArtifactRequestError';
+}
+
+/** An artifact key (or run id / storage key) that breaks a naming rule. */
+export class ArtifactKeyError extends ArtifactRequestError {
+  override name = 'ArtifactKeyError';
+}
+
+/** A declared artifact size that is not a whole number of bytes within the limit. */
+export class ArtifactSizeError extends ArtifactRequestError {
+  override name = 'ArtifactSizeError';
+}
+
+/** Stored bytes that do not match what was signed: missing, too many, too few, or another SHA-256. */
+export class ArtifactIntegrityError extends Error {
+  override name = 'ArtifactIntegrityError';
+  constructor(
+    readonly reason: 'missing' | 'too_large' | 'size_mismatch' | 'sha256_mismatch',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+const show = (key: string) => JSON.stringify(key.length > 60 ? `${key.slice(0, 60)}…` : key);
+
+/** Throws `ArtifactKeyError` naming the key and the rule it breaks. */
+export function validateArtifactKey(key: string): void {
+  const fail = (rule: string): never => {
+    throw new ArtifactKeyError(`invalid artifact key ${show(key)}: ${rule}`);
+  };
+  if (key.length === 0) fail('it must not be empty');
+  if (key.length > MAX_ARTIFACT_KEY_LENGTH) fail(`it is ${key.length} characters; the limit is ${MAX_ARTIFACT_KEY_LENGTH}`);
+  if (key.includes('\\')) fail('use "/" to separate folders, not "\\"');
+  if (key.startsWith('/')) fail('it must be a relative path, not start with "/"');
+  if (/^[A-Za-z]:/.test(key)) fail('it must be a relative path, not start with a drive letter');
+  const bad = /[^A-Za-z0-9._/-]/.exec(key);
+  if (bad) fail(`it may only contain letters, digits, ".", "_", "-" and "/" (found ${JSON.stringify(bad[0])})`);
+  for (const segment of key.split('/')) {
+    if (segment === '') fail('it must not contain empty path segments ("//" or a trailing "/")');
+    if (segment === '.' || segment === '..') fail(`it must not contain "${segment}" path segments`);
+  }
+}
+
+/** Where an artifact lives in the store: `runs/<runId>/<key>`, after validating both parts. */
+export function artifactStorageKey(runId: string, key: string): string {
+  if (!RUN_ID.test(runId)) throw new ArtifactKeyError(`invalid run id ${show(runId)}: expected 1-64 letters, digits, "_" or "-"`);
+  validateArtifactKey(key);
+  return `runs/${runId}/${key}`;
+}
+
+/** Throws `ArtifactKeyError` unless `storageKey` is exactly what `artifactStorageKey` produces. */
+export function assertStorageKey(storageKey: string): void {
+  const match = /^runs\/([^/]*)\/(.*)$/s.exec(storageKey);
+  if (!match) {
+    throw new ArtifactKeyError(`invalid storage key ${show(storageKey)}: expected "runs/<runId>/<key>"`);
+  }
+  artifactStorageKey(match[1] ?? '', match[2] ?? '');
+}
+
+/** Throws `ArtifactSizeError` unless `size` is a whole number of bytes within `limit`. */
+export function checkArtifactSize(size: number, limit = MAX_ARTIFACT_BYTES): void {
+  if (!Number.isSafeInteger(size) || size < 0) throw new ArtifactSizeError(`artifact size must be a whole number of bytes, got ${size}`);
+  if (size > limit) throw new ArtifactSizeError(`artifact is ${size} bytes; the limit is ${limit}`);
+}
+
+/** Throws `ArtifactRequestError` unless `sha256` is 64 lowercase hex digits. */
+export function checkSha256Hex(sha256: string): void {
+  if (!SHA256_HEX.test(sha256)) throw new ArtifactRequestError(`sha256 must be 64 lowercase hex digits, got ${show(sha256)}`);
+}
+
+/** The checks every `signUpload` runs before signing anything. */
+export function checkUploadRequest(storageKey: string, expected: { size: number; sha256: string }): void {
+  assertStorageKey(storageKey);
+  checkArtifactSize(expected.size);
+  checkSha256Hex(expected.sha256);
+}
+
+/** A positive TTL in milliseconds, `DEFAULT_URL_TTL_MS` when not given. */
+export function resolveTtl(ttlMs: number | undefined): number {
+  const ttl = ttlMs ?? DEFAULT_URL_TTL_MS;
+  if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`URL lifetime must be a positive number of milliseconds, got ${ttl}`);
+  return ttl;
+}
+
+/**
+ * For the API's commit step after a runner reports an upload: the stored object must exist with the
+ * signed size, and with the signed SHA-256 when the backend reports one.
+ */
+export async function verifyStoredObject(store: ArtifactStore, storageKey: string, expected: { size: number; sha256: string }): Promise<void> {
+  const stored = await store.stat(storageKey);
+  if (!stored) throw new ArtifactIntegrityError('missing', `nothing was uploaded to ${storageKey}`);
+  if (stored.size !== expected.size) {
+    throw new ArtifactIntegrityError('size_mismatch', `${storageKey} is ${stored.size} bytes; ${expected.size} bytes were declared`);
+  }
+  if (stored.sha256 !== undefined && stored.sha256 !== expected.sha256) {
+    throw new ArtifactIntegrityError('sha256_mismatch', `${storageKey} has SHA-256 ${stored.sha256}; ${expected.sha256} was declared`);
+  }
+}
+
+/** `Content-Disposition: attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266). */
+export function contentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const utf8 = encodeURIComponent(filename).replace(/['()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${utf8}`;
+}
