@@ -16,7 +16,7 @@ import { loadRunnerConfig } from '../../runners/daemon/config.ts';
 import { startRunner, type RunningRunner } from '../../runners/daemon/daemon.ts';
 import { ensureFirstAdmin } from '../services/auth.ts';
 import { createRegistrationToken } from '../services/runners.ts';
-import { expireLeases } from '../services/runs.ts';
+import { startLeaseSweeper } from '../services/runs.ts';
 import { buildDeps } from './deps.ts';
 
 export interface ServeOptions {
@@ -58,7 +58,7 @@ export async function runServe(args: string[]): Promise<number> {
     { ui: (a) => a.use('/*', serveStatic({ root: resolve(import.meta.dirname, '../../static') })) },
   );
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
-  const sweeper = setInterval(() => void expireLeases(handle.db).catch((error: Error) => console.error(`[leases] ${error.message}`)), LEASE_SWEEP_MS);
+  const stopSweeper = startLeaseSweeper(handle.db, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));
   let embedded: RunningRunner | undefined;
   const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
     const url = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${info.port}`;
@@ -70,7 +70,7 @@ export async function runServe(args: string[]): Promise<number> {
     else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${info.port}`, options.dataDir).then((r) => (embedded = r));
   });
   const stop = async () => {
-    clearInterval(sweeper);
+    stopSweeper();
     await embedded?.stop();
     server.close(() => {
       handle.close();

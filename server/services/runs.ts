@@ -256,3 +256,9 @@ export async function releaseJob(db: Db, runner: AuthRunner, jobId: string) {
   await db.delete(logChunks).where(eq(logChunks.runId, job.runId));
   await db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null, outputs: null, logBytes: 0 }).where(eq(runSteps.runId, job.runId));
 }
+
+/** Periodically fails or requeues jobs whose runner stopped renewing; returns a stop function. */
+export function startLeaseSweeper(db: Db, intervalMs: number, onError: (error: Error) => void = () => undefined): () => void {
+  const timer = setInterval(() => void expireLeases(db).catch(onError), intervalMs);
+  return () => clearInterval(timer);
+}

@@ -56,10 +56,11 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     const deadline = Date.now() + c.req.valid('json').waitSeconds * 1000;
     const signal = c.req.raw.signal;
     for (;;) {
+      if (signal.aborted) return c.body(null, 204);
       await expireLeases(db);
       const job = await claimJob(db, c.get('runner'), secretsKey, config.leaseMs);
       if (job) return c.json({ job }, 200);
-      if (Date.now() >= deadline || signal.aborted) return c.body(null, 204);
+      if (Date.now() >= deadline) return c.body(null, 204);
       await wakeups.wait(JOBS_TOPIC, Math.min(POLL_INTERVAL_MS * 4, deadline - Date.now()));
     }
   })
