@@ -6,6 +6,7 @@ import { ApiError } from './errors.ts';
 import { authUnlessPublic } from './middleware/auth.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
+import { hookRoutes } from './routes/hooks.ts';
 import { schemaRoutes } from './routes/schema.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { tryActivateRoutes } from './routes/try-activate.ts';
@@ -29,6 +30,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
     await next();
   });
   app.route('/', healthRoutes);
+  app.route('/hooks', hookRoutes);
   app.use('/api/*', authUnlessPublic);
   app.route('/api/auth', authRoutes);
   app.route('/api/tokens', tokenRoutes);

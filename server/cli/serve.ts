@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const LEASE_SWEEP_MS = 2000;
+const SCHEDULE_TICK_MS = 5000;
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
@@ -17,6 +18,7 @@ import { startRunner, type RunningRunner } from '../../runners/daemon/daemon.ts'
 import { ensureFirstAdmin } from '../services/auth.ts';
 import { createRegistrationToken } from '../services/runners.ts';
 import { startLeaseSweeper } from '../services/runs.ts';
+import { fireDueSchedules } from '../services/triggers.ts';
 import { buildDeps } from './deps.ts';
 
 export interface ServeOptions {
@@ -59,6 +61,7 @@ export async function runServe(args: string[]): Promise<number> {
   );
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
   const stopSweeper = startLeaseSweeper(handle.db, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));
+  const scheduler = setInterval(() => void fireDueSchedules(handle.db).catch((error: Error) => console.error(`[schedules] ${error.message}`)), SCHEDULE_TICK_MS);
   let embedded: RunningRunner | undefined;
   const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
     const url = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${info.port}`;
@@ -71,6 +74,7 @@ export async function runServe(args: string[]): Promise<number> {
   });
   const stop = async () => {
     stopSweeper();
+    clearInterval(scheduler);
     await embedded?.stop();
     server.close(() => {
       handle.close();

@@ -260,5 +260,6 @@ export async function releaseJob(db: Db, runner: AuthRunner, jobId: string) {
 /** Periodically fails or requeues jobs whose runner stopped renewing; returns a stop function. */
 export function startLeaseSweeper(db: Db, intervalMs: number, onError: (error: Error) => void = () => undefined): () => void {
   const timer = setInterval(() => void expireLeases(db).catch(onError), intervalMs);
+  timer.unref?.();
   return () => clearInterval(timer);
 }

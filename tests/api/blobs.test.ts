@@ -161,7 +161,7 @@ test('a 50 MiB streamed upload and download keep memory flat', async () => {
     gc();
     peak = Math.max(peak, process.memoryUsage().rss);
     samples++;
-  }, 25);
+  }, 50);
   try {
     // `redirect: 'error'`: otherwise Node's fetch keeps every sent chunk for a redirect replay (nodejs/undici#4058).
     const created = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: body.stream, duplex: 'half', redirect: 'error' } as RequestInit);

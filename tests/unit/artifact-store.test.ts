@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -215,8 +216,8 @@ describe('S3 store against a real s3rver', () => {
     const signed = Buffer.from('hello world');
     const storageKey = 'runs/r1/mismatch.txt';
     const upload = await store.signUpload(storageKey, { size: signed.length, sha256: sha256(signed) });
-    const { 'content-length': _signedLength, ...otherHeaders } = upload.headers;
-    const put = await fetch(upload.url, { method: 'PUT', headers: otherHeaders, body: 'hello world, and more' });
+    // Without the signed Content-Length header, so fetch sends the real length (21) of this body.
+    const put = await fetch(upload.url, { method: 'PUT', headers: { 'x-amz-checksum-sha256': upload.headers['x-amz-checksum-sha256'] ?? '' }, body: 'hello world, and more' });
     // Real S3 and MinIO answer 403 SignatureDoesNotMatch (Content-Length is a signed header). s3rver 3.7.1
     // does not verify SigV4 at all and stores the body, so the API's commit check must catch it.
     if (put.ok) {
@@ -226,8 +227,16 @@ describe('S3 store against a real s3rver', () => {
     }
   });
 
-  test('check() passes for an existing bucket and names a missing one', async () => {
+  test('check() passes for an existing bucket and names a missing one or an unreachable endpoint', async () => {
     await storeFor('artifacts').check();
     await assert.rejects(storeFor('no-such-bucket').check(), new RegExp(`^Error: S3 bucket "no-such-bucket" at ${endpoint} does not exist$`));
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const unreachable = createS3Store(`s3://artifacts?endpoint=http://127.0.0.1:${closedPort}&forcePathStyle=true`, credentials);
+    await assert.rejects(unreachable.check(), /S3 bucket "artifacts" at http:\/\/127\.0\.0\.1:\d+ is unreachable: connect ECONNREFUSED/);
   });
 });

@@ -193,15 +193,11 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
     },
 
     async openRead(key) {
-      const path = pathOf(key);
-      let file;
-      try {
-        file = await open(path, 'r');
-      } catch (error) {
+      const handle = await open(pathOf(key), 'r').catch((error: unknown) => {
         if (isNotFound(error)) return null;
         throw error;
-      }
-      const handle = file;
+      });
+      if (!handle) return null;
       const info = await handle.stat();
       if (!info.isFile()) {
         await handle.close();

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { hmacSha256Hex, fireDueSchedules } from '../../server/services/triggers.ts';
+import { testApi, type TestApi } from '../helpers/api.ts';
+
+let api: TestApi;
+before(async () => {
+  api = await testApi();
+});
+after(() => api.database.cleanup());
+
+const hookYaml = (path: string, secret = true) => `name: hooked-${path.replace(/\W/g, '')}
+secrets: [HOOK_SECRET]
+pipelines:
+  on-push:
+    trigger: { type: http, config: { path: ${path}${secret ? ', secret: HOOK_SECRET' : ''} } }
+    steps:
+      - name: say
+        type: step.log
+        config: { message: "ref {{ .ref }}" }
+`;
+
+async function published(yaml: string, name: string) {
+  const created = (await (await api.call('POST', '/api/workflows', { name, yaml })).json()) as { id: string };
+  assert.equal((await api.call('POST', `/api/workflows/${created.id}/publish`)).status, 200);
+  return created.id;
+}
+
+const runCount = async () => Number((await api.database.client.execute('select count(*) as n from runs')).rows[0]!.n);
+
+test('a signed webhook starts a run with the payload; unsigned or wrong ones run nothing', async () => {
+  const id = await published(hookYaml('/gh/push'), 'hooked');
+  await api.call('PUT', `/api/workflows/${id}/secrets/HOOK_SECRET`, { value: 'hook-secret-1' });
+  const body = JSON.stringify({ ref: 'refs/heads/main' });
+  const before = await runCount();
+  const unsigned = await api.app.request('/hooks/gh/push', { method: 'POST', body });
+  assert.equal(unsigned.status, 401);
+  const wrong = await api.app.request('/hooks/gh/push', { method: 'POST', body, headers: { 'x-flowyard-signature': `sha256=${'0'.repeat(64)}` } });
+  assert.equal(wrong.status, 401);
+  assert.equal(await runCount(), before);
+  const signature = `sha256=${await hmacSha256Hex('hook-secret-1', new TextEncoder().encode(body))}`;
+  const ok = await api.app.request('/hooks/gh/push', { method: 'POST', body, headers: { 'x-flowyard-signature': signature } });
+  assert.equal(ok.status, 202, await ok.clone().text());
+  const { runId } = (await ok.json()) as { runId: string };
+  const run = (await (await api.call('GET', `/api/runs/${runId}`)).json()) as { triggerType: string; triggerPayload: { ref: string } };
+  assert.equal(run.triggerType, 'http');
+  assert.equal(run.triggerPayload.ref, 'refs/heads/main');
+  assert.equal((await api.app.request('/hooks/nowhere', { method: 'POST', body })).status, 404);
+});
+
+test('schedules fire once per slot even when several processes tick at once', async () => {
+  const yaml = `name: nightly
+pipelines:
+  nightly:
+    trigger: { type: schedule, config: { cron: "*/5 * * * *", timezone: UTC } }
+    steps:
+      - name: say
+        type: step.log
+        config: { message: tick }
+`;
+  const id = await published(yaml, 'nightly');
+  const [registration] = (await api.database.client.execute({ sql: 'select next_run_at from schedule_registrations where workflow_id = ?', args: [id] })).rows;
+  const slot = new Date(Number(registration!.next_run_at));
+  assert.equal(slot.getUTCMinutes() % 5, 0);
+  const before = await runCount();
+  const fired = await Promise.all([fireDueSchedules(api.database.db, new Date(slot.getTime() + 1000)), fireDueSchedules(api.database.db, new Date(slot.getTime() + 1000)), fireDueSchedules(api.database.db, new Date(slot.getTime() + 2000))]);
+  assert.equal(fired.reduce((a, b) => a + b, 0), 1);
+  assert.equal(await runCount(), before + 1);
+  // Two hours of downtime: one catch-up run, not 24.
+  const later = new Date(slot.getTime() + 2 * 3_600_000);
+  assert.equal(await fireDueSchedules(api.database.db, later), 1);
+  assert.equal(await fireDueSchedules(api.database.db, later), 0);
+  const runs = (await (await api.call('GET', `/api/workflows/${id}/runs`)).json()) as { runs: Array<{ triggerType: string }> };
+  assert.deepEqual(runs.runs.map((r) => r.triggerType), ['schedule', 'schedule']);
+});
