@@ -249,3 +249,18 @@ export const workflowSecrets = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.workflowId, t.name] })],
 );
+
+/** Read-only links to one run for people without an account; only the token's hash is stored. */
+export const shareLinks = sqliteTable(
+  'share_links',
+  {
+    id: id(),
+    runId: text('run_id').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdBy: text('created_by'),
+    createdAt: createdAt(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('share_links_run_idx').on(t.runId)],
+);

@@ -31,6 +31,8 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
         headers: { ...signed.headers, 'content-length': String(size) },
         body: Readable.toWeb(createReadStream(file)) as ReadableStream,
         duplex: 'half',
+        // Without this, Node 20's fetch keeps every sent chunk until the request ends (undici#4058).
+        redirect: 'error',
       } as RequestInit);
       if (!response.ok) throw new Error(`artifact "${key}" upload refused: ${response.status} ${(await response.text()).slice(0, 300)}`);
       await api.call('POST', `/jobs/${jobId}/artifacts/commit`, { key, size, sha256 });

@@ -5,6 +5,7 @@ import type { AppDeps, AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
 import { authUnlessPublic } from './middleware/auth.ts';
 import { authRoutes } from './routes/auth.ts';
+import { blobRoutesFor } from './routes/blobs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { schemaRoutes } from './routes/schema.ts';
@@ -14,6 +15,7 @@ import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { secretRoutes } from './routes/secrets.ts';
+import { shareRoutes } from './routes/shares.ts';
 import { runnerProtocolRoutes } from './routes/runner-protocol.ts';
 import { RUNNER_PROTOCOL_PREFIX } from '../../runners/protocol/v1.ts';
 
@@ -32,6 +34,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/', healthRoutes);
   app.route('/hooks', hookRoutes);
   app.use('/api/*', authUnlessPublic);
+  app.route('/api/blobs', blobRoutesFor<AppEnv>((c) => c.get('deps').localBlobs));
   app.route('/api/auth', authRoutes);
   app.route('/api/tokens', tokenRoutes);
   app.route('/api/schema', schemaRoutes);
@@ -40,6 +43,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api', runRoutes);
   app.route('/api', secretRoutes);
   app.route('/api', runnerRoutes);
+  app.route('/api', shareRoutes);
   app.route(RUNNER_PROTOCOL_PREFIX, runnerProtocolRoutes);
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

@@ -1,6 +1,7 @@
 import type { Db } from '../../db/client.ts';
 import type { Role } from '../../db/schema.ts';
 import type { ServerConfig } from '../config.ts';
+import type { ArtifactStore, LocalBlobAccess } from '../services/artifacts/index.ts';
 import type { AuthRunner } from '../services/runners.ts';
 
 export interface AppDeps {
@@ -8,6 +9,9 @@ export interface AppDeps {
   config: ServerConfig;
   /** Encrypts workflow secrets at rest. */
   secretsKey: CryptoKey;
+  artifacts: ArtifactStore;
+  /** Set when artifacts live in the built-in store, which the API serves itself through signed URLs. */
+  localBlobs?: LocalBlobAccess;
 }
 
 export interface AuthUser {

@@ -1,8 +1,10 @@
 import { and, eq } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
+import { stream, streamSSE } from 'hono/streaming';
 import { runSteps } from '../../db/schema.ts';
-import { readLogPage } from '../services/logs.ts';
+import { readLogPage, readWholeLog } from '../services/logs.ts';
+import { getRun } from '../services/runs.ts';
+import { ApiError } from './errors.ts';
 import type { AppEnv } from './env.ts';
 import { logsTopic, wakeups } from './wakeups.ts';
 
@@ -38,5 +40,22 @@ export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: numb
       }
       await wakeups.wait(logsTopic(runId), IDLE_WAIT_MS);
     }
+  });
+}
+
+/** A step's log as live SSE when the client asks for text/event-stream, else as a raw text download. */
+export async function respondWithStepLog(c: Context<AppEnv>, runId: string, stepName: string) {
+  const { db } = c.get('deps');
+  const run = await getRun(db, runId);
+  const step = run.steps.find((s) => s.name === stepName);
+  if (!step) throw new ApiError(404, 'not_found', `run #${run.number} has no step "${stepName}"`);
+  if ((c.req.header('Accept') ?? '').includes('text/event-stream')) {
+    const lastEventId = Number(c.req.header('Last-Event-ID') ?? c.req.query('lastEventId') ?? -1);
+    return streamStepLog(c, run.id, step.index, Number.isInteger(lastEventId) ? lastEventId : -1);
+  }
+  c.header('Content-Type', 'text/plain; charset=utf-8');
+  c.header('Content-Disposition', `attachment; filename="${run.workflowName}-${run.number}-${step.name}.log"`);
+  return stream(c, async (out) => {
+    for await (const chunk of readWholeLog(db, run.id, step.index)) await out.write(chunk);
   });
 }

@@ -13,6 +13,7 @@ import type { AppEnv } from '../../server/api/env.ts';
 import type { ServerConfig } from '../../server/config.ts';
 import { createUser, ensureFirstAdmin } from '../../server/services/auth.ts';
 import { secretsKeyFrom } from '../../server/services/secrets.ts';
+import { createLocalStore } from '../../server/services/artifacts/index.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-value';
 const PUBLIC_URL = 'https://flowyard.example';
@@ -25,7 +26,7 @@ let secretsKey: CryptoKey;
 /** The app as the lead wires it: deps on the context, auth on /api/* except public paths, routers below. */
 function buildApp(config: Partial<ServerConfig> = {}) {
   const app = new OpenAPIHono<AppEnv>();
-  const deps = { db: handle.db, secretsKey, config: { publicUrl: PUBLIC_URL, secureCookies: false, leaseMs: 30_000, ...config } };
+  const deps = { db: handle.db, secretsKey, artifacts: createLocalStore({ dir: join(dir, 'artifacts'), publicUrl: PUBLIC_URL, signingKey: 'test' }), config: { publicUrl: PUBLIC_URL, secureCookies: false, leaseMs: 30_000, ...config } };
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     await next();

@@ -1,6 +1,6 @@
 import { createApp } from '../../server/api/app.ts';
 import { ensureFirstAdmin } from '../../server/services/auth.ts';
-import { secretsKeyFrom } from '../../server/services/secrets.ts';
+import { buildDeps } from '../../server/cli/deps.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 
 export const TEST_ADMIN_TOKEN = 'fy_test_admin_token_0123456789abcdef';
@@ -16,11 +16,7 @@ export interface TestApi {
 export async function testApi(options: { leaseMs?: number } = {}): Promise<TestApi> {
   const database = await freshDatabase();
   await ensureFirstAdmin(database.db, { adminToken: TEST_ADMIN_TOKEN });
-  const app = createApp({
-    db: database.db,
-    secretsKey: await secretsKeyFrom('test-secret'),
-    config: { publicUrl: 'http://127.0.0.1:8080', adminToken: TEST_ADMIN_TOKEN, secureCookies: false, leaseMs: options.leaseMs ?? 30_000 },
-  });
+  const app = createApp(await buildDeps({ db: database.db, dataDir: database.dir, publicUrl: 'http://127.0.0.1:8080', adminToken: TEST_ADMIN_TOKEN, leaseMs: options.leaseMs, env: {} }));
   return {
     app,
     database,

@@ -1,10 +1,10 @@
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from '../../server/api/app.ts';
 import { ensureFirstAdmin } from '../../server/services/auth.ts';
 import { createRegistrationToken } from '../../server/services/runners.ts';
 import { startLeaseSweeper } from '../../server/services/runs.ts';
-import { secretsKeyFrom } from '../../server/services/secrets.ts';
+import { buildDeps } from '../../server/cli/deps.ts';
 import { TEST_ADMIN_TOKEN } from './api.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 
@@ -21,20 +21,29 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /** The real app on a real loopback port over a real database file. */
-export async function startTestServer(options: { leaseMs?: number } = {}): Promise<TestServer> {
+export async function startTestServer(options: { leaseMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TestServer> {
   const database = await freshDatabase();
   await ensureFirstAdmin(database.db, { adminToken: TEST_ADMIN_TOKEN });
-  const secretsKey = await secretsKeyFrom('test-secret');
-  let port = 0;
+  // Signed artifact URLs name the server's address, so the port is chosen before the app is built.
+  const port = await freePort();
+  const deps = await buildDeps({ db: database.db, dataDir: database.dir, publicUrl: `http://127.0.0.1:${port}`, adminToken: TEST_ADMIN_TOKEN, leaseMs: options.leaseMs, env: options.env ?? {} });
+  const app = createApp(deps);
   let server: ServerType | undefined;
   const listen = () =>
     new Promise<void>((resolve) => {
-      const app = createApp({ db: database.db, secretsKey, config: { publicUrl: `http://127.0.0.1:${port}`, adminToken: TEST_ADMIN_TOKEN, secureCookies: false, leaseMs: options.leaseMs ?? 30_000 } });
-      server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, (info: AddressInfo) => {
-        port = info.port;
-        resolve();
-      });
+      server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => resolve());
     });
   await listen();
   const stopSweeper = startLeaseSweeper(database.db, 250);

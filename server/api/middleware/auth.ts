@@ -18,6 +18,8 @@ export const PUBLIC_API_PATHS: string[] = [
   '/api/openapi.json',
   // Runners authenticate with their own tokens inside the protocol router.
   '/api/runner/v1/*',
+  // Share links: the unguessable token in the path is the credential.
+  '/api/share/*',
   // Signed URLs: the signature is the credential.
   '/api/blobs/*',
 ];

@@ -1,6 +1,11 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import {
   AppendLogsRequest,
+  ArtifactCommitRequest,
+  ArtifactDownloadRequest,
+  ArtifactDownloadResponse,
+  ArtifactUploadRequest,
+  SignedUrl,
   AppendLogsResponse,
   ClaimRequest,
   ClaimResponse,
@@ -13,6 +18,7 @@ import {
   StepReport,
 } from '../../../runners/protocol/v1.ts';
 import { appendLogChunks } from '../../services/logs.ts';
+import { commitArtifact, signArtifactDownload, signArtifactUpload } from '../../services/run-artifacts.ts';
 import { registerRunner } from '../../services/runners.ts';
 import { cancelledJobs, claimJob, expireLeases, finishJob, isCancelRequested, releaseJob, renewLease, reportStep, runOfHeldJob } from '../../services/runs.ts';
 import type { AppEnv } from '../env.ts';
@@ -35,6 +41,9 @@ const routes = {
   waitCancel: createRoute({ method: 'get', path: '/jobs/{jobId}/cancel', tags, middleware: authed, summary: 'Long-poll until the job is cancelled (or the wait ends)', request: { params: JobParams, query: z.object({ wait: z.coerce.number().int().min(0).max(30).default(25) }) }, responses: { 200: jsonContent(z.object({ cancelled: z.boolean() }), 'Whether a cancel is pending'), ...errors } }),
   step: createRoute({ method: 'post', path: '/jobs/{jobId}/steps/{index}', tags, middleware: authed, summary: 'Report a step\'s state, exit code and outputs', request: { params: JobParams.extend({ index: z.coerce.number().int().min(0) }), ...body(StepReport, 'Step state') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
   logs: createRoute({ method: 'post', path: '/jobs/{jobId}/logs', tags, middleware: authed, summary: 'Append numbered log chunks; re-sent chunks are ignored', request: { params: JobParams, ...body(AppendLogsRequest, 'Chunks') }, responses: { 200: jsonContent(AppendLogsResponse, 'Stored'), ...errors } }),
+  uploadUrl: createRoute({ method: 'post', path: '/jobs/{jobId}/artifacts/upload-url', tags, middleware: authed, summary: 'A signed URL to upload an artifact of this job\'s run', request: { params: JobParams, ...body(ArtifactUploadRequest, 'Key, size and SHA-256') }, responses: { 200: jsonContent(SignedUrl, 'Where to PUT the bytes'), ...errors } }),
+  commit: createRoute({ method: 'post', path: '/jobs/{jobId}/artifacts/commit', tags, middleware: authed, summary: 'Record an uploaded artifact once its size and SHA-256 check out', request: { params: JobParams, ...body(ArtifactCommitRequest, 'Key, size and SHA-256') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
+  downloadUrl: createRoute({ method: 'post', path: '/jobs/{jobId}/artifacts/download-url', tags, middleware: authed, summary: 'A signed URL to download an artifact of this run or an earlier one', request: { params: JobParams, ...body(ArtifactDownloadRequest, 'Key and optional run') }, responses: { 200: jsonContent(ArtifactDownloadResponse, 'Where to GET the bytes'), ...errors } }),
   release: createRoute({ method: 'post', path: '/jobs/{jobId}/release', tags, middleware: authed, summary: 'Hand a job back (runner shutting down); it is queued again', request: { params: JobParams }, responses: { 204: { description: 'Requeued' }, ...errors } }),
   done: createRoute({ method: 'post', path: '/jobs/{jobId}/done', tags, middleware: authed, summary: 'Finish the job with its result', request: { params: JobParams, ...body(JobResult, 'Result') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
 };
@@ -87,6 +96,22 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     const result = await appendLogChunks(db, runId, chunks);
     if (result.stored > 0) wakeups.signal(logsTopic(runId));
     return c.json(result, 200);
+  })
+  .openapi(routes.uploadUrl, async (c) => {
+    const { db, artifacts } = c.get('deps');
+    const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
+    return c.json(await signArtifactUpload(artifacts, runId, c.req.valid('json')), 200);
+  })
+  .openapi(routes.commit, async (c) => {
+    const { db, artifacts } = c.get('deps');
+    const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
+    await commitArtifact(db, artifacts, runId, c.req.valid('json'));
+    return c.body(null, 204);
+  })
+  .openapi(routes.downloadUrl, async (c) => {
+    const { db, artifacts } = c.get('deps');
+    const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
+    return c.json(await signArtifactDownload(db, artifacts, runId, c.req.valid('json')), 200);
   })
   .openapi(routes.release, async (c) => {
     await releaseJob(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId);

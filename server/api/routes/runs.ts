@@ -1,14 +1,12 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { stream } from 'hono/streaming';
 import { cancelRun, createRun, getRun, listRuns } from '../../services/runs.ts';
-import { readWholeLog } from '../../services/logs.ts';
+import { listArtifacts, signArtifactDownload } from '../../services/run-artifacts.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 import { JOBS_TOPIC, wakeups } from '../wakeups.ts';
-import { streamStepLog } from '../log-stream.ts';
+import { respondWithStepLog } from '../log-stream.ts';
 
 const RunParams = z.object({ id: z.string().min(1).max(64) });
 const RunSchema = z.record(z.string(), z.unknown()).openapi('Run');
@@ -30,6 +28,14 @@ const routes = {
   cancel: createRoute({
     method: 'post', path: '/runs/{id}/cancel', tags, summary: 'Cancel a queued or running run', middleware: [requireRole('editor')] as const,
     request: { params: RunParams }, responses: { 200: jsonContent(RunSchema, 'Cancelled or cancelling'), 409: jsonContent(ApiErrorSchema, 'Already finished'), ...errors },
+  }),
+  artifacts: createRoute({
+    method: 'get', path: '/runs/{id}/artifacts', tags, summary: 'Artifacts of a run with size and SHA-256', request: { params: RunParams },
+    responses: { 200: jsonContent(z.object({ artifacts: z.array(z.object({ key: z.string(), size: z.number().int(), sha256: z.string(), createdAt: z.string() })) }), 'Artifacts'), ...errors },
+  }),
+  artifactDownload: createRoute({
+    method: 'get', path: '/runs/{id}/artifacts/download', tags, summary: 'Redirects to a short-lived signed URL for the artifact (a tar file)',
+    request: { params: RunParams, query: z.object({ key: z.string().min(1).max(200) }) }, responses: { 302: { description: 'To the signed URL' }, ...errors },
   }),
   logs: createRoute({
     method: 'get', path: '/runs/{id}/logs', tags,
@@ -58,19 +64,14 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
   })
   .openapi(routes.get, async (c) => c.json(runBody(await getRun(c.get('deps').db, c.req.valid('param').id)), 200))
   .openapi(routes.cancel, async (c) => c.json(runBody(await cancelRun(c.get('deps').db, c.req.valid('param').id)), 200))
-  .openapi(routes.logs, async (c) => {
+  .openapi(routes.logs, async (c) => (await respondWithStepLog(c, c.req.valid('param').id, c.req.valid('query').step)) as never)
+  .openapi(routes.artifacts, async (c) => {
     const { db } = c.get('deps');
-    const run = await getRun(db, c.req.valid('param').id);
-    const step = run.steps.find((s) => s.name === c.req.valid('query').step);
-    if (!step) throw new ApiError(404, 'not_found', `run #${run.number} has no step "${c.req.valid('query').step}"`);
-    if ((c.req.header('Accept') ?? '').includes('text/event-stream')) {
-      const lastEventId = Number(c.req.header('Last-Event-ID') ?? c.req.query('lastEventId') ?? -1);
-      return streamStepLog(c, run.id, step.index, Number.isInteger(lastEventId) ? lastEventId : -1);
-    }
-    c.header('Content-Type', 'text/plain; charset=utf-8');
-    c.header('Content-Disposition', `attachment; filename="${run.workflowName}-${run.number}-${step.name}.log"`);
-    return stream(c, async (out) => {
-      for await (const chunk of readWholeLog(db, run.id, step.index)) await out.write(chunk);
-    }) as never;
+    await getRun(db, c.req.valid('param').id);
+    return c.json({ artifacts: (await listArtifacts(db, c.req.valid('param').id)).map(iso) }, 200);
+  })
+  .openapi(routes.artifactDownload, async (c) => {
+    const { db, artifacts } = c.get('deps');
+    const signed = await signArtifactDownload(db, artifacts, c.req.valid('param').id, { key: c.req.valid('query').key });
+    return c.redirect(signed.url, 302);
   });
-

@@ -1,0 +1,57 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createShareLink, listShareLinks, revokeShareLink, runIdForShareToken, sharedRunView } from '../../services/shares.ts';
+import type { AppEnv } from '../env.ts';
+import { withIsoDates as iso } from '../json-dates.ts';
+import { respondWithStepLog } from '../log-stream.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
+
+const tags = ['share links'];
+const RunParams = z.object({ id: z.string().min(1).max(64) });
+const TokenParams = z.object({ token: z.string().min(1).max(200) });
+const notFound = { 404: jsonContent(ApiErrorSchema, 'Unknown, expired or revoked') };
+
+const routes = {
+  create: createRoute({
+    method: 'post', path: '/runs/{id}/shares', tags, summary: 'Create a read-only link to a run; the token is shown once', middleware: [requireRole('editor')] as const,
+    request: { params: RunParams, body: { ...jsonContent(z.object({ expiresInHours: z.number().int().min(1).max(24 * 365).optional() }), 'Optional lifetime'), required: false } },
+    responses: { 201: jsonContent(z.object({ id: z.string(), token: z.string(), url: z.string(), expiresAt: z.string().nullable() }), 'The link'), ...notFound },
+  }),
+  list: createRoute({
+    method: 'get', path: '/runs/{id}/shares', tags, summary: 'Share links of a run (never their tokens)', request: { params: RunParams },
+    responses: { 200: jsonContent(z.object({ shares: z.array(z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string().nullable(), revokedAt: z.string().nullable() })) }), 'Links'), ...notFound },
+  }),
+  revoke: createRoute({
+    method: 'delete', path: '/runs/{id}/shares/{shareId}', tags, summary: 'Revoke a share link at once', middleware: [requireRole('editor')] as const,
+    request: { params: RunParams.extend({ shareId: z.string() }) }, responses: { 204: { description: 'Revoked' }, ...notFound },
+  }),
+  view: createRoute({
+    method: 'get', path: '/share/{token}', tags, summary: 'The shared run, read-only, without an account', security: [],
+    request: { params: TokenParams }, responses: { 200: jsonContent(z.record(z.string(), z.unknown()), 'State, steps and timings'), ...notFound },
+  }),
+  logs: createRoute({
+    method: 'get', path: '/share/{token}/logs', tags, summary: 'A step log of the shared run (SSE or raw), without an account', security: [],
+    request: { params: TokenParams, query: z.object({ step: z.string().min(1) }) }, responses: { 200: { description: 'The log' }, ...notFound },
+  }),
+};
+
+export const shareRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(routes.create, async (c) => {
+    const created = await createShareLink(c.get('deps').db, c.req.valid('param').id, c.get('user').id, c.req.valid('json')?.expiresInHours);
+    const url = new URL(`/share/${created.token}`, c.get('deps').config.publicUrl).toString();
+    return c.json({ id: created.id, token: created.token, url, expiresAt: created.expiresAt?.toISOString() ?? null }, 201);
+  })
+  .openapi(routes.list, async (c) => c.json({ shares: (await listShareLinks(c.get('deps').db, c.req.valid('param').id)).map(iso) }, 200))
+  .openapi(routes.revoke, async (c) => {
+    await revokeShareLink(c.get('deps').db, c.req.valid('param').id, c.req.valid('param').shareId);
+    return c.body(null, 204);
+  })
+  .openapi(routes.view, async (c) => {
+    const { db } = c.get('deps');
+    c.header('Cache-Control', 'no-store');
+    return c.json(iso(await sharedRunView(db, await runIdForShareToken(db, c.req.valid('param').token))) as Record<string, unknown>, 200);
+  })
+  .openapi(routes.logs, async (c) => {
+    const runId = await runIdForShareToken(c.get('deps').db, c.req.valid('param').token);
+    return (await respondWithStepLog(c, runId, c.req.valid('query').step)) as never;
+  });
