@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type Dockerode from 'dockerode';
 import { workspacePath } from './archive.ts';
-import { MANAGED_LABEL, ensureImage, statusCodeOf } from './engine.ts';
+import { MANAGED_LABEL, ensureImage, errorMessage, statusCodeOf } from './engine.ts';
 import { WORKSPACE_PATH } from './workspace.ts';
 
 /** One JSON line of the engine's build or push progress stream. */
@@ -74,9 +74,24 @@ export function splitImageRef(ref: string): { repository: string; tag: string } 
   return { repository: ref, tag: 'latest' };
 }
 
-/** Aborts with `signal`, or after `timeoutMs` when one is given. */
-export function deadlineSignal(signal: AbortSignal, timeoutMs: number | null | undefined): AbortSignal {
-  return timeoutMs ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : signal;
+/**
+ * A signal that aborts with `signal`, or after `timeoutMs` when one is given; call `dispose` when done.
+ * Not AbortSignal.any with AbortSignal.timeout: Node holds those sources weakly, so the timeout can be
+ * garbage-collected before it fires.
+ */
+export function stepDeadline(signal: AbortSignal, timeoutMs: number | null | undefined): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  if (signal.aborted) abort();
+  signal.addEventListener('abort', abort, { once: true });
+  const timer = timeoutMs ? setTimeout(abort, timeoutMs) : undefined;
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
+    },
+  };
 }
 
 /**
@@ -100,6 +115,7 @@ export async function exportBuildContext(docker: Dockerode, helperImage: string,
       archive = await container.getArchive({ path: `${folder}/.` });
     } catch (error) {
       if (statusCodeOf(error) === 404) throw new Error(`build context ${folder} not found in the workspace`);
+      if (errorMessage(error).includes('not a directory')) throw new Error(`build context ${folder} is not a folder`);
       throw error;
     }
     await pipeline(archive, createWriteStream(tarFile));

@@ -1,4 +1,7 @@
 import { artifactPull, artifactPush } from './artifacts.ts';
+import { dockerBuild } from './docker-build.ts';
+import { dockerPush } from './docker-push.ts';
+import { dockerRun } from './docker-run.ts';
 import { conditional, failStep, logMessage, setValues, validateContext } from './general.ts';
 import { shellExec } from './shell.ts';
 import type { StepExecutor } from './types.ts';
@@ -6,6 +9,9 @@ import type { StepExecutor } from './types.ts';
 /** Step types this runner can execute; the others fail with a clear message naming the type. */
 export const executors: Readonly<Record<string, StepExecutor>> = {
   'step.shell_exec': shellExec,
+  'step.docker_build': dockerBuild,
+  'step.docker_push': dockerPush,
+  'step.docker_run': dockerRun,
   'step.artifact_push': artifactPush,
   'step.artifact_pull': artifactPull,
   'step.set': setValues,

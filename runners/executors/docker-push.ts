@@ -1,0 +1,102 @@
+import type Dockerode from 'dockerode';
+import { errorMessage, imageExists } from '../docker/engine.ts';
+import { followProgress, progressError, splitImageRef, stepDeadline } from '../docker/images.ts';
+import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
+
+const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+interface Registry {
+  name: string;
+  /** host[:port] that image names must start with. */
+  host: string;
+  auth: Dockerode.AuthConfig;
+}
+
+/**
+ * The docker.registry module named by the step, with its password read from the job's secrets.
+ * Its `insecure` flag is not passed on: whether the engine may use plain HTTP is the engine's own
+ * insecure-registries setting (loopback registries are allowed by default).
+ */
+function resolveRegistry(runtime: StepRuntime, name: string): Registry {
+  const module = runtime.job.modules[name];
+  if (!module) throw new Error(`registry module "${name}" is not defined in this workflow`);
+  if (module.type !== 'docker.registry') throw new Error(`module "${name}" has type ${module.type}, not docker.registry`);
+  const host = String(module.config.url ?? '')
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/+$/, '');
+  if (!host) throw new Error(`registry module "${name}" has no url`);
+  const username = module.config.username === undefined ? undefined : String(module.config.username);
+  const secretName = module.config.password_secret === undefined ? undefined : String(module.config.password_secret);
+  const password = secretName === undefined ? undefined : runtime.job.secrets[secretName];
+  if (secretName !== undefined && password === undefined) throw new Error(`secret "${secretName}" (password of registry "${name}") is not available to this job`);
+  // The engine wants an X-Registry-Auth header even for anonymous pushes, so an empty one is sent then.
+  const auth = username !== undefined || password !== undefined ? { username: username ?? '', password: password ?? '', serveraddress: host } : {};
+  return { name, host, auth };
+}
+
+/** Pushes `config.image`, then the same image under each of `config.tags`, to the registry module's host. */
+export const dockerPush: StepExecutor = async (runtime) => {
+  const image = String(runtime.config.image);
+  const registry = resolveRegistry(runtime, String(runtime.config.registry));
+  if (!image.startsWith(`${registry.host}/`)) {
+    return { state: 'failed', error: `image "${image}" must be named ${registry.host}/... to push to registry "${registry.name}"` };
+  }
+  if (!(await imageExists(runtime.docker, image))) return { state: 'failed', error: `image "${image}" not found on this runner (build or pull it first)` };
+
+  const { repository } = splitImageRef(image);
+  const refs = [image];
+  for (const tag of ((runtime.config.tags as unknown[] | undefined) ?? []).map(String)) {
+    if (!TAG_PATTERN.test(tag)) return { state: 'failed', error: `"${tag}" is not a valid image tag` };
+    await runtime.docker.getImage(image).tag({ repo: repository, tag });
+    refs.push(`${repository}:${tag}`);
+  }
+
+  const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
+  try {
+    let digest: string | undefined;
+    for (const ref of refs) {
+      const pushed = await pushRef(runtime, registry, ref, deadline.signal);
+      if ('state' in pushed) return pushed;
+      digest ??= pushed.digest;
+    }
+    return { state: 'succeeded', outputs: { image, digest } };
+  } finally {
+    deadline.dispose();
+  }
+};
+
+async function pushRef(runtime: StepRuntime, registry: Registry, ref: string, signal: AbortSignal): Promise<StepResult | { digest: string }> {
+  const interrupted = (): StepResult =>
+    runtime.signal.aborted ? { state: 'cancelled', error: 'push cancelled' } : { state: 'timed_out', error: `push timed out after ${runtime.step.timeoutMs} ms` };
+  const failed = (reason: string): StepResult => {
+    const error = `push of ${ref} to registry "${registry.name}" failed: ${reason}`;
+    runtime.log(`\x1b[31m${error}\x1b[0m`);
+    return { state: 'failed', error };
+  };
+  if (signal.aborted) return interrupted();
+
+  runtime.log(`pushing ${ref} to registry "${registry.name}" (${registry.host})`);
+  const { repository, tag } = splitImageRef(ref);
+  let progress: NodeJS.ReadableStream;
+  try {
+    progress = await runtime.docker.getImage(repository).push({ tag, authconfig: registry.auth, abortSignal: signal });
+  } catch (error) {
+    return signal.aborted ? interrupted() : failed(errorMessage(error));
+  }
+  let digest: string | undefined;
+  let failure: string | undefined;
+  const ending = await followProgress(
+    progress,
+    (event) => {
+      failure ??= progressError(event);
+      if (event.aux?.Digest) digest = event.aux.Digest;
+      // Byte-count updates of each layer would flood the log; the layer states around them are kept.
+      if (event.status && event.progressDetail?.current === undefined) runtime.log(event.id ? `${event.id}: ${event.status}` : event.status);
+    },
+    signal,
+  );
+  if (ending === 'aborted') return interrupted();
+  if (failure) return failed(failure);
+  if (!digest) return failed('the registry reported no digest');
+  return { digest };
+}

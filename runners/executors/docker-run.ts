@@ -1,0 +1,146 @@
+import type { Duplex } from 'node:stream';
+import { Writable } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { parseDuration } from '../../server/engine/schema/common.ts';
+import { MANAGED_LABEL, ensureImage, errorMessage, statusCodeOf, type PullPolicy } from '../docker/engine.ts';
+import { stepDeadline } from '../docker/images.ts';
+import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
+
+const STOP_GRACE_SECONDS = 2;
+/** How long to wait for buffered output after the container exited. */
+const OUTPUT_DRAIN_MS = 5000;
+
+const stringEnv = (env: unknown) => Object.fromEntries(Object.entries((env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]));
+
+/** The shorter of the step-level timeout and `config.timeout`. */
+function stepTimeoutMs(runtime: StepRuntime): number | null {
+  const limits = [runtime.step.timeoutMs, typeof runtime.config.timeout === 'string' ? parseDuration(runtime.config.timeout) : null];
+  const set = limits.filter((limit): limit is number => typeof limit === 'number' && limit > 0);
+  return set.length ? Math.min(...set) : null;
+}
+
+function containerOptions(runtime: StepRuntime, detached: boolean): Dockerode.ContainerCreateOptions {
+  const { config } = runtime;
+  return {
+    Image: String(config.image),
+    ...(Array.isArray(config.command) ? { Cmd: config.command.map(String) } : {}),
+    Env: Object.entries({ ...runtime.env, ...stringEnv(config.env) }).map(([name, value]) => `${name}=${value}`),
+    Labels: {
+      [MANAGED_LABEL]: 'true',
+      'flowyard.run': runtime.job.runId,
+      'flowyard.step': runtime.step.name,
+      ...(detached ? { 'flowyard.detached': 'true' } : {}),
+    },
+    AttachStdout: !detached,
+    AttachStderr: !detached,
+    HostConfig: {
+      NetworkMode: String(config.network_mode ?? 'none'),
+      Privileged: false,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      // docker-init as PID 1 passes the stop signal on to the command and reaps zombies.
+      Init: true,
+      // A waited-for container's output is streamed through attach; a detached one keeps its log for `docker logs`.
+      ...(detached ? {} : { LogConfig: { Type: 'none', Config: {} } }),
+    },
+  };
+}
+
+/**
+ * Runs `config.image`. With `wait_for_exit: false` the container is started and left running after the
+ * step and the job (a service for later steps or for the operator); it is found by its labels:
+ * flowyard.detached=true, flowyard.run=<run id>, flowyard.step=<step name>. Otherwise the output is
+ * streamed, a non-zero exit fails the step, and the container is removed in every case.
+ */
+export const dockerRun: StepExecutor = async (runtime) => {
+  const detached = runtime.config.wait_for_exit === false;
+  try {
+    await ensureImage(runtime.docker, String(runtime.config.image), (runtime.config.pull_policy as PullPolicy) ?? 'if_not_present');
+  } catch (error) {
+    return { state: 'failed', error: errorMessage(error) };
+  }
+  let container: Dockerode.Container;
+  try {
+    container = await runtime.docker.createContainer(containerOptions(runtime, detached));
+  } catch (error) {
+    return { state: 'failed', error: `could not create container: ${errorMessage(error)}` };
+  }
+  const id = container.id;
+  if (!detached) {
+    const timeoutMs = stepTimeoutMs(runtime);
+    const deadline = stepDeadline(runtime.signal, timeoutMs);
+    const result = await runToExit(runtime, container, deadline.signal, timeoutMs)
+      .catch((error: unknown): StepResult => ({ state: 'failed', error: `container ${id.slice(0, 12)}: ${errorMessage(error)}` }))
+      .finally(() => deadline.dispose());
+    const removalError = await removeContainer(container);
+    const error = [result.error, removalError].filter(Boolean).join('; ');
+    return { ...result, outputs: { container_id: id, exit_code: result.exitCode ?? null }, ...(error ? { error } : {}) };
+  }
+  try {
+    await container.start();
+  } catch (error) {
+    await removeContainer(container);
+    return { state: 'failed', error: `could not start container: ${errorMessage(error)}` };
+  }
+  runtime.log(`started container ${id.slice(0, 12)} detached; it keeps running after the job (label flowyard.run=${runtime.job.runId})`);
+  return { state: 'succeeded', outputs: { container_id: id } };
+};
+
+/** `signal` aborts on cancel or at the timeout: the container is stopped and the step ends as cancelled or timed_out. */
+async function runToExit(runtime: StepRuntime, container: Dockerode.Container, signal: AbortSignal, timeoutMs: number | null): Promise<StepResult> {
+  const interrupted = (): StepResult =>
+    runtime.signal.aborted ? { state: 'cancelled', exitCode: null, error: 'cancelled' } : { state: 'timed_out', exitCode: null, error: `container timed out after ${timeoutMs} ms` };
+  if (signal.aborted) return interrupted();
+
+  // Attach before start so that no early output is missed.
+  const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as Duplex;
+  const outputEnded = new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+  const sink = () => new Writable({ write: (chunk: Buffer, _encoding, done) => (runtime.output(chunk), done()) });
+  runtime.docker.modem.demuxStream(stream, sink(), sink());
+
+  let started = false;
+  const onAbort = () => started && void stopContainer(container);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await container.start();
+    started = true;
+    if (signal.aborted) void stopContainer(container); // aborted while starting
+    const { StatusCode: exitCode } = (await container.wait()) as { StatusCode: number };
+    await settleWithin(outputEnded, OUTPUT_DRAIN_MS);
+    if (signal.aborted) return interrupted();
+    if (exitCode === 0) return { state: 'succeeded', exitCode };
+    return { state: 'failed', exitCode, error: `container exited with code ${exitCode}` };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    stream.destroy();
+  }
+}
+
+/** Stop sends SIGTERM, then SIGKILL after the grace period; kill directly if stop itself fails. */
+async function stopContainer(container: Dockerode.Container): Promise<void> {
+  try {
+    await container.stop({ t: STOP_GRACE_SECONDS });
+  } catch (error) {
+    const status = statusCodeOf(error);
+    if (status !== 304 && status !== 404) await container.kill().catch(() => undefined);
+  }
+}
+
+async function removeContainer(container: Dockerode.Container): Promise<string | undefined> {
+  try {
+    await container.remove({ force: true, v: true });
+    return undefined;
+  } catch (error) {
+    if (statusCodeOf(error) === 404) return undefined;
+    return `container ${container.id.slice(0, 12)} could not be removed: ${errorMessage(error)}`;
+  }
+}
+
+function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
