@@ -264,3 +264,10 @@ export const shareLinks = sqliteTable(
   },
   (t) => [index('share_links_run_idx').on(t.runId)],
 );
+
+/** Live co-editing state (a Yjs document update) per workflow draft, so edits survive restarts. */
+export const collabDocs = sqliteTable('collab_docs', {
+  workflowId: text('workflow_id').primaryKey(),
+  state: blob('state', { mode: 'buffer' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});

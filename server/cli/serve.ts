@@ -20,6 +20,8 @@ import { createRegistrationToken } from '../services/runners.ts';
 import { startLeaseSweeper } from '../services/runs.ts';
 import { fireDueSchedules } from '../services/triggers.ts';
 import { buildDeps } from './deps.ts';
+import type { Server } from 'node:http';
+import { attachCollab } from '../collab/ws.ts';
 
 export interface ServeOptions {
   port: number;
@@ -55,8 +57,9 @@ export async function runServe(args: string[]): Promise<number> {
   const firstAdmin = await ensureFirstAdmin(handle.db, { adminToken });
   const publicUrl = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
   const leaseMs = process.env.FLOWYARD_LEASE_MS ? Number(process.env.FLOWYARD_LEASE_MS) : undefined;
+  const deps = await buildDeps({ db: handle.db, dataDir: options.dataDir, publicUrl, adminToken, leaseMs });
   const app = createApp(
-    await buildDeps({ db: handle.db, dataDir: options.dataDir, publicUrl, adminToken, leaseMs }),
+    deps,
     { ui: (a) => a.use('/*', serveStatic({ root: resolve(import.meta.dirname, '../../static') })) },
   );
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
@@ -72,7 +75,9 @@ export async function runServe(args: string[]): Promise<number> {
     if (!options.runner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
     else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${info.port}`, options.dataDir).then((r) => (embedded = r));
   });
+  const collab = attachCollab(server as Server, deps);
   const stop = async () => {
+    await collab.close();
     stopSweeper();
     clearInterval(scheduler);
     await embedded?.stop();

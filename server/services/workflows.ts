@@ -6,6 +6,7 @@ import { buildWorkflow, type BuildResult } from '../engine/build.ts';
 import { summariseChange, type ChangeSummary } from '../engine/diff.ts';
 import { sha256Hex } from './crypto.ts';
 import { activationFor, type Activation } from './activation.ts';
+import { draftSaved } from '../collab/draft-events.ts';
 
 type Built = Extract<BuildResult, { ok: true }>;
 
@@ -75,7 +76,10 @@ export async function updateDraft(db: Db, id: string, input: { yaml: string; bas
     .set({ draftYaml: input.yaml, draftRevision: sql`${workflows.draftRevision} + 1`, updatedBy: actor.id, updatedAt: new Date() })
     .where(and(eq(workflows.id, id), eq(workflows.draftRevision, input.baseRevision)))
     .returning({ revision: workflows.draftRevision, updatedAt: workflows.updatedAt });
-  if (updated[0]) return updated[0];
+  if (updated[0]) {
+    draftSaved(id, input.yaml);
+    return updated[0];
+  }
   const current = await getWorkflow(db, id);
   throw new ApiError(409, 'stale_revision', `the draft was changed since revision ${input.baseRevision}; it is now at revision ${current.draftRevision}`, {
     currentRevision: current.draftRevision,

@@ -4,7 +4,9 @@ import { createApp } from '../../server/api/app.ts';
 import { ensureFirstAdmin } from '../../server/services/auth.ts';
 import { createRegistrationToken } from '../../server/services/runners.ts';
 import { startLeaseSweeper } from '../../server/services/runs.ts';
+import type { Server } from 'node:http';
 import { buildDeps } from '../../server/cli/deps.ts';
+import { attachCollab } from '../../server/collab/ws.ts';
 import { TEST_ADMIN_TOKEN } from './api.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 
@@ -41,18 +43,22 @@ export async function startTestServer(options: { leaseMs?: number; env?: NodeJS.
   const deps = await buildDeps({ db: database.db, dataDir: database.dir, publicUrl: `http://127.0.0.1:${port}`, adminToken: TEST_ADMIN_TOKEN, leaseMs: options.leaseMs, env: options.env ?? {} });
   const app = createApp(deps);
   let server: ServerType | undefined;
+  let collab: ReturnType<typeof attachCollab> | undefined;
   const listen = () =>
     new Promise<void>((resolve) => {
       server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => resolve());
+      collab = attachCollab(server as Server, deps);
     });
   await listen();
   const stopSweeper = startLeaseSweeper(database.db, 250);
-  const stop = () =>
-    new Promise<void>((resolve) => {
+  const stop = async () => {
+    await collab?.close();
+    await new Promise<void>((resolve) => {
       const s = server as unknown as { close(cb: () => void): void; closeAllConnections?: () => void };
       s.close(() => resolve());
       s.closeAllConnections?.();
     });
+  };
   const self: TestServer = {
     get url() {
       return `http://127.0.0.1:${port}`;

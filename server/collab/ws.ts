@@ -1,0 +1,114 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { docs, getYDoc, setPersistence, setupWSConnection } from '@y/websocket-server/utils';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type * as Y from 'yjs';
+import type { AppDeps, AuthUser } from '../api/env.ts';
+import { SESSION_COOKIE } from '../api/middleware/auth.ts';
+import { hasRole, userForApiToken, userForSession } from '../services/auth.ts';
+import { onDraftSaved } from './draft-events.ts';
+import { DocSaver, loadDoc, TEXT_NAME, workflowIdOfDoc } from './persistence.ts';
+import { replaceText } from './text-sync.ts';
+
+export const COLLAB_PATH_PREFIX = '/api/collab/';
+
+function cookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return decodeURIComponent(value.join('='));
+  }
+  return undefined;
+}
+
+async function authenticate(req: IncomingMessage, deps: AppDeps): Promise<AuthUser | null> {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  if (bearer) return userForApiToken(deps.db, bearer);
+  // Browsers send cookies on cross-site WebSocket handshakes too, so the Origin must be ours.
+  const origin = req.headers.origin;
+  const allowed = [new URL(deps.config.publicUrl).origin, `http://${req.headers.host}`, `https://${req.headers.host}`];
+  if (origin && !allowed.includes(origin)) return null;
+  const session = cookie(req, SESSION_COOKIE);
+  return session ? userForSession(deps.db, session) : null;
+}
+
+function refuse(socket: Duplex, status: number, message: string) {
+  socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/**
+ * Live co-editing of workflow drafts over the y-websocket protocol at /api/collab/<workflow id>.
+ * Documents are kept in this process while someone edits; their CRDT state and the draft YAML are saved
+ * to the database as they change. Several API processes need sticky routing per workflow (see docs).
+ */
+export function attachCollab(server: Server, deps: AppDeps) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  const savers = new Map<string, DocSaver>();
+  const loading = new Map<string, Promise<boolean>>();
+  const editors = new WeakMap<object, string>();
+  const logError = (error: Error) => console.error(`[collab] ${error.message}`);
+
+  setPersistence({
+    provider: null,
+    bindState: (docName: string, doc: Y.Doc) => {
+      const workflowId = workflowIdOfDoc(docName);
+      const saver = new DocSaver(deps.db, workflowId, doc, logError);
+      savers.set(docName, saver);
+      doc.on('update', (_update: Uint8Array, origin: unknown) => {
+        if (origin === 'server') return;
+        saver.lastEditor = (origin ? editors.get(origin as object) : undefined) ?? saver.lastEditor;
+        saver.schedule();
+      });
+      loading.set(docName, loadDoc(deps.db, workflowId, doc));
+    },
+    writeState: async (docName: string) => {
+      await savers.get(docName)?.flush();
+      savers.delete(docName);
+      loading.delete(docName);
+    },
+  });
+
+  const stopListening = onDraftSaved((workflowId, yaml) => {
+    const docName = `workflow/${workflowId}`;
+    const doc = docs.get(docName);
+    if (!doc) return;
+    replaceText(doc.getText(TEXT_NAME), yaml);
+    savers.get(docName)?.schedule();
+  });
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0]!;
+    if (!path.startsWith(COLLAB_PATH_PREFIX)) return;
+    const workflowId = decodeURIComponent(path.slice(COLLAB_PATH_PREFIX.length));
+    void (async () => {
+      const user = await authenticate(req, deps);
+      if (!user) return refuse(socket, 401, 'Unauthorized');
+      if (!hasRole(user, 'editor')) return refuse(socket, 403, 'Forbidden');
+      const docName = `workflow/${workflowId}`;
+      // Creating the shared doc starts loading it; connections wait so nobody syncs an empty draft.
+      const doc = getYDoc(docName);
+      if (!(await loading.get(docName))) {
+        docs.delete(docName);
+        doc.destroy();
+        return refuse(socket, 404, 'Not Found');
+      }
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        editors.set(ws, user.id);
+        setupWSConnection(ws, req, { docName });
+      });
+    })().catch((error: Error) => {
+      logError(error);
+      refuse(socket, 500, 'Internal Server Error');
+    });
+  };
+  server.on('upgrade', onUpgrade);
+
+  return {
+    async close() {
+      server.off('upgrade', onUpgrade);
+      stopListening();
+      for (const client of wss.clients) client.terminate();
+      await Promise.all([...savers.values()].map((saver) => saver.flush()));
+      wss.close();
+    },
+  };
+}
