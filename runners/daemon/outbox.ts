@@ -7,7 +7,7 @@ type Event =
   | { kind: 'done'; result: JobResult };
 
 const MAX_CHUNKS_PER_CALL = 200;
-const MAX_BYTES_PER_CALL = 2 * 1024 * 1024;
+const MAX_BYTES_PER_CALL = 512 * 1024;
 
 /**
  * Everything a job reports, delivered in order and exactly once in effect: events wait here while the API is

@@ -29,3 +29,4 @@ class Wakeups {
 export const wakeups = new Wakeups();
 export const JOBS_TOPIC = 'jobs';
 export const logsTopic = (runId: string) => `logs:${runId}`;
+export const cancelTopic = (runId: string) => `cancel:${runId}`;

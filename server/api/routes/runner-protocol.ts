@@ -24,7 +24,8 @@ import { cancelledJobs, claimJob, expireLeases, finishJob, isCancelRequested, re
 import type { AppEnv } from '../env.ts';
 import { requireRunner } from '../middleware/runner-auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
-import { JOBS_TOPIC, logsTopic, wakeups } from '../wakeups.ts';
+import { decodeBase64 } from '../base64.ts';
+import { cancelTopic, JOBS_TOPIC, logsTopic, wakeups } from '../wakeups.ts';
 
 const POLL_INTERVAL_MS = 250;
 const JobParams = z.object({ jobId: z.string().min(1).max(64) });
@@ -48,14 +49,6 @@ const routes = {
   done: createRoute({ method: 'post', path: '/jobs/{jobId}/done', tags, middleware: authed, summary: 'Finish the job with its result', request: { params: JobParams, ...body(JobResult, 'Result') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
 };
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
 
 export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.register, async (c) => c.json(await registerRunner(c.get('deps').db, c.req.valid('json')), 201))
@@ -81,7 +74,7 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     for (;;) {
       if (await isCancelRequested(db, runId)) return c.json({ cancelled: true }, 200);
       if (Date.now() >= deadline || c.req.raw.signal.aborted) return c.json({ cancelled: false }, 200);
-      await sleep(POLL_INTERVAL_MS, c.req.raw.signal);
+      await wakeups.wait(cancelTopic(runId), POLL_INTERVAL_MS);
     }
   })
   .openapi(routes.step, async (c) => {
@@ -92,7 +85,7 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
   .openapi(routes.logs, async (c) => {
     const { db } = c.get('deps');
     const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
-    const chunks = c.req.valid('json').chunks.map((chunk) => ({ stepIndex: chunk.stepIndex, seq: chunk.seq, data: Uint8Array.from(atob(chunk.data), (ch) => ch.charCodeAt(0)) }));
+    const chunks = c.req.valid('json').chunks.map((chunk) => ({ stepIndex: chunk.stepIndex, seq: chunk.seq, data: decodeBase64(chunk.data) }));
     const result = await appendLogChunks(db, runId, chunks);
     if (result.stored > 0) wakeups.signal(logsTopic(runId));
     return c.json(result, 200);

@@ -5,7 +5,7 @@ import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
-import { JOBS_TOPIC, wakeups } from '../wakeups.ts';
+import { cancelTopic, JOBS_TOPIC, wakeups } from '../wakeups.ts';
 import { respondWithStepLog } from '../log-stream.ts';
 
 const RunParams = z.object({ id: z.string().min(1).max(64) });
@@ -63,7 +63,11 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     return c.json({ runs: page.runs.map((r) => iso(r) as Record<string, unknown>), nextBefore: page.nextBefore }, 200);
   })
   .openapi(routes.get, async (c) => c.json(runBody(await getRun(c.get('deps').db, c.req.valid('param').id)), 200))
-  .openapi(routes.cancel, async (c) => c.json(runBody(await cancelRun(c.get('deps').db, c.req.valid('param').id)), 200))
+  .openapi(routes.cancel, async (c) => {
+    const run = await cancelRun(c.get('deps').db, c.req.valid('param').id);
+    wakeups.signal(cancelTopic(run.id));
+    return c.json(runBody(run), 200);
+  })
   .openapi(routes.logs, async (c) => (await respondWithStepLog(c, c.req.valid('param').id, c.req.valid('query').step)) as never)
   .openapi(routes.artifacts, async (c) => {
     const { db } = c.get('deps');
