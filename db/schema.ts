@@ -116,9 +116,9 @@ export const scheduleRegistrations = sqliteTable(
   (t) => [index('schedule_registrations_workflow_idx').on(t.workflowId)],
 );
 
-export const runStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+export const runStates = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
 export type RunState = (typeof runStates)[number];
-export const stepStates = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'timed_out'] as const;
+export const stepStates = ['pending', 'running', 'waiting', 'succeeded', 'failed', 'skipped', 'cancelled', 'timed_out'] as const;
 export type StepState = (typeof stepStates)[number];
 
 export const runners = sqliteTable('runners', {
@@ -204,6 +204,8 @@ export const runSteps = sqliteTable(
     outputs: text('outputs', { mode: 'json' }).$type<Record<string, unknown>>(),
     error: text('error'),
     logBytes: integer('log_bytes').notNull().default(0),
+    /** A waiting gate decides by itself (on_timeout) at this time. */
+    waitingUntil: integer('waiting_until', { mode: 'timestamp_ms' }),
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
     finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
   },
@@ -271,3 +273,20 @@ export const collabDocs = sqliteTable('collab_docs', {
   state: blob('state', { mode: 'buffer' }).notNull(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });
+
+/** Every decision on an approval gate: who, what, why and when. */
+export const gateDecisions = sqliteTable(
+  'gate_decisions',
+  {
+    id: id(),
+    runId: text('run_id').notNull(),
+    stepIndex: integer('step_index').notNull(),
+    decision: text('decision', { enum: ['approved', 'rejected'] }).notNull(),
+    /** manual (a person), auto (conditions held) or timeout (on_timeout). */
+    via: text('via', { enum: ['manual', 'auto', 'timeout'] }).notNull(),
+    userId: text('user_id'),
+    comment: text('comment').notNull().default(''),
+    createdAt: createdAt(),
+  },
+  (t) => [index('gate_decisions_run_idx').on(t.runId)],
+);

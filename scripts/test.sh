@@ -11,7 +11,13 @@ if compgen -G "tests/docker/*.test.ts" > /dev/null; then
   bash scripts/setup/docker.sh
 fi
 
+echo "== web app typecheck"
+npm run --silent check:app
+
 echo "== tests"
 shopt -s nullglob
 files=(tests/unit/*.test.ts tests/api/*.test.ts tests/docker/*.test.ts)
 node --import tsx --test --test-reporter=spec "${files[@]}"
+
+echo "== browser"
+npm run --silent test:e2e

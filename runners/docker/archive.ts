@@ -42,7 +42,8 @@ export function workspacePath(path: string): string {
 
 /** Writes a tar of `path` (file or folder) from the workspace volume to `tarFile`. */
 export async function exportFromWorkspace(docker: Dockerode, image: string, volume: string, path: string, tarFile: string): Promise<void> {
-  const source = workspacePath(path);
+  // `<dir>/.` asks the engine for the folder's contents rooted at the folder itself.
+  const source = /\/\.$/.test(path) ? `${workspacePath(path.slice(0, -2) || '/')}/.` : workspacePath(path);
   await withIdleContainer(docker, image, volume, async (container) => {
     let archive: NodeJS.ReadableStream;
     try {

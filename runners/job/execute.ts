@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { renderString } from '../../server/engine/templates/index.ts';
+import { exportFromWorkspace, importIntoWorkspace } from '../docker/archive.ts';
 import { createWorkspaceVolume, removeWorkspaceVolume } from '../docker/workspace.ts';
 import { executors } from '../executors/index.ts';
 import type { ArtifactTransfer, StepResult } from '../executors/types.ts';
@@ -41,7 +42,8 @@ class JobRun {
     private readonly volume: string,
     private readonly tempDir: string,
   ) {
-    this.context = { ...job.trigger };
+    this.context = { ...job.trigger, ...job.priorContext };
+    Object.assign(this.outputs, job.priorOutputs);
     env.signal.addEventListener('abort', () => this.controller.abort(env.signal.reason), { once: true });
     this.timer = setTimeout(() => {
       this.timedOut = true;
@@ -117,7 +119,27 @@ class JobRun {
     return this.timedOut ? 'timed_out' : 'cancelled';
   }
 
+  /** The workspace travels between the jobs around a gate as an artifact of the run. */
+  private async carryWorkspace(direction: 'restore' | 'save'): Promise<void> {
+    const helperImage = this.env.helperImage ?? DEFAULT_HELPER_IMAGE;
+    const tarFile = join(this.tempDir, `workspace-${direction}.tar`);
+    if (direction === 'restore' && this.job.restoreWorkspace) {
+      await this.env.artifacts.download(this.job.restoreWorkspace, undefined, tarFile);
+      await importIntoWorkspace(this.env.docker, helperImage, this.volume, '/workspace', tarFile);
+    } else if (direction === 'save' && this.job.saveWorkspace) {
+      await exportFromWorkspace(this.env.docker, helperImage, this.volume, '/workspace/.', tarFile);
+      await this.env.artifacts.upload(this.job.saveWorkspace, tarFile);
+    }
+  }
+
   async run(): Promise<JobResult> {
+    await this.carryWorkspace('restore');
+    const result = await this.runSteps();
+    if (result.state === 'succeeded') await this.carryWorkspace('save');
+    return result;
+  }
+
+  private async runSteps(): Promise<JobResult> {
     const steps = this.job.steps;
     let failure: { state: Outcome; error: string } | null = null;
     for (let i = 0; i < steps.length; i++) {

@@ -54,6 +54,14 @@ export const JobSpec = z.object({
   strictTemplates: z.boolean(),
   timeoutMs: z.number().int().positive(),
   leaseMs: z.number().int().positive(),
+  /** Outputs of steps that ran in earlier jobs of this run (before a gate), by step name. */
+  priorOutputs: z.record(z.string(), z.record(z.string(), z.unknown())),
+  /** Context values set by step.set in earlier jobs. */
+  priorContext: z.record(z.string(), z.unknown()),
+  /** Artifact key of the workspace left by the previous job, to unpack before the first step. */
+  restoreWorkspace: z.string().nullable(),
+  /** Artifact key to save the workspace under when this job succeeds (a gate follows). */
+  saveWorkspace: z.string().nullable(),
   /** Registry credentials and similar, by module name, resolved by the API. */
   modules: z.record(z.string(), z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) })),
 });

@@ -5,7 +5,6 @@ const LEASE_SWEEP_MS = 2000;
 const SCHEDULE_TICK_MS = 5000;
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
-import { serveStatic } from '@hono/node-server/serve-static';
 import { openDatabase } from '../../db/client.ts';
 import { migrateDatabase } from '../../db/migrate.ts';
 import { createApp } from '../api/app.ts';
@@ -20,6 +19,7 @@ import { createRegistrationToken } from '../services/runners.ts';
 import { startLeaseSweeper } from '../services/runs.ts';
 import { fireDueSchedules } from '../services/triggers.ts';
 import { buildDeps } from './deps.ts';
+import { serveUi } from '../api/ui.ts';
 import type { Server } from 'node:http';
 import { attachCollab } from '../collab/ws.ts';
 
@@ -60,7 +60,7 @@ export async function runServe(args: string[]): Promise<number> {
   const deps = await buildDeps({ db: handle.db, dataDir: options.dataDir, publicUrl, adminToken, leaseMs });
   const app = createApp(
     deps,
-    { ui: (a) => a.use('/*', serveStatic({ root: resolve(import.meta.dirname, '../../static') })) },
+    { ui: (a) => serveUi(a, process.env.FLOWYARD_UI_DIR ?? resolve(import.meta.dirname, '../../build')) },
   );
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
   const stopSweeper = startLeaseSweeper(handle.db, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));

@@ -65,12 +65,18 @@ export interface JobContext {
   trigger: Record<string, unknown>;
   secrets: Record<string, string>;
   leaseMs: number;
+  priorOutputs?: Record<string, Record<string, unknown>>;
+  priorContext?: Record<string, unknown>;
 }
+
+export const workspaceArtifactKey = (jobIndex: number) => `_workspace/job-${jobIndex}`;
 
 /** The job a runner executes: the steps of one job of the pipeline, with everything needed to run them. */
 export function jobSpecFor(workflow: Workflow, plan: PipelinePlan, context: JobContext): JobSpec {
   const pipeline = workflow.pipelines[context.pipelineName]!;
   const list = runStepList(pipeline, plan);
+  const lastJob = plan.jobs - 1;
+  const jobIndex = context.jobIndex;
   const stringEnv = Object.fromEntries(Object.entries(pipeline.env ?? {}).map(([k, v]) => [k, String(v)]));
   return {
     jobId: context.jobId,
@@ -79,7 +85,8 @@ export function jobSpecFor(workflow: Workflow, plan: PipelinePlan, context: JobC
     workflow: workflow.name,
     pipeline: context.pipelineName,
     version: workflow.version === undefined ? null : String(workflow.version),
-    steps: list.filter((s) => !s.compensation && (context.jobIndex === 'all' || s.job === context.jobIndex)).map((s) => stepSpec(s.step, s.index)),
+    // Gates are decided by the server between jobs; with `all` (local exec) there is nobody to ask.
+    steps: list.filter((s) => !s.compensation && s.step.type !== 'step.gate' && (jobIndex === 'all' || s.job === jobIndex)).map((s) => stepSpec(s.step, s.index)),
     compensation: list.filter((s) => s.compensation).map((s) => stepSpec(s.step, s.index)),
     onError: pipeline.on_error,
     env: stringEnv,
@@ -89,6 +96,10 @@ export function jobSpecFor(workflow: Workflow, plan: PipelinePlan, context: JobC
     strictTemplates: pipeline.strict_templates,
     timeoutMs: parseDuration(pipeline.timeout) ?? 3_600_000,
     leaseMs: context.leaseMs,
+    priorOutputs: context.priorOutputs ?? {},
+    priorContext: context.priorContext ?? {},
+    restoreWorkspace: jobIndex !== 'all' && jobIndex > 0 ? workspaceArtifactKey(jobIndex - 1) : null,
+    saveWorkspace: jobIndex !== 'all' && jobIndex < lastJob ? workspaceArtifactKey(jobIndex) : null,
     modules: Object.fromEntries((workflow.modules ?? []).map((m) => [(m as WorkflowModule).name, { type: (m as WorkflowModule).type, config: (m as WorkflowModule).config }])),
   };
 }

@@ -7,11 +7,12 @@ import { buildWorkflow } from '../engine/build.ts';
 import type { AuthRunner } from './runners.ts';
 import { jobSpecFor, resolveInputs, runStepList } from './run-spec.ts';
 import { workflowSecrets } from './secrets.ts';
+import { expireGates, listGateDecisions, openGate } from './gates.ts';
 
 export const DEFAULT_LEASE_MS = 30_000;
 const FINAL_STATES: RunState[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
-async function builtVersion(db: Db, workflowId: string, version: number) {
+export async function builtVersion(db: Db, workflowId: string, version: number) {
   const [row] = await db.select().from(workflowVersions).where(and(eq(workflowVersions.workflowId, workflowId), eq(workflowVersions.number, version)));
   if (!row) throw notFound(`version ${version} of workflow ${workflowId}`);
   const build = buildWorkflow(row.yaml);
@@ -89,7 +90,8 @@ export async function getRun(db: Db, runId: string) {
     .from(jobs)
     .where(eq(jobs.runId, runId))
     .orderBy(jobs.index);
-  return { ...run.run, workflowName: run.workflowName, steps, jobs: runJobs };
+  const decisions = await listGateDecisions(db, runId);
+  return { ...run.run, workflowName: run.workflowName, steps, jobs: runJobs, gateDecisions: decisions };
 }
 
 export async function listRuns(db: Db, workflowId: string, page: { limit: number; before?: number }) {
@@ -124,7 +126,9 @@ export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey
   await db.update(runs).set({ state: 'running', startedAt: run.startedAt ?? new Date(now) }).where(and(eq(runs.id, run.id), eq(runs.state, 'queued')));
   const build = await builtVersion(db, run.workflowId, run.version);
   const plan = build.plan.pipelines.find((p) => p.name === run.pipeline)!;
+  const prior = job.index > 0 ? await priorJobsState(db, run.id, job.index) : { priorOutputs: {}, priorContext: {} };
   return jobSpecFor(build.workflow, plan, {
+    ...prior,
     jobId: job.id,
     jobIndex: job.index,
     runId: run.id,
@@ -135,6 +139,18 @@ export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey
     secrets: await workflowSecrets(db, secretsKey, run.workflowId),
     leaseMs,
   });
+}
+
+/** Outputs and step.set values of the steps that ran in the jobs before `jobIndex`. */
+async function priorJobsState(db: Db, runId: string, jobIndex: number) {
+  const earlier = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), lt(runSteps.jobIndex, jobIndex), eq(runSteps.state, 'succeeded'))).orderBy(runSteps.index);
+  const priorOutputs: Record<string, Record<string, unknown>> = {};
+  const priorContext: Record<string, unknown> = {};
+  for (const step of earlier) {
+    priorOutputs[step.name] = step.outputs ?? {};
+    if (step.type === 'step.set') Object.assign(priorContext, step.outputs ?? {});
+  }
+  return { priorOutputs, priorContext };
 }
 
 async function heldJob(db: Db, runner: AuthRunner, jobId: string) {
@@ -172,14 +188,14 @@ export async function reportStep(db: Db, runner: AuthRunner, jobId: string, step
     .where(and(eq(runSteps.runId, job.runId), eq(runSteps.index, stepIndex)));
 }
 
-async function settleRun(db: Db, runId: string, state: RunState, error: string | null, outputs?: Record<string, unknown>) {
+export async function settleRun(db: Db, runId: string, state: RunState, error: string | null, outputs?: Record<string, unknown>) {
   const now = new Date();
   await db.batch([
     db.update(runs).set({ state, error, finishedAt: now, ...(outputs ? { outputs } : {}) }).where(eq(runs.id, runId)),
     db
       .update(runSteps)
       .set({ state: state === 'cancelled' ? 'cancelled' : 'skipped' })
-      .where(and(eq(runSteps.runId, runId), eq(runSteps.state, 'pending'))),
+      .where(and(eq(runSteps.runId, runId), inArray(runSteps.state, ['pending', 'waiting']))),
     db
       .update(runSteps)
       .set({ state: state === 'cancelled' ? 'cancelled' : 'failed', finishedAt: now })
@@ -187,9 +203,20 @@ async function settleRun(db: Db, runId: string, state: RunState, error: string |
   ]);
 }
 
+/** Ends a job; a successful job followed by a gate opens the gate instead of ending the run. */
 export async function finishJob(db: Db, runner: AuthRunner, jobId: string, result: JobResult) {
   const job = await heldJob(db, runner, jobId);
   await db.update(jobs).set({ state: result.state, finishedAt: new Date(), error: result.error ?? null, leaseExpiresAt: null }).where(eq(jobs.id, jobId));
+  if (result.state === 'succeeded') {
+    const [gate] = await db
+      .select()
+      .from(runSteps)
+      .where(and(eq(runSteps.runId, job.runId), eq(runSteps.jobIndex, job.index), eq(runSteps.type, 'step.gate')));
+    if (gate) {
+      await openGate(db, job.runId, gate.index);
+      return;
+    }
+  }
   await settleRun(db, job.runId, result.state, result.error ?? null, result.outputs);
 }
 
@@ -198,9 +225,9 @@ export async function cancelRun(db: Db, runId: string) {
   const run = await getRun(db, runId);
   if (FINAL_STATES.includes(run.state)) throw new ApiError(409, 'already_finished', `run #${run.number} already ended ${run.state}`);
   await db.update(runs).set({ cancelRequestedAt: new Date() }).where(eq(runs.id, runId));
-  if (run.state === 'queued') {
+  if (run.state === 'queued' || run.state === 'waiting') {
     await db.update(jobs).set({ state: 'cancelled', finishedAt: new Date() }).where(and(eq(jobs.runId, runId), eq(jobs.state, 'queued')));
-    await settleRun(db, runId, 'cancelled', 'cancelled before a runner took it');
+    await settleRun(db, runId, 'cancelled', run.state === 'waiting' ? 'cancelled while waiting for approval' : 'cancelled before a runner took it');
   }
   return getRun(db, runId);
 }
@@ -257,9 +284,9 @@ export async function releaseJob(db: Db, runner: AuthRunner, jobId: string) {
   await db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null, outputs: null, logBytes: 0 }).where(eq(runSteps.runId, job.runId));
 }
 
-/** Periodically fails or requeues jobs whose runner stopped renewing; returns a stop function. */
+/** Periodically ends lost runners' jobs and decides timed-out gates; returns a stop function. */
 export function startLeaseSweeper(db: Db, intervalMs: number, onError: (error: Error) => void = () => undefined): () => void {
-  const timer = setInterval(() => void expireLeases(db).catch(onError), intervalMs);
+  const timer = setInterval(() => void Promise.all([expireLeases(db), expireGates(db)]).catch(onError), intervalMs);
   timer.unref?.();
   return () => clearInterval(timer);
 }

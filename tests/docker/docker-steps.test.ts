@@ -59,6 +59,10 @@ function jobSpec(): JobSpec {
     strictTemplates: true,
     timeoutMs: 600_000,
     leaseMs: 60_000,
+    priorOutputs: {},
+    priorContext: {},
+    restoreWorkspace: null,
+    saveWorkspace: null,
     modules: {
       local: registryModule(REGISTRY, { username: 'ci', password_secret: 'REGISTRY_PASSWORD' }),
       closed: registryModule(`127.0.0.1:${closedPort}`),

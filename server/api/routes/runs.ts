@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { cancelRun, createRun, getRun, listRuns } from '../../services/runs.ts';
 import { listArtifacts, signArtifactDownload } from '../../services/run-artifacts.ts';
+import { decideGate } from '../../services/gates.ts';
 import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -37,6 +38,11 @@ const routes = {
     method: 'get', path: '/runs/{id}/artifacts/download', tags, summary: 'Redirects to a short-lived signed URL for the artifact (a tar file)',
     request: { params: RunParams, query: z.object({ key: z.string().min(1).max(200) }) }, responses: { 302: { description: 'To the signed URL' }, ...errors },
   }),
+  decide: createRoute({
+    method: 'post', path: '/runs/{id}/gates/{step}/{decision}', tags, summary: 'Approve or reject a waiting gate (listed approvers only); every decision is recorded',
+    request: { params: RunParams.extend({ step: z.string().min(1), decision: z.enum(['approve', 'reject']) }), body: { ...jsonContent(z.object({ comment: z.string().max(2000).default('') }), 'Why'), required: false } },
+    responses: { 200: jsonContent(RunSchema, 'The run after the decision'), 403: jsonContent(ApiErrorSchema, 'Not an approver'), 409: jsonContent(ApiErrorSchema, 'Not waiting'), ...errors },
+  }),
   logs: createRoute({
     method: 'get', path: '/runs/{id}/logs', tags,
     summary: 'A step log: text/event-stream (live, resumable with Last-Event-ID) when asked for, raw text otherwise',
@@ -48,6 +54,7 @@ const routes = {
 const runBody = (run: Awaited<ReturnType<typeof getRun>>) => ({
   ...iso(run),
   steps: run.steps.map(iso),
+  gateDecisions: run.gateDecisions.map(iso),
 }) as Record<string, unknown>;
 
 export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -67,6 +74,13 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     const run = await cancelRun(c.get('deps').db, c.req.valid('param').id);
     wakeups.signal(cancelTopic(run.id));
     return c.json(runBody(run), 200);
+  })
+  .openapi(routes.decide, async (c) => {
+    const { id, step, decision } = c.req.valid('param');
+    const { db } = c.get('deps');
+    await decideGate(db, id, step, decision === 'approve' ? 'approved' : 'rejected', c.get('user'), c.req.valid('json')?.comment ?? '');
+    wakeups.signal(JOBS_TOPIC);
+    return c.json(runBody(await getRun(db, id)), 200);
   })
   .openapi(routes.logs, async (c) => (await respondWithStepLog(c, c.req.valid('param').id, c.req.valid('query').step)) as never)
   .openapi(routes.artifacts, async (c) => {

@@ -1,0 +1,31 @@
+import { apiUrl, request } from './core';
+import type { Run, RunSummary } from './types';
+
+export interface RunPage {
+  runs: RunSummary[];
+  /** Pass as `before` for the next (older) page; null on the last page. */
+  nextBefore: number | null;
+}
+
+/** Runs of a workflow, newest first. */
+export function listRuns(workflowId: string, page: { limit?: number; before?: number } = {}, signal?: AbortSignal): Promise<RunPage> {
+  return request(`/workflows/${encodeURIComponent(workflowId)}/runs`, { query: page, signal });
+}
+
+/** Starts a run of the active version; `pipeline` may be left out when there is only one. */
+export function startRun(workflowId: string, input: { pipeline?: string; inputs?: Record<string, unknown> } = {}): Promise<Run> {
+  return request(`/workflows/${encodeURIComponent(workflowId)}/runs`, { method: 'POST', body: input });
+}
+
+export function getRun(id: string, signal?: AbortSignal): Promise<Run> {
+  return request(`/runs/${encodeURIComponent(id)}`, { signal });
+}
+
+export function cancelRun(id: string): Promise<Run> {
+  return request(`/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+}
+
+/** A step's log: raw text for download, or an SSE stream (`new EventSource(url)`, resumable by `Last-Event-ID`). */
+export function stepLogUrl(runId: string, step: string): string {
+  return apiUrl(`/runs/${encodeURIComponent(runId)}/logs`, { step });
+}

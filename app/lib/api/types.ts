@@ -1,0 +1,236 @@
+/** The API's resources as the browser sees them (JSON: dates are ISO 8601 strings). Mirrors /api/openapi.json. */
+
+export type Role = 'viewer' | 'editor' | 'admin';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+}
+
+export interface WorkflowSummary {
+  id: string;
+  name: string;
+  draftRevision: number;
+  activeVersion: number | null;
+  updatedAt: string;
+  /** E-mail of who last changed the draft or published. */
+  updatedBy: string | null;
+}
+
+export interface Workflow extends WorkflowSummary {
+  draftYaml: string;
+  createdAt: string;
+}
+
+export interface VersionSummary {
+  number: number;
+  sha256: string;
+  message: string;
+  restoredFrom: number | null;
+  createdAt: string;
+  createdBy: string | null;
+}
+
+export interface Version extends VersionSummary {
+  yaml: string;
+  buildResult: unknown;
+}
+
+export interface Diagnostic {
+  severity: 'error' | 'warning' | 'info';
+  code: string;
+  message: string;
+  /** JSON path of the offending node, e.g. `pipelines.build.steps.0.type`. */
+  path: string;
+  /** 1-based. */
+  line: number;
+  column: number;
+  endLine?: number;
+  endColumn?: number;
+}
+
+export interface PlanStep {
+  name: string;
+  type: string;
+  description: string;
+  job: number;
+  timeoutMs: number | null;
+  condition: { if?: string; skip_if?: string } | null;
+  continueOnError: boolean;
+  outputs: string[];
+}
+
+export interface PipelineInput {
+  type: string;
+  required: boolean;
+  default?: string | number | boolean;
+  options?: string[];
+  description?: string;
+}
+
+export interface PipelinePlan {
+  name: string;
+  triggers: Array<{ type: 'manual' | 'http' | 'schedule'; path?: string; method?: string; cron?: string; timezone?: string }>;
+  runsOn: string[];
+  timeoutMs: number;
+  onError: 'stop' | 'skip' | 'compensate';
+  jobs: number;
+  steps: PlanStep[];
+  compensation: PlanStep[];
+  edges: Array<{ from: string; to: string; kind: 'sequence' | 'data' | 'needs' | 'route' }>;
+  inputs: Record<string, PipelineInput>;
+}
+
+export interface Plan {
+  workflow: string;
+  version: string | null;
+  pipelines: PipelinePlan[];
+}
+
+export interface ChangeSummary {
+  pipelines: { added: string[]; removed: string[]; changed: string[] };
+  steps: Array<{ pipeline: string; added: string[]; removed: string[]; changed: string[] }>;
+  modules: { added: string[]; removed: string[]; changed: string[] };
+  triggers: { added: string[]; removed: string[] };
+  lines: { added: number; removed: number };
+  /** Unified diff of the YAML text. */
+  patch: string;
+}
+
+export interface AvailableTypes {
+  moduleTypes: string[];
+  stepTypes: string[];
+  triggerTypes: string[];
+}
+
+export interface BuildOk {
+  status: 'build_ok';
+  moduleTypes: string[];
+  stepTypes: string[];
+  triggerTypes: string[];
+  plan: Plan;
+  diagnostics: Diagnostic[];
+  available: AvailableTypes;
+  /** Against the published version (workflow try-activate only); null when nothing is published. */
+  changes?: ChangeSummary | null;
+}
+
+export interface BuildFailed {
+  status: 'build_failed';
+  error: string;
+  diagnostics: Diagnostic[];
+  available: AvailableTypes;
+}
+
+export type BuildResult = BuildOk | BuildFailed;
+
+export interface Published {
+  status: 'published';
+  version: number;
+  sha256: string;
+  diagnostics: Diagnostic[];
+}
+
+export interface RolledBack {
+  status: 'rolled_back';
+  error: string;
+  reason: string;
+  activeVersion: number | null;
+}
+
+export type PublishResult = Published | RolledBack | BuildFailed;
+
+export type RunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'timed_out';
+
+export interface RunSummary {
+  id: string;
+  workflowId: string;
+  /** Numbered per workflow: #1, #2, ... */
+  number: number;
+  version: number;
+  pipeline: string;
+  state: RunState;
+  triggerType: 'manual' | 'http' | 'schedule';
+  triggeredBy: string | null;
+  inputs: Record<string, unknown>;
+  triggerPayload: Record<string, unknown>;
+  outputs: Record<string, unknown> | null;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  cancelRequestedAt: string | null;
+}
+
+export interface RunStep {
+  id: string;
+  runId: string;
+  jobIndex: number;
+  index: number;
+  name: string;
+  type: string;
+  state: StepState;
+  exitCode: number | null;
+  outputs: Record<string, unknown> | null;
+  error: string | null;
+  logBytes: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface RunJob {
+  id: string;
+  index: number;
+  state: RunState;
+  runnerId: string | null;
+  attempt: number;
+  error: string | null;
+}
+
+export interface Run extends RunSummary {
+  workflowName: string;
+  steps: RunStep[];
+  jobs: RunJob[];
+}
+
+export interface Runner {
+  id: string;
+  name: string;
+  labels: string[];
+  capacity: number;
+  version: string;
+  createdAt: string;
+  lastSeenAt: string | null;
+  online: boolean;
+  currentJobs: Array<{ jobId: string; runId: string }>;
+}
+
+export interface RegistrationToken {
+  id: string;
+  /** Shown only in this answer. */
+  token: string;
+  expiresAt: string | null;
+  /** The exact command that starts a runner with this token. */
+  command: string;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  /** First characters of the token, to recognise it. */
+  displayPrefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreatedApiToken {
+  id: string;
+  name: string;
+  /** The secret; shown only in this answer. */
+  token: string;
+}

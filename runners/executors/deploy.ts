@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { parseDuration } from '../../server/engine/schema/common.ts';
+import { moduleTypesByName } from '../../server/engine/schema/modules.ts';
+import { stepTypes } from '../../server/engine/schema/steps.ts';
+import { createProvider, type DeployPlan, type DeployTarget, type Strategy } from '../deploy/provider.ts';
+import { errorMessage } from '../docker/engine.ts';
+import { stepDeadline } from '../docker/images.ts';
+import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
+
+/** step.deploy's config once its schema applied the defaults. */
+interface DeployConfig {
+  environment: string;
+  target: string;
+  image: string;
+  strategy: Strategy;
+  replicas: number;
+  rolling: { max_surge: number; max_unavailable: number };
+  canary?: { steps: { weight: number; pause?: string }[] };
+  health_check: { path: string; interval: string; timeout: string; healthy_threshold: number };
+  rollback_on_failure: boolean;
+}
+
+const deployConfigSchema = stepTypes.find((def) => def.type === 'step.deploy')!.config;
+const targetSchema = moduleTypesByName.get('deploy.target')!.config;
+
+class ConfigError extends Error {}
+
+function parseOrThrow(schema: z.ZodType, value: unknown, what: string): unknown {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(`${what}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`).join('; ')}`);
+}
+
+/**
+ * The app and version an image reference names: the repository without its registry host
+ * (`127.0.0.1:5000/team/web:v2` → team/web), and the tag unless it is missing, `latest` or a digest.
+ */
+export function appAndVersion(image: string): { app: string; version: string | null } {
+  const [name = image, digest] = image.split('@');
+  const colon = name.lastIndexOf(':');
+  const hasTag = colon > name.lastIndexOf('/');
+  const parts = (hasTag ? name.slice(0, colon) : name).split('/');
+  if (parts.length > 1 && (/[.:]/.test(parts[0]!) || parts[0] === 'localhost')) parts.shift();
+  const tag = hasTag ? name.slice(colon + 1) : null;
+  return { app: parts.join('/'), version: digest || tag === 'latest' ? null : tag };
+}
+
+function resolveTarget(runtime: StepRuntime, name: string): DeployTarget {
+  const module = runtime.job.modules[name];
+  if (!module) throw new ConfigError(`deploy target "${name}" is not defined in this workflow`);
+  if (module.type !== 'deploy.target') throw new ConfigError(`module "${name}" has type ${module.type}, not deploy.target`);
+  return parseOrThrow(targetSchema, module.config, `deploy target "${name}"`) as DeployTarget;
+}
+
+function buildPlan(runtime: StepRuntime): { plan: DeployPlan; target: DeployTarget } {
+  // Absent health_check and rolling blocks get their fields' defaults, like any other field.
+  const raw = { ...runtime.config, health_check: runtime.config.health_check ?? {}, rolling: runtime.config.rolling ?? {} };
+  const config = parseOrThrow(deployConfigSchema, raw, 'step.deploy config') as DeployConfig;
+  if (config.strategy === 'rolling' && config.rolling.max_surge === 0 && config.rolling.max_unavailable === 0) {
+    throw new ConfigError('rolling.max_surge and rolling.max_unavailable cannot both be 0: the update could never make progress');
+  }
+  if (config.strategy === 'canary' && !config.canary) throw new ConfigError('strategy canary needs canary.steps, e.g. [{ weight: 25, pause: 1m }, { weight: 100 }]');
+  const { app, version } = appAndVersion(config.image);
+  const check = config.health_check;
+  const plan: DeployPlan = {
+    deploymentId: randomUUID(),
+    app,
+    environment: config.environment,
+    image: config.image,
+    version,
+    strategy: config.strategy,
+    replicas: config.replicas,
+    rolling: { maxSurge: config.rolling.max_surge, maxUnavailable: config.rolling.max_unavailable },
+    canary: (config.canary?.steps ?? []).map((step) => ({ weight: step.weight, pauseMs: step.pause ? (parseDuration(step.pause) ?? 0) : 0 })),
+    healthCheck: { path: check.path, intervalMs: parseDuration(check.interval)!, timeoutMs: parseDuration(check.timeout)!, healthyThreshold: check.healthy_threshold },
+    rollbackOnFailure: config.rollback_on_failure,
+  };
+  return { plan, target: resolveTarget(runtime, config.target) };
+}
+
+/**
+ * Deploys `config.image` to `config.environment` on the deploy.target module `config.target` with the
+ * chosen strategy. A failed health check rolls back (rollback_on_failure) and fails the step; cancel or
+ * the step timeout stops starting instances and always rolls back. Outputs deployment_id, version, status
+ * (deployed, rolled_back or failed) and url (where the live version answers).
+ */
+export const deploy: StepExecutor = async (runtime) => {
+  let built: ReturnType<typeof buildPlan>;
+  try {
+    built = buildPlan(runtime);
+  } catch (error) {
+    if (error instanceof ConfigError) return { state: 'failed', error: error.message };
+    throw error;
+  }
+  const { plan, target } = built;
+  const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
+  try {
+    const provider = createProvider(target, runtime.docker);
+    const outcome = await provider.deploy(plan, { log: (line) => runtime.log(line), signal: deadline.signal });
+    const outputs = { deployment_id: plan.deploymentId, version: outcome.version, status: outcome.status, url: outcome.url };
+    if (outcome.status === 'deployed') {
+      runtime.log(`deployed ${plan.app} ${outcome.version} to ${plan.environment}: ${outcome.url ?? 'no url'}`);
+      return { state: 'succeeded', outputs };
+    }
+    const state: StepResult['state'] = runtime.signal.aborted ? 'cancelled' : deadline.signal.aborted ? 'timed_out' : 'failed';
+    const reason = { failed: `failed: ${outcome.error}`, timed_out: `timed out after ${runtime.step.timeoutMs} ms`, cancelled: 'was cancelled' }[state as 'failed'];
+    const ending = outcome.status === 'rolled_back' ? 'rolled back to the previous version' : 'not rolled back (rollback_on_failure is off)';
+    return { state, outputs, error: `deployment of ${plan.app} ${outcome.version} to ${plan.environment} ${reason}; ${ending}` };
+  } catch (error) {
+    return { state: runtime.signal.aborted ? 'cancelled' : 'failed', outputs: { deployment_id: plan.deploymentId, status: 'failed' }, error: errorMessage(error) };
+  } finally {
+    deadline.dispose();
+  }
+};

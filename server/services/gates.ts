@@ -1,0 +1,106 @@
+import { and, asc, eq, inArray, lt } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { gateDecisions, jobs, runs, runSteps } from '../../db/schema.ts';
+import type { AuthUser } from '../api/env.ts';
+import { ApiError } from '../api/errors.ts';
+import { conditionHolds } from '../engine/expressions.ts';
+import { parseDuration } from '../engine/schema/common.ts';
+import type { Step } from '../engine/schema/workflow.ts';
+import { builtVersion, settleRun } from './runs.ts';
+import { hasRole } from './auth.ts';
+
+interface GateConfig {
+  type: 'manual' | 'auto';
+  approvers?: string[];
+  timeout: string;
+  on_timeout: 'reject' | 'approve';
+  auto_approve_conditions?: string[];
+  message?: string;
+}
+
+async function gateContext(db: Db, runId: string, stepIndex: number) {
+  const [run] = await db.select().from(runs).where(eq(runs.id, runId));
+  if (!run) throw new ApiError(404, 'not_found', `run ${runId} not found`);
+  const build = await builtVersion(db, run.workflowId, run.version);
+  const step = (build.workflow.pipelines[run.pipeline]!.steps as Step[])[stepIndex]!;
+  return { run, step, config: step.config as unknown as GateConfig };
+}
+
+/** Step outputs by name, as gate conditions read them: `steps.scan.passed_gate`. */
+async function outputsSoFar(db: Db, runId: string, beforeIndex: number) {
+  const rows = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), lt(runSteps.index, beforeIndex))).orderBy(asc(runSteps.index));
+  return { steps: Object.fromEntries(rows.map((r) => [r.name, { ...(r.outputs ?? {}), state: r.state }])) };
+}
+
+/** Records a decision; approval queues the next job, rejection ends the run failed. */
+async function decide(db: Db, runId: string, stepIndex: number, decision: 'approved' | 'rejected', via: 'manual' | 'auto' | 'timeout', user: AuthUser | null, comment: string) {
+  const passed = decision === 'approved';
+  const reason = comment || (via === 'auto' ? 'approve conditions held' : via === 'timeout' ? `timed out: ${decision} by on_timeout` : decision);
+  const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+  const changed = await db
+    .update(runSteps)
+    .set({ state: passed ? 'succeeded' : 'failed', finishedAt: new Date(), waitingUntil: null, outputs: { gate_result: { passed, type: via, reason } }, error: passed ? null : `gate ${decision}: ${reason}` })
+    .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex), inArray(runSteps.state, ['pending', 'waiting'])))
+    .returning({ index: runSteps.index });
+  if (changed.length === 0) throw new ApiError(409, 'not_waiting', 'this gate is not waiting for a decision');
+  await db.insert(gateDecisions).values({ runId, stepIndex, decision, via, userId: user?.id ?? null, comment });
+  if (!passed) {
+    await settleRun(db, runId, 'failed', `gate ${step?.name ?? stepIndex} rejected${user ? ` by ${user.email}` : ''}${comment ? `: ${comment}` : ''}`);
+    return;
+  }
+  const nextIndex = (step?.jobIndex ?? 0) + 1;
+  const [first] = await db.select({ retry: jobs.retryOnRunnerLost, max: jobs.maxAttempts, runsOn: jobs.runsOn }).from(jobs).where(and(eq(jobs.runId, runId), eq(jobs.index, 0)));
+  await db.insert(jobs).values({ runId, index: nextIndex, runsOn: first?.runsOn ?? [], retryOnRunnerLost: first?.retry ?? false, maxAttempts: first?.max ?? 1 });
+  await db.update(runs).set({ state: 'queued' }).where(eq(runs.id, runId));
+}
+
+/** After the job before a gate: approve at once when the conditions hold, else wait without a runner. */
+export async function openGate(db: Db, runId: string, stepIndex: number): Promise<void> {
+  const { config } = await gateContext(db, runId, stepIndex);
+  const conditions = config.auto_approve_conditions ?? [];
+  const data = await outputsSoFar(db, runId, stepIndex);
+  if (conditions.length > 0 && conditions.every((condition) => conditionHolds(condition, data))) {
+    await decide(db, runId, stepIndex, 'approved', 'auto', null, `approved: ${conditions.join(' and ')}`);
+    return;
+  }
+  if (config.type === 'auto') {
+    await decide(db, runId, stepIndex, 'rejected', 'auto', null, `conditions did not hold: ${conditions.join(' and ') || 'none given'}`);
+    return;
+  }
+  const waitingUntil = new Date(Date.now() + (parseDuration(config.timeout) ?? 86_400_000));
+  await db.update(runSteps).set({ state: 'waiting', startedAt: new Date(), waitingUntil }).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+  await db.update(runs).set({ state: 'waiting' }).where(eq(runs.id, runId));
+}
+
+/** `approvers` lists e-mails and `role:<role>` entries; with none listed, any editor may decide. */
+export function mayDecide(user: AuthUser, approvers: string[] | undefined): boolean {
+  if (!approvers || approvers.length === 0) return hasRole(user, 'editor');
+  return approvers.some((entry) =>
+    entry.startsWith('role:') ? hasRole(user, entry.slice(5) as AuthUser['role']) : entry.toLowerCase() === user.email.toLowerCase(),
+  );
+}
+
+export async function decideGate(db: Db, runId: string, stepName: string, decision: 'approved' | 'rejected', user: AuthUser, comment: string) {
+  const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.name, stepName)));
+  if (!step || step.type !== 'step.gate') throw new ApiError(404, 'not_found', `this run has no gate "${stepName}"`);
+  if (step.state !== 'waiting') throw new ApiError(409, 'not_waiting', `gate "${stepName}" is ${step.state}, not waiting for a decision`);
+  const { config } = await gateContext(db, runId, step.index);
+  if (!mayDecide(user, config.approvers)) {
+    throw new ApiError(403, 'not_an_approver', `only ${config.approvers?.join(', ')} may decide gate "${stepName}"`);
+  }
+  await decide(db, runId, step.index, decision, 'manual', user, comment);
+}
+
+export async function listGateDecisions(db: Db, runId: string) {
+  return db.select().from(gateDecisions).where(eq(gateDecisions.runId, runId)).orderBy(asc(gateDecisions.createdAt));
+}
+
+/** Gates past their timeout decide by on_timeout. */
+export async function expireGates(db: Db, now = new Date()): Promise<number> {
+  const due = await db.select().from(runSteps).where(and(eq(runSteps.state, 'waiting'), lt(runSteps.waitingUntil, now)));
+  for (const step of due) {
+    const { config } = await gateContext(db, step.runId, step.index);
+    await decide(db, step.runId, step.index, config.on_timeout === 'approve' ? 'approved' : 'rejected', 'timeout', null, '').catch(() => undefined);
+  }
+  return due.length;
+}
