@@ -290,3 +290,37 @@ export const gateDecisions = sqliteTable(
   },
   (t) => [index('gate_decisions_run_idx').on(t.runId)],
 );
+
+export const environmentProviders = ['docker', 'registry', 's3', 'aws_ecs', 'gcp_cloud_run', 'azure_container_apps', 'digitalocean'] as const;
+
+/** Where deployments go, with their settings and encrypted, write-only secrets. */
+export const environments = sqliteTable('environments', {
+  id: id(),
+  name: text('name').notNull().unique(),
+  provider: text('provider', { enum: environmentProviders }).notNull(),
+  region: text('region'),
+  config: text('config', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  /** AES-GCM ciphertext of a JSON object NAME → value. */
+  secrets: text('secrets').notNull().default(''),
+  createdAt: createdAt(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
+
+/** One row per finished step.deploy: the deploy history of an environment. */
+export const deployments = sqliteTable(
+  'deployments',
+  {
+    id: id(),
+    environment: text('environment').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    runId: text('run_id').notNull(),
+    step: text('step').notNull(),
+    image: text('image').notNull(),
+    version: text('version'),
+    strategy: text('strategy').notNull(),
+    result: text('result').notNull(),
+    triggeredBy: text('triggered_by'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('deployments_environment_idx').on(t.environment, t.createdAt), uniqueIndex('deployments_run_step_idx').on(t.runId, t.step)],
+);

@@ -16,6 +16,7 @@ import { runRoutes } from './routes/runs.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { shareRoutes } from './routes/shares.ts';
+import { environmentRoutes } from './routes/environments.ts';
 import { runnerProtocolRoutes } from './routes/runner-protocol.ts';
 import { RUNNER_PROTOCOL_PREFIX } from '../../runners/protocol/v1.ts';
 
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api', secretRoutes);
   app.route('/api', runnerRoutes);
   app.route('/api', shareRoutes);
+  app.route('/api/environments', environmentRoutes);
   app.route(RUNNER_PROTOCOL_PREFIX, runnerProtocolRoutes);
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

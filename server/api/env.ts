@@ -12,6 +12,8 @@ export interface AppDeps {
   artifacts: ArtifactStore;
   /** Set when artifacts live in the built-in store, which the API serves itself through signed URLs. */
   localBlobs?: LocalBlobAccess;
+  /** Reaches an environment's target (Node-only: sockets), injected by the CLI. */
+  testConnection: (provider: string, config: Record<string, unknown>, secrets: Record<string, string>) => Promise<{ ok: boolean; message: string }>;
 }
 
 export interface AuthUser {

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/client.ts';
 import type { AppDeps } from '../api/env.ts';
 import { createArtifactStore } from '../services/artifacts/index.ts';
+import { testEnvironmentConnection } from '../services/connection-test.ts';
 import { DEFAULT_LEASE_MS } from '../services/runs.ts';
 import { secretsKeyFrom } from '../services/secrets.ts';
 
@@ -39,6 +40,7 @@ export async function buildDeps(options: DepsOptions): Promise<AppDeps> {
     secretsKey: await secretsKeyFrom(secret),
     artifacts,
     localBlobs: artifacts.kind === 'local' ? artifacts : undefined,
+    testConnection: testEnvironmentConnection,
     config: {
       publicUrl: options.publicUrl,
       adminToken: options.adminToken,

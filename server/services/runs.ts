@@ -7,6 +7,8 @@ import { buildWorkflow } from '../engine/build.ts';
 import type { AuthRunner } from './runners.ts';
 import { jobSpecFor, resolveInputs, runStepList } from './run-spec.ts';
 import { workflowSecrets } from './secrets.ts';
+import { environmentSecrets, recordDeployment } from './environments.ts';
+import type { Step } from '../engine/schema/workflow.ts';
 import { expireGates, listGateDecisions, openGate } from './gates.ts';
 
 export const DEFAULT_LEASE_MS = 30_000;
@@ -127,6 +129,8 @@ export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey
   const build = await builtVersion(db, run.workflowId, run.version);
   const plan = build.plan.pipelines.find((p) => p.name === run.pipeline)!;
   const prior = job.index > 0 ? await priorJobsState(db, run.id, job.index) : { priorOutputs: {}, priorContext: {} };
+  const deployTargets = (build.workflow.pipelines[run.pipeline]!.steps as Step[]).filter((s) => s.type === 'step.deploy').map((s) => String(s.config.environment));
+  const secrets = { ...(await workflowSecrets(db, secretsKey, run.workflowId)), ...(await environmentSecrets(db, secretsKey, deployTargets)) };
   return jobSpecFor(build.workflow, plan, {
     ...prior,
     jobId: job.id,
@@ -136,7 +140,7 @@ export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey
     pipelineName: run.pipeline,
     inputs: run.inputs,
     trigger: run.triggerPayload,
-    secrets: await workflowSecrets(db, secretsKey, run.workflowId),
+    secrets,
     leaseMs,
   });
 }
@@ -173,8 +177,31 @@ export async function isCancelRequested(db: Db, runId: string): Promise<boolean>
   return Boolean(run?.cancelRequestedAt);
 }
 
+/** A finished step.deploy goes into its environment's deploy history. */
+async function recordIfDeploy(db: Db, runId: string, stepIndex: number, report: StepReport) {
+  if (!['succeeded', 'failed', 'cancelled', 'timed_out'].includes(report.state)) return;
+  const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+  if (step?.type !== 'step.deploy') return;
+  const [run] = await db.select().from(runs).where(eq(runs.id, runId));
+  const build = await builtVersion(db, run!.workflowId, run!.version);
+  const config = (build.workflow.pipelines[run!.pipeline]!.steps as Step[])[stepIndex]?.config ?? {};
+  const outputs = report.outputs ?? {};
+  await recordDeployment(db, {
+    environment: String(config.environment),
+    workflowId: run!.workflowId,
+    runId,
+    step: step.name,
+    image: String(config.image),
+    version: outputs.version === undefined ? null : String(outputs.version),
+    strategy: String(config.strategy ?? 'rolling'),
+    result: report.state === 'succeeded' ? String(outputs.status ?? 'deployed') : String(outputs.status ?? report.state),
+    triggeredBy: run!.triggeredBy,
+  });
+}
+
 export async function reportStep(db: Db, runner: AuthRunner, jobId: string, stepIndex: number, report: StepReport) {
   const job = await heldJob(db, runner, jobId);
+  await recordIfDeploy(db, job.runId, stepIndex, report);
   await db
     .update(runSteps)
     .set({

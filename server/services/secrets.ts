@@ -11,13 +11,13 @@ export async function secretsKeyFrom(secret: string): Promise<CryptoKey> {
 
 const fromBase64Url = (text: string) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
 
-async function encrypt(key: CryptoKey, plaintext: string): Promise<string> {
+export async function encrypt(key: CryptoKey, plaintext: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, new TextEncoder().encode(plaintext));
   return `${toBase64Url(iv)}.${toBase64Url(new Uint8Array(sealed))}`;
 }
 
-async function decrypt(key: CryptoKey, stored: string): Promise<string> {
+export async function decrypt(key: CryptoKey, stored: string): Promise<string> {
   const [iv, sealed] = stored.split('.');
   const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64Url(iv ?? '') }, key, fromBase64Url(sealed ?? ''));
   return new TextDecoder().decode(plain);

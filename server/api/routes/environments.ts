@@ -1,0 +1,62 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { environmentProviders } from '../../../db/schema.ts';
+import { identifier } from '../../engine/schema/common.ts';
+import {
+  createEnvironment,
+  deleteEnvironment,
+  deploymentHistory,
+  environmentSecretValues,
+  getEnvironment,
+  listEnvironments,
+  updateEnvironment,
+} from '../../services/environments.ts';
+import type { AppEnv } from '../env.ts';
+import { withIsoDates as iso } from '../json-dates.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
+
+const tags = ['environments'];
+const Params = z.object({ id: z.string().min(1).max(64) });
+const EnvironmentBody = z
+  .object({
+    name: identifier,
+    provider: z.enum(environmentProviders),
+    region: z.string().max(100).nullable().optional(),
+    config: z.record(z.string(), z.unknown()).default({}),
+    secrets: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string().max(64 * 1024).nullable()).optional().openapi({ description: 'NAME → value to set, or null to delete; values are never returned' }),
+  })
+  .openapi('EnvironmentInput');
+const EnvironmentSchema = z.record(z.string(), z.unknown()).openapi('Environment');
+const errors = { 400: jsonContent(ApiErrorSchema, 'Malformed'), 404: jsonContent(ApiErrorSchema, 'No such environment') };
+const admin = requireRole('admin');
+
+const routes = {
+  list: createRoute({ method: 'get', path: '/', tags, summary: 'Environments (secret names only)', responses: { 200: jsonContent(z.object({ environments: z.array(EnvironmentSchema) }), 'Environments') } }),
+  create: createRoute({ method: 'post', path: '/', tags, summary: 'Create an environment', middleware: admin, request: { body: { ...jsonContent(EnvironmentBody, 'The environment'), required: true } }, responses: { 201: jsonContent(EnvironmentSchema, 'Created'), 409: jsonContent(ApiErrorSchema, 'Name taken'), ...errors } }),
+  get: createRoute({ method: 'get', path: '/{id}', tags, summary: 'One environment (secret names only)', request: { params: Params }, responses: { 200: jsonContent(EnvironmentSchema, 'The environment'), ...errors } }),
+  update: createRoute({ method: 'put', path: '/{id}', tags, summary: 'Update an environment; secrets are set or deleted by name', middleware: admin, request: { params: Params, body: { ...jsonContent(EnvironmentBody, 'The environment'), required: true } }, responses: { 200: jsonContent(EnvironmentSchema, 'Updated'), ...errors } }),
+  delete: createRoute({ method: 'delete', path: '/{id}', tags, summary: 'Delete an environment', middleware: admin, request: { params: Params }, responses: { 204: { description: 'Deleted' }, ...errors } }),
+  test: createRoute({ method: 'post', path: '/{id}/test', tags, summary: 'Really reach the target: engine ping, registry login, bucket access', middleware: [requireRole('editor')] as const, request: { params: Params }, responses: { 200: jsonContent(z.object({ ok: z.boolean(), message: z.string() }), 'The outcome'), ...errors } }),
+  deployments: createRoute({ method: 'get', path: '/{id}/deployments', tags, summary: 'Deploy history: who, version, strategy, result', request: { params: Params }, responses: { 200: jsonContent(z.object({ deployments: z.array(z.record(z.string(), z.unknown())) }), 'History'), ...errors } }),
+};
+
+export const environmentRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(routes.list, async (c) => c.json({ environments: (await listEnvironments(c.get('deps').db, c.get('deps').secretsKey)).map((e) => iso(e) as Record<string, unknown>) }, 200))
+  .openapi(routes.create, async (c) => c.json(iso(await createEnvironment(c.get('deps').db, c.get('deps').secretsKey, c.req.valid('json'))) as Record<string, unknown>, 201))
+  .openapi(routes.get, async (c) => c.json(iso(await getEnvironment(c.get('deps').db, c.get('deps').secretsKey, c.req.valid('param').id)) as Record<string, unknown>, 200))
+  .openapi(routes.update, async (c) => c.json(iso(await updateEnvironment(c.get('deps').db, c.get('deps').secretsKey, c.req.valid('param').id, c.req.valid('json'))) as Record<string, unknown>, 200))
+  .openapi(routes.delete, async (c) => {
+    await deleteEnvironment(c.get('deps').db, c.req.valid('param').id);
+    return c.body(null, 204);
+  })
+  .openapi(routes.test, async (c) => {
+    const { db, secretsKey, testConnection } = c.get('deps');
+    const environment = await getEnvironment(db, secretsKey, c.req.valid('param').id);
+    const secrets = await environmentSecretValues(db, secretsKey, environment.id);
+    return c.json(await testConnection(environment.provider, environment.config, secrets), 200);
+  })
+  .openapi(routes.deployments, async (c) => {
+    const { db, secretsKey } = c.get('deps');
+    const environment = await getEnvironment(db, secretsKey, c.req.valid('param').id);
+    return c.json({ deployments: (await deploymentHistory(db, environment.name)).map((d) => iso(d) as Record<string, unknown>) }, 200);
+  });

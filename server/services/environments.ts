@@ -1,0 +1,95 @@
+import { desc, eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { deployments, environments, type environmentProviders } from '../../db/schema.ts';
+import { ApiError, notFound } from '../api/errors.ts';
+import { decrypt, encrypt } from './secrets.ts';
+
+export type EnvironmentProvider = (typeof environmentProviders)[number];
+
+export interface EnvironmentInput {
+  name: string;
+  provider: EnvironmentProvider;
+  region?: string | null;
+  config: Record<string, unknown>;
+  /** NAME → value to set, or null to delete; names not given are kept. */
+  secrets?: Record<string, string | null>;
+}
+
+async function readSecrets(key: CryptoKey, stored: string): Promise<Record<string, string>> {
+  return stored ? (JSON.parse(await decrypt(key, stored)) as Record<string, string>) : {};
+}
+
+/** What the API shows: everything but secret values (names only). */
+async function view(key: CryptoKey, row: typeof environments.$inferSelect) {
+  const { secrets, ...rest } = row;
+  return { ...rest, secretNames: Object.keys(await readSecrets(key, secrets)).sort() };
+}
+
+export async function listEnvironments(db: Db, key: CryptoKey) {
+  const rows = await db.select().from(environments).orderBy(environments.name);
+  return Promise.all(rows.map((row) => view(key, row)));
+}
+
+export async function getEnvironmentRow(db: Db, id: string) {
+  const [row] = await db.select().from(environments).where(eq(environments.id, id));
+  if (!row) throw notFound(`environment ${id}`);
+  return row;
+}
+
+export async function getEnvironment(db: Db, key: CryptoKey, id: string) {
+  return view(key, await getEnvironmentRow(db, id));
+}
+
+export async function createEnvironment(db: Db, key: CryptoKey, input: EnvironmentInput) {
+  const [taken] = await db.select({ id: environments.id }).from(environments).where(eq(environments.name, input.name));
+  if (taken) throw new ApiError(409, 'name_taken', `an environment named "${input.name}" already exists`);
+  const secrets = Object.fromEntries(Object.entries(input.secrets ?? {}).filter((entry): entry is [string, string] => entry[1] !== null));
+  const [row] = await db
+    .insert(environments)
+    .values({ name: input.name, provider: input.provider, region: input.region ?? null, config: input.config, secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '', updatedAt: new Date() })
+    .returning();
+  return view(key, row!);
+}
+
+export async function updateEnvironment(db: Db, key: CryptoKey, id: string, input: EnvironmentInput) {
+  const row = await getEnvironmentRow(db, id);
+  const secrets = await readSecrets(key, row.secrets);
+  for (const [name, value] of Object.entries(input.secrets ?? {})) {
+    if (value === null) delete secrets[name];
+    else secrets[name] = value;
+  }
+  const [updated] = await db
+    .update(environments)
+    .set({ name: input.name, provider: input.provider, region: input.region ?? null, config: input.config, secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '', updatedAt: new Date() })
+    .where(eq(environments.id, id))
+    .returning();
+  return view(key, updated!);
+}
+
+export async function deleteEnvironment(db: Db, id: string) {
+  await getEnvironmentRow(db, id);
+  await db.delete(environments).where(eq(environments.id, id));
+}
+
+/** Secret values of the named environments, for a job whose steps deploy there. */
+export async function environmentSecrets(db: Db, key: CryptoKey, names: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const [row] = await db.select().from(environments).where(eq(environments.name, name));
+    if (row) Object.assign(out, await readSecrets(key, row.secrets));
+  }
+  return out;
+}
+
+export async function recordDeployment(db: Db, entry: typeof deployments.$inferInsert) {
+  // A re-sent step report must not record the deployment twice.
+  await db.insert(deployments).values(entry).onConflictDoNothing();
+}
+
+export async function deploymentHistory(db: Db, environmentName: string, limit = 50) {
+  return db.select().from(deployments).where(eq(deployments.environment, environmentName)).orderBy(desc(deployments.createdAt)).limit(limit);
+}
+
+export async function environmentSecretValues(db: Db, key: CryptoKey, id: string) {
+  return readSecrets(key, (await getEnvironmentRow(db, id)).secrets);
+}
