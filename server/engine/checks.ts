@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import type { Diagnostic, PathSegment } from './diagnostics.ts';
-import { diagnosticAt } from './locate.ts';
+import { ExpressionError, expressionPaths, parseExpression } from './expressions.ts';
+import { diagnosticAt, diagnosticInString } from './locate.ts';
 import { parseDuration } from './schema/common.ts';
 import type { Pipeline, Step, Workflow, WorkflowModule } from './schema/workflow.ts';
 import type { SourceDocument } from './source.ts';
@@ -178,9 +179,39 @@ class Checker {
         else if (module.type !== moduleType) this.report([...path, 'config', field], 'wrong_module_type', `module "${ref}" is a ${module.type}, but ${field} needs a ${moduleType}`);
       }
       if (step.type === 'step.conditional') this.checkRoutes(step, path, index, byName);
+      if (step.type === 'step.gate') this.checkGate(step, path, index, byName);
       const stepTimeout = step.timeout ? parseDuration(step.timeout) : null;
       if (stepTimeout !== null && stepTimeout > pipelineTimeout) {
         this.report([...path, 'timeout'], 'timeout_exceeds_pipeline', `step timeout ${step.timeout} is longer than the pipeline timeout ${pipeline.timeout}`, 'warning');
+      }
+    });
+  }
+
+  private checkGate(step: Step, path: PathSegment[], index: number, byName: Map<string, { index: number; step: Step }>) {
+    ((step.config.approvers as string[] | undefined) ?? []).forEach((approver, i) => {
+      if (approver.startsWith('role:') ? !['viewer', 'editor', 'admin'].includes(approver.slice(5)) : !approver.includes('@')) {
+        this.report([...path, 'config', 'approvers', i], 'invalid_approver', `approver "${approver}" must be an e-mail or role:viewer, role:editor or role:admin`);
+      }
+    });
+    ((step.config.auto_approve_conditions as string[] | undefined) ?? []).forEach((condition, i) => {
+      const at = [...path, 'config', 'auto_approve_conditions', i];
+      let tree: ReturnType<typeof parseExpression>;
+      try {
+        tree = parseExpression(condition);
+      } catch (error) {
+        const offset = error instanceof ExpressionError ? error.offset : 0;
+        this.diagnostics.push(diagnosticInString(this.source, at, condition, offset, 1, 'error', 'invalid_condition', `condition: ${(error as Error).message}`));
+        return;
+      }
+      for (const { path: read, at: offset } of expressionPaths(tree)) {
+        if (read[0] !== 'steps' || read[1] === undefined) continue;
+        const target = byName.get(read[1]);
+        const message = !target
+          ? `condition reads steps.${read[1]}, but no step has that name${didYouMean(read[1], [...byName.keys()])}`
+          : target.index >= index
+            ? `condition reads steps.${read[1]}, which does not run before this gate`
+            : null;
+        if (message) this.diagnostics.push(diagnosticInString(this.source, at, condition, offset, read.join('.').length, 'error', 'unknown_step_reference', message));
       }
     });
   }

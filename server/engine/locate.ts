@@ -80,7 +80,11 @@ export function diagnosticInString(
   if (!range) return base;
   const piece = value.slice(offset, offset + Math.max(1, length));
   const sourceText = source.text.slice(range[0], range[1]);
-  const at = sourceText.indexOf(piece);
+  // When the text up to the piece appears verbatim (no escapes or folding before it), map the offset
+  // directly; otherwise find the piece itself.
+  const quote = sourceText[0] === '"' || sourceText[0] === "'" ? 1 : 0;
+  const verbatim = sourceText.startsWith(value.slice(0, offset + piece.length), quote);
+  const at = verbatim ? quote + offset : sourceText.indexOf(piece);
   if (at < 0) return base;
   const start = positionOf(source.lineCounter, range[0] + at);
   const end = positionOf(source.lineCounter, range[0] + at + piece.length);

@@ -250,3 +250,34 @@ pipelines:
     at(d, 11, 31);
   });
 });
+
+describe('build: gate checks', () => {
+  const gate = (config: string) => `name: demo
+pipelines:
+  p:
+    steps:
+      - name: scan
+        type: step.log
+        config: { message: scanned }
+      - name: approve
+        type: step.gate
+        config: ${config}
+`;
+
+  test('auto-approve conditions are parsed and must read earlier steps', () => {
+    assert.equal(buildWorkflow(gate('{ auto_approve_conditions: ["steps.scan.state == \'succeeded\'"] }')).ok, true);
+    const syntax = only(gate('{ auto_approve_conditions: ["steps.scan.x === 1"] }'), 'invalid_condition');
+    assert.match(syntax.message, /condition: unexpected character "="/);
+    at(syntax, 10, 61);
+    const unknown = only(gate('{ auto_approve_conditions: ["steps.scn.passed == true"] }'), 'unknown_step_reference');
+    assert.match(unknown.message, /did you mean "scan"\?/);
+    at(unknown, 10, 39);
+  });
+
+  test('approvers are e-mails or roles', () => {
+    const d = only(gate('{ approvers: [alice, "role:admin", bob@example.com] }'), 'invalid_approver');
+    assert.match(d.message, /approver "alice"/);
+    at(d, 10, 31);
+    assert.match(only(gate('{ approvers: ["role:boss"] }'), 'invalid_approver').message, /"role:boss"/);
+  });
+});
