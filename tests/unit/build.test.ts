@@ -271,7 +271,7 @@ pipelines:
     at(syntax, 10, 61);
     const unknown = only(gate('{ auto_approve_conditions: ["steps.scn.passed == true"] }'), 'unknown_step_reference');
     assert.match(unknown.message, /did you mean "scan"\?/);
-    at(unknown, 10, 39);
+    at(unknown, 10, 46);
   });
 
   test('approvers are e-mails or roles', () => {
