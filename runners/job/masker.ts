@@ -1,8 +1,8 @@
 export const MASK = '***';
 
 /**
- * Replaces secret values with *** in streamed text. A secret may arrive split across chunks, so the last
- * (longest secret - 1) characters are held back until more text or the end of the stream shows they are safe.
+ * Replaces secret values with *** in streamed text. A secret may arrive split across chunks, so a tail that
+ * could be the start of a secret is held back until more text or the end of the stream decides it.
  */
 export class SecretMasker {
   private readonly secrets: string[];
@@ -19,10 +19,8 @@ export class SecretMasker {
   push(text: string): string {
     if (this.secrets.length === 0) return text;
     const masked = this.mask(this.pending + text);
-    // Never hold back part of a *** we just wrote, and never split a surrogate pair.
-    let cut = Math.max(0, masked.length - this.holdBack);
-    const lastMask = masked.lastIndexOf(MASK, masked.length - 1);
-    if (lastMask >= 0 && lastMask + MASK.length > cut) cut = lastMask + MASK.length;
+    const held = this.secretPrefixAtEnd(masked);
+    let cut = masked.length - held;
     if (cut > 0 && cut < masked.length && /[\ud800-\udbff]/.test(masked[cut - 1]!)) cut--;
     this.pending = masked.slice(cut);
     return masked.slice(0, cut);
@@ -33,6 +31,15 @@ export class SecretMasker {
     const rest = this.mask(this.pending);
     this.pending = '';
     return rest;
+  }
+
+  /** Length of the longest end of `text` that some secret starts with (0 when none could be starting). */
+  private secretPrefixAtEnd(text: string): number {
+    for (let length = Math.min(this.holdBack, text.length); length > 0; length--) {
+      const tail = text.slice(text.length - length);
+      if (this.secrets.some((secret) => secret.startsWith(tail))) return length;
+    }
+    return 0;
   }
 
   mask(text: string): string {

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FLUSH_BYTES, StepLogWriter } from '../../runners/job/log-writer.ts';
+import { SecretMasker } from '../../runners/job/masker.ts';
+
+test('a secret split across chunks is still masked, and nothing else is held back at the end', () => {
+  const masker = new SecretMasker(['hunter2-secret']);
+  const out = [masker.push('password is hun'), masker.push('ter2-sec'), masker.push('ret, ok'), masker.flush()].join('');
+  assert.equal(out, 'password is ***, ok');
+  const plain = new SecretMasker([]);
+  assert.equal(plain.push('no secrets'), 'no secrets');
+  const overlapping = new SecretMasker(['abc', 'abcdef']);
+  assert.equal(overlapping.push('x abcdef y abc z') + overlapping.flush(), 'x *** y *** z');
+});
+
+test('the writer numbers chunks, never splits a UTF-8 character, and flushes by size and time', async () => {
+  const chunks: Array<[number, number, string]> = [];
+  const writer = new StepLogWriter(3, { chunk: (step, seq, text) => chunks.push([step, seq, text]) }, ['s3cr3t']);
+  const euro = new TextEncoder().encode('€');
+  writer.write(euro.subarray(0, 1));
+  writer.write(euro.subarray(1));
+  writer.write(new TextEncoder().encode(' the s3cr3t\n\x1b[31mred\x1b[0m\n'));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(chunks, [[3, 0, '€ the ***\n\x1b[31mred\x1b[0m\n']]);
+  writer.write(new TextEncoder().encode('x'.repeat(FLUSH_BYTES + 10)));
+  assert.equal(chunks.length, 2, 'a full buffer flushes at once');
+  writer.line('done');
+  writer.close();
+  assert.deepEqual(chunks.map(([, seq]) => seq), [0, 1, 2]);
+  assert.equal(chunks.map(([, , text]) => text).join('').endsWith('done\n'), true);
+});
