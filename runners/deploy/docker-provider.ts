@@ -91,7 +91,7 @@ export class DockerProvider implements DeployProvider {
     } catch (error) {
       const cancelled = error instanceof CancelledError || context.signal.aborted;
       const reason = cancelled ? 'cancelled' : errorMessage(error);
-      context.log(`deployment of ${version} failed: ${reason}`);
+      context.log(cancelled ? `deployment of ${version} cancelled` : `deployment of ${version} failed: ${reason}`);
       if (!cancelled && !plan.rollbackOnFailure) {
         context.log('rollback_on_failure is off: the instances are left as they are; the next deployment removes the new ones');
         return { status: 'failed', version, url: rollout.url(), error: reason };

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthCheck } from './provider.ts';
 
 /** Attempts an instance gets beyond healthy_threshold before it is declared unhealthy. */
-export const EXTRA_HEALTH_ATTEMPTS = 10;
+const EXTRA_HEALTH_ATTEMPTS = 10;
 
 export class CancelledError extends Error {
   constructor() {

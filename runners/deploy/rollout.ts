@@ -88,7 +88,7 @@ export class Rollout {
     }
   }
 
-  /** Stops `count` old instances (the newest first); they are removed at commit. */
+  /** Stops `count` old instances; they are removed at commit, or started again by a rollback. */
   async retire(count: number): Promise<void> {
     for (const instance of this.oldRunning.splice(Math.max(0, this.oldRunning.length - count))) {
       await stopContainer(this.docker, instance.id);

@@ -36,7 +36,7 @@ function parseOrThrow(schema: z.ZodType, value: unknown, what: string): unknown 
  * The app and version an image reference names: the repository without its registry host
  * (`127.0.0.1:5000/team/web:v2` → team/web), and the tag unless it is missing, `latest` or a digest.
  */
-export function appAndVersion(image: string): { app: string; version: string | null } {
+function appAndVersion(image: string): { app: string; version: string | null } {
   const [name = image, digest] = image.split('@');
   const colon = name.lastIndexOf(':');
   const hasTag = colon > name.lastIndexOf('/');
@@ -103,8 +103,8 @@ export const deploy: StepExecutor = async (runtime) => {
       runtime.log(`deployed ${plan.app} ${outcome.version} to ${plan.environment}: ${outcome.url ?? 'no url'}`);
       return { state: 'succeeded', outputs };
     }
-    const state: StepResult['state'] = runtime.signal.aborted ? 'cancelled' : deadline.signal.aborted ? 'timed_out' : 'failed';
-    const reason = { failed: `failed: ${outcome.error}`, timed_out: `timed out after ${runtime.step.timeoutMs} ms`, cancelled: 'was cancelled' }[state as 'failed'];
+    const state: Exclude<StepResult['state'], 'succeeded'> = runtime.signal.aborted ? 'cancelled' : deadline.signal.aborted ? 'timed_out' : 'failed';
+    const reason = { failed: `failed: ${outcome.error}`, timed_out: `timed out after ${runtime.step.timeoutMs} ms`, cancelled: 'was cancelled' }[state];
     const ending = outcome.status === 'rolled_back' ? 'rolled back to the previous version' : 'not rolled back (rollback_on_failure is off)';
     return { state, outputs, error: `deployment of ${plan.app} ${outcome.version} to ${plan.environment} ${reason}; ${ending}` };
   } catch (error) {

@@ -2,6 +2,7 @@ import { artifactPull, artifactPush } from './artifacts.ts';
 import { dockerBuild } from './docker-build.ts';
 import { dockerPush } from './docker-push.ts';
 import { dockerRun } from './docker-run.ts';
+import { deploy } from './deploy.ts';
 import { conditional, failStep, logMessage, setValues, validateContext } from './general.ts';
 import { shellExec } from './shell.ts';
 import type { StepExecutor } from './types.ts';
@@ -12,6 +13,7 @@ export const executors: Readonly<Record<string, StepExecutor>> = {
   'step.docker_build': dockerBuild,
   'step.docker_push': dockerPush,
   'step.docker_run': dockerRun,
+  'step.deploy': deploy,
   'step.artifact_push': artifactPush,
   'step.artifact_pull': artifactPull,
   'step.set': setValues,
