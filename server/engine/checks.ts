@@ -180,11 +180,22 @@ class Checker {
       }
       if (step.type === 'step.conditional') this.checkRoutes(step, path, index, byName);
       if (step.type === 'step.gate') this.checkGate(step, path, index, byName);
+      if (step.type === 'step.deploy') this.checkDeploy(step, path);
       const stepTimeout = step.timeout ? parseDuration(step.timeout) : null;
       if (stepTimeout !== null && stepTimeout > pipelineTimeout) {
         this.report([...path, 'timeout'], 'timeout_exceeds_pipeline', `step timeout ${step.timeout} is longer than the pipeline timeout ${pipeline.timeout}`, 'warning');
       }
     });
+  }
+
+  private checkDeploy(step: Step, path: PathSegment[]) {
+    const config = step.config as { strategy?: string; canary?: { steps: unknown[] }; rolling?: { max_surge: number; max_unavailable: number } };
+    if (config.strategy === 'canary' && !config.canary) {
+      this.report([...path, 'config', 'strategy'], 'missing_field', 'a canary deploy needs canary.steps with the weights to go through');
+    }
+    if (config.rolling && config.rolling.max_surge === 0 && config.rolling.max_unavailable === 0) {
+      this.report([...path, 'config', 'rolling'], 'invalid_value', 'rolling: max_surge and max_unavailable cannot both be 0, or no instance could ever be replaced', 'error', 'key');
+    }
   }
 
   private checkGate(step: Step, path: PathSegment[], index: number, byName: Map<string, { index: number; step: Step }>) {

@@ -281,3 +281,21 @@ pipelines:
     assert.match(only(gate('{ approvers: ["role:boss"] }'), 'invalid_approver').message, /"role:boss"/);
   });
 });
+
+describe('build: deploy checks', () => {
+  const deploy = (extra: string) => `name: demo
+modules:
+  - { name: here, type: deploy.target, config: { provider: docker } }
+pipelines:
+  p:
+    steps:
+      - name: ship
+        type: step.deploy
+        config: { environment: staging, target: here, image: "app:1"${extra} }
+`;
+  test('canary needs its steps; rolling needs room to move', () => {
+    assert.equal(buildWorkflow(deploy(', strategy: blue_green')).ok, true);
+    assert.match(only(deploy(', strategy: canary'), 'missing_field').message, /canary.steps/);
+    assert.match(only(deploy(', rolling: { max_surge: 0, max_unavailable: 0 }'), 'invalid_value').message, /cannot both be 0/);
+  });
+});
