@@ -3,6 +3,7 @@ import { dockerBuild } from './docker-build.ts';
 import { dockerPush } from './docker-push.ts';
 import { dockerRun } from './docker-run.ts';
 import { deploy } from './deploy.ts';
+import { scanContainer, scanDeps, scanSast } from './scan.ts';
 import { conditional, failStep, logMessage, setValues, validateContext } from './general.ts';
 import { shellExec } from './shell.ts';
 import type { StepExecutor } from './types.ts';
@@ -14,6 +15,9 @@ export const executors: Readonly<Record<string, StepExecutor>> = {
   'step.docker_push': dockerPush,
   'step.docker_run': dockerRun,
   'step.deploy': deploy,
+  'step.scan_sast': scanSast,
+  'step.scan_container': scanContainer,
+  'step.scan_deps': scanDeps,
   'step.artifact_push': artifactPush,
   'step.artifact_pull': artifactPull,
   'step.set': setValues,

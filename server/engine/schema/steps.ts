@@ -135,7 +135,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     config: z.strictObject({
       scanner: z.enum(['semgrep']).default('semgrep'),
       scanner_image: imageRef.optional().describe('Scanner image; the scanner default otherwise.'),
-      rules: z.string().default('auto').describe('Semgrep rule set or config path.'),
+      rules: z.string().default('.semgrep.yml').describe('Semgrep rules file in the workspace (registry packs such as auto need network access).'),
       paths: z.array(z.string()).default(['.']).describe('Paths under /workspace to scan.'),
       fail_on_severity: severity.default('high'),
     }),
