@@ -98,7 +98,7 @@ export const deploy: StepExecutor = async (runtime) => {
   try {
     const provider = createProvider(target, runtime.docker);
     const outcome = await provider.deploy(plan, { log: (line) => runtime.log(line), signal: deadline.signal });
-    const outputs = { deployment_id: plan.deploymentId, version: outcome.version, status: outcome.status, url: outcome.url };
+    const outputs = { deployment_id: plan.deploymentId, image: String(runtime.config.image), version: outcome.version, status: outcome.status, url: outcome.url };
     if (outcome.status === 'deployed') {
       runtime.log(`deployed ${plan.app} ${outcome.version} to ${plan.environment}: ${outcome.url ?? 'no url'}`);
       return { state: 'succeeded', outputs };
@@ -108,7 +108,7 @@ export const deploy: StepExecutor = async (runtime) => {
     const ending = outcome.status === 'rolled_back' ? 'rolled back to the previous version' : 'not rolled back (rollback_on_failure is off)';
     return { state, outputs, error: `deployment of ${plan.app} ${outcome.version} to ${plan.environment} ${reason}; ${ending}` };
   } catch (error) {
-    return { state: runtime.signal.aborted ? 'cancelled' : 'failed', outputs: { deployment_id: plan.deploymentId, status: 'failed' }, error: errorMessage(error) };
+    return { state: runtime.signal.aborted ? 'cancelled' : 'failed', outputs: { deployment_id: plan.deploymentId, image: String(runtime.config.image), status: 'failed' }, error: errorMessage(error) };
   } finally {
     deadline.dispose();
   }

@@ -191,7 +191,7 @@ async function recordIfDeploy(db: Db, runId: string, stepIndex: number, report: 
     workflowId: run!.workflowId,
     runId,
     step: step.name,
-    image: String(config.image),
+    image: String(outputs.image ?? config.image),
     version: outputs.version === undefined ? null : String(outputs.version),
     strategy: String(config.strategy ?? 'rolling'),
     result: report.state === 'succeeded' ? String(outputs.status ?? 'deployed') : String(outputs.status ?? report.state),

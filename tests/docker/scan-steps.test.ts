@@ -18,7 +18,7 @@ import { createWorkspaceVolume, removeWorkspaceVolume } from '../../runners/dock
 import { scanContainer, scanDeps, scanSast } from '../../runners/executors/scan.ts';
 import type { StepExecutor, StepResult } from '../../runners/executors/types.ts';
 import type { JobSpec } from '../../runners/protocol/v1.ts';
-import { type TarEntry, tarArchive } from '../../runners/scan/tar.ts';
+import { buildFakeScannerImage } from '../helpers/fake-scanner.ts';
 
 const BASE_IMAGE = 'flowyard/busybox:latest';
 const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/sarif/', import.meta.url));
@@ -30,63 +30,6 @@ let workspaceVolume = '';
 let tempDir = '';
 let stepIndex = 0;
 
-const FAKE_SCANNER_SCRIPT = String.raw`#!/bin/sh
-set -e
-tool=$(basename "$0")
-fail() { echo "fake $tool: $*" >&2; exit 2; }
-echo "fake $tool: $*"
-[ ! -e /var/run/docker.sock ] || fail 'the Docker socket is mounted'
-[ "$(ls /sys/class/net)" = lo ] || fail "network interfaces: $(ls /sys/class/net)"
-grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/self/status || fail 'new privileges allowed'
-grep -q '^CapEff:[[:space:]]*0000000000000004$' /proc/self/status || fail "capabilities: $(grep CapEff /proc/self/status)"
-if [ -n "$FAKE_EXPECT_ARGS" ] && [ "$*" != "$FAKE_EXPECT_ARGS" ]; then fail "unexpected arguments, wanted: $FAKE_EXPECT_ARGS"; fi
-out=
-case "$tool" in
-semgrep)
-  [ "$1" = scan ] || fail 'expected the scan subcommand'; shift
-  sarif=no config=
-  while [ $# -gt 0 ]; do
-    case "$1" in
-    --config) config=$2; shift 2 ;;
-    --sarif) sarif=yes; shift ;;
-    --output) out=$2; shift 2 ;;
-    --metrics=off|--disable-version-check) shift ;;
-    -*) fail "unknown option $1" ;;
-    *) [ -e "$1" ] || fail "no scan target $1 in $(pwd)"; shift ;;
-    esac
-  done
-  [ $sarif = yes ] || fail 'no --sarif'
-  [ -f "$config" ] || fail "no rules at $config" ;;
-trivy)
-  [ "$1" = image ] || fail 'expected the image subcommand'; shift
-  input=
-  while [ $# -gt 0 ]; do
-    case "$1" in
-    --input) input=$2; shift 2 ;;
-    --format) [ "$2" = sarif ] || fail "format $2"; shift 2 ;;
-    --output) out=$2; shift 2 ;;
-    --skip-db-update|--skip-java-db-update|--offline-scan|--no-progress|--ignore-unfixed) shift ;;
-    *) fail "unexpected argument $1" ;;
-    esac
-  done
-  tar -xOf "$input" manifest.json | grep -q "\"$FAKE_TARGET\"" || fail "$input is not a docker-save archive of $FAKE_TARGET" ;;
-grype)
-  case "$1" in dir:/workspace*) [ -d "$(echo "$1" | cut -c5-)" ] || fail "no folder $1" ;; *) fail 'expected dir:<folder>' ;; esac; shift
-  while [ $# -gt 0 ]; do
-    case "$1" in
-    -o) [ "$2" = sarif ] || fail "output format $2"; shift 2 ;;
-    --file) out=$2; shift 2 ;;
-    --only-fixed) shift ;;
-    *) fail "unexpected argument $1" ;;
-    esac
-  done
-  [ "$GRYPE_DB_AUTO_UPDATE" = false ] || fail 'database auto-update is on' ;;
-esac
-[ -n "$out" ] || fail 'no output file'
-[ -z "$FAKE_SLEEP" ] || sleep "$FAKE_SLEEP"
-cat "/fixtures/$FAKE_SARIF" > "$out"
-echo "fake $tool: wrote $out"
-`;
 
 interface Upload {
   key: string;
@@ -149,26 +92,7 @@ async function assertCleanedUp(step: string): Promise<void> {
 }
 
 async function buildFakeScanner(): Promise<void> {
-  const context = await mkdtemp(join(tmpdir(), 'flowyard-fake-scanner-'));
-  try {
-    await writeFile(join(context, 'Dockerfile'), [`FROM ${BASE_IMAGE}`, 'ENV PATH=/usr/local/bin:/bin', 'COPY fake-scanner.sh /usr/local/bin/semgrep', 'COPY fake-scanner.sh /usr/local/bin/trivy', 'COPY fake-scanner.sh /grype', 'COPY fixtures/ /fixtures/', ''].join('\n'));
-    await writeFile(join(context, 'fake-scanner.sh'), FAKE_SCANNER_SCRIPT);
-    await writeFile(join(context, 'broken.sarif'), '{"version": "2.1.0", "runs": [{"results": []}]}');
-    const fixtures = (await readdir(FIXTURES)).filter((name) => name.endsWith('.sarif'));
-    const entries: TarEntry[] = [
-      { type: 'file', name: 'Dockerfile', mode: 0o644, hostFile: join(context, 'Dockerfile') },
-      { type: 'file', name: 'fake-scanner.sh', mode: 0o755, hostFile: join(context, 'fake-scanner.sh') },
-      { type: 'dir', name: 'fixtures', mode: 0o755 },
-      { type: 'file', name: 'fixtures/broken.sarif', mode: 0o644, hostFile: join(context, 'broken.sarif') },
-      ...fixtures.map((name): TarEntry => ({ type: 'file', name: `fixtures/${name}`, mode: 0o644, hostFile: join(FIXTURES, name) })),
-    ];
-    const progress = await docker.buildImage(tarArchive(entries), { t: FAKE_SCANNER, labels: { 'flowyard.run': runId }, forcerm: true });
-    let failure: string | undefined;
-    await followProgress(progress, (event) => (failure ??= progressError(event)), new AbortController().signal);
-    assert.equal(failure, undefined, `building the fake scanner failed: ${failure}`);
-  } finally {
-    await rm(context, { recursive: true, force: true });
-  }
+  await buildFakeScannerImage(docker, FAKE_SCANNER, { labels: { 'flowyard.run': runId } });
 }
 
 before(async () => {

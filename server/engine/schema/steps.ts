@@ -203,6 +203,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     }),
     outputs: {
       deployment_id: { description: 'ID of the deployment' },
+      image: { description: 'image that was deployed' },
       version: { description: 'deployed version' },
       status: { description: 'final status' },
       url: { description: 'where the deployment answers' },
