@@ -50,6 +50,8 @@ export async function testEnvironmentConnection(provider: string, config: Record
     }
     return { ok: false, message: `provider ${provider} is not implemented yet; only docker, registry and s3 can be tested` };
   } catch (error) {
-    return { ok: false, message: (error as Error).message };
+    // fetch hides the reason (ECONNREFUSED, a TLS error...) in `cause`.
+    const cause = (error as { cause?: { message?: string } }).cause?.message;
+    return { ok: false, message: cause ? `${(error as Error).message}: ${cause}` : (error as Error).message };
   }
 }

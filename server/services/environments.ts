@@ -1,6 +1,6 @@
 import { desc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { deployments, environments, type environmentProviders } from '../../db/schema.ts';
+import { deployments, environments, users, type environmentProviders } from '../../db/schema.ts';
 import { ApiError, notFound } from '../api/errors.ts';
 import { decrypt, encrypt } from './secrets.ts';
 
@@ -87,7 +87,14 @@ export async function recordDeployment(db: Db, entry: typeof deployments.$inferI
 }
 
 export async function deploymentHistory(db: Db, environmentName: string, limit = 50) {
-  return db.select().from(deployments).where(eq(deployments.environment, environmentName)).orderBy(desc(deployments.createdAt)).limit(limit);
+  return db
+    .select({ deployment: deployments, triggeredByEmail: users.email })
+    .from(deployments)
+    .leftJoin(users, eq(users.id, deployments.triggeredBy))
+    .where(eq(deployments.environment, environmentName))
+    .orderBy(desc(deployments.createdAt))
+    .limit(limit)
+    .then((rows) => rows.map((row) => ({ ...row.deployment, triggeredByEmail: row.triggeredByEmail })));
 }
 
 export async function environmentSecretValues(db: Db, key: CryptoKey, id: string) {
