@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { stream, streamSSE } from 'hono/streaming';
 import { runSteps } from '../../db/schema.ts';
-import { readLogPage, readWholeLog } from '../services/logs.ts';
+import { readLogPage, readLogTail, readWholeLog } from '../services/logs.ts';
 import { getRun } from '../services/runs.ts';
 import { ApiError } from './errors.ts';
 import type { AppEnv } from './env.ts';
@@ -43,8 +43,11 @@ export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: numb
   });
 }
 
-/** A step's log as live SSE when the client asks for text/event-stream, else as a raw text download. */
-export async function respondWithStepLog(c: Context<AppEnv>, runId: string, stepName: string) {
+/**
+ * A step's log as live SSE when the client asks for text/event-stream, else as raw text: all of it, or
+ * with `tailLines` only its last lines (header `X-Log-Truncated: 1` when earlier lines were left out).
+ */
+export async function respondWithStepLog(c: Context<AppEnv>, runId: string, stepName: string, tailLines?: number) {
   const { db } = c.get('deps');
   const run = await getRun(db, runId);
   const step = run.steps.find((s) => s.name === stepName);
@@ -54,6 +57,11 @@ export async function respondWithStepLog(c: Context<AppEnv>, runId: string, step
     return streamStepLog(c, run.id, step.index, Number.isInteger(lastEventId) ? lastEventId : -1);
   }
   c.header('Content-Type', 'text/plain; charset=utf-8');
+  if (tailLines !== undefined) {
+    const tail = await readLogTail(db, run.id, step.index, tailLines);
+    c.header('X-Log-Truncated', tail.truncated ? '1' : '0');
+    return c.body(tail.data as Uint8Array<ArrayBuffer>, 200);
+  }
   c.header('Content-Disposition', `attachment; filename="${run.workflowName}-${run.number}-${step.name}.log"`);
   return stream(c, async (out) => {
     for await (const chunk of readWholeLog(db, run.id, step.index)) await out.write(chunk);

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { logChunks, runSteps } from '../../db/schema.ts';
 
@@ -50,4 +50,50 @@ export async function* readWholeLog(db: Db, runId: string, stepIndex: number): A
     if (page.length < PAGE_CHUNKS) return;
     after = page.at(-1)!.seq;
   }
+}
+
+/**
+ * The last `maxLines` lines of a step log, reading chunks from the end: a viewer showing the tail of a
+ * finished 1 GiB log reads only the chunks it needs. `truncated` says whether earlier lines exist.
+ */
+export async function readLogTail(db: Db, runId: string, stepIndex: number, maxLines: number): Promise<{ data: Uint8Array; truncated: boolean }> {
+  const collected: Uint8Array[] = [];
+  let newlines = 0;
+  let before = Number.MAX_SAFE_INTEGER;
+  for (;;) {
+    const page = await db
+      .select({ seq: logChunks.seq, data: logChunks.data })
+      .from(logChunks)
+      .where(and(eq(logChunks.runId, runId), eq(logChunks.stepIndex, stepIndex), lt(logChunks.seq, before)))
+      .orderBy(desc(logChunks.seq))
+      .limit(PAGE_CHUNKS);
+    for (const chunk of page) {
+      const bytes = new Uint8Array(chunk.data);
+      collected.unshift(bytes);
+      for (let i = 0; i < bytes.length; i++) if (bytes[i] === 10) newlines++;
+      // One newline more than wanted marks where the kept lines start (a final newline ends the last line).
+      if (newlines > maxLines) return { data: cutAfterNewline(concat(collected), newlines - maxLines), truncated: true };
+    }
+    if (page.length < PAGE_CHUNKS) return { data: concat(collected), truncated: false };
+    before = page.at(-1)!.seq;
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Drops everything up to and including the `count`-th newline. */
+function cutAfterNewline(bytes: Uint8Array, count: number): Uint8Array {
+  let seen = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 10 && ++seen === count) return bytes.subarray(i + 1);
+  }
+  return bytes;
 }

@@ -60,3 +60,18 @@ test('an expired share link opens nothing', async () => {
   await api.database.client.execute('update share_links set expires_at = 0');
   assert.equal((await api.app.request(`/api/share/${token}`)).status, 404);
 });
+
+test('the raw log can be asked for its last lines only', async () => {
+  const run = await queuedRun('tailed');
+  const lines = Array.from({ length: 250 }, (_, i) => `line ${i + 1}\n`);
+  // Chunks of uneven sizes, so the cut falls inside a chunk.
+  const chunks = [lines.slice(0, 7), lines.slice(7, 120), lines.slice(120, 121), lines.slice(121)].map((part, seq) => ({ stepIndex: 0, seq, data: new TextEncoder().encode(part.join('')) }));
+  await appendLogChunks(api.database.db, run.id, chunks);
+  const tail = await api.call('GET', `/api/runs/${run.id}/logs?step=say&tail_lines=130`);
+  assert.equal(tail.headers.get('x-log-truncated'), '1');
+  assert.equal(await tail.text(), lines.slice(120).join(''));
+  const all = await api.call('GET', `/api/runs/${run.id}/logs?step=say&tail_lines=1000`);
+  assert.equal(all.headers.get('x-log-truncated'), '0');
+  assert.equal(await all.text(), lines.join(''));
+  assert.equal(await (await api.call('GET', `/api/runs/${run.id}/logs?step=say`)).text(), lines.join(''));
+});

@@ -1,5 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { benchLogMemory } from './log-memory.ts';
 import { benchTryActivate } from './try-activate.ts';
 
 benchTryActivate();
 await benchLogMemory();
+
+// The browser figures start their own server and Chromium; each runs in its own process.
+for (const script of ['tests/bench/xterm-bench.ts', 'tests/bench/editor-bench.ts']) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
+  if (result.status !== 0) process.exitCode = 1;
+}

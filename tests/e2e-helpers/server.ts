@@ -1,6 +1,7 @@
 /**
  * Starts the real `flowyard serve` for one test file: a fresh data folder, a free loopback port, the
- * built web app (build/, from `npx vite build`; this helper builds nothing) and no embedded runner.
+ * built web app (build/, from `npx vite build`; this helper builds nothing) and no embedded runner unless
+ * `{ runner: true }` (then serve's own runner takes jobs on the local Docker engine, labels linux, docker, embedded).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,14 +26,15 @@ export interface FlowyardServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(): Promise<FlowyardServer> {
+export async function startServer(options: { runner?: boolean } = {}): Promise<FlowyardServer> {
   if (!existsSync(join(BUILD_DIR, 'index.html'))) throw new Error(`${BUILD_DIR}/index.html is missing: run \`npx vite build\` first`);
   const dataDir = mkdtempSync(join(tmpdir(), 'flowyard-e2e-'));
   const port = await freePort();
   const adminToken = `fy_e2e_${randomBytes(16).toString('hex')}`;
   // FLOWYARD_E2E_CLI: run another entry point with the same arguments (for example a packaged build).
   const cli = process.env.FLOWYARD_E2E_CLI ?? 'server/cli/main.ts';
-  const child = spawn(join(REPO, 'node_modules/.bin/tsx'), [cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir, '--no-runner'], {
+  const args = [cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir, ...(options.runner ? [] : ['--no-runner'])];
+  const child = spawn(join(REPO, 'node_modules/.bin/tsx'), args, {
     cwd: REPO,
     env: { ...isolatedEnv(), FLOWYARD_ADMIN_TOKEN: adminToken, FLOWYARD_UI_DIR: BUILD_DIR },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { apiUrl, request } from './core';
-import type { Run, RunSummary } from './types';
+import type { Artifact, Run, RunSummary } from './types';
 
 export interface RunPage {
   runs: RunSummary[];
@@ -28,4 +28,18 @@ export function cancelRun(id: string): Promise<Run> {
 /** A step's log: raw text for download, or an SSE stream (`new EventSource(url)`, resumable by `Last-Event-ID`). */
 export function stepLogUrl(runId: string, step: string): string {
   return apiUrl(`/runs/${encodeURIComponent(runId)}/logs`, { step });
+}
+
+export async function listArtifacts(runId: string, signal?: AbortSignal): Promise<Artifact[]> {
+  return (await request<{ artifacts: Artifact[] }>(`/runs/${encodeURIComponent(runId)}/artifacts`, { signal })).artifacts;
+}
+
+/** Redirects to a short-lived signed URL of the artifact (a tar file). */
+export function artifactDownloadUrl(runId: string, key: string): string {
+  return apiUrl(`/runs/${encodeURIComponent(runId)}/artifacts/download`, { key });
+}
+
+/** Approves or rejects a waiting gate (listed approvers only: 403 otherwise, 409 when it no longer waits). */
+export function decideGate(runId: string, step: string, decision: 'approve' | 'reject', comment: string): Promise<Run> {
+  return request(`/runs/${encodeURIComponent(runId)}/gates/${encodeURIComponent(step)}/${decision}`, { method: 'POST', body: { comment } });
 }

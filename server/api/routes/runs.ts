@@ -46,7 +46,7 @@ const routes = {
   logs: createRoute({
     method: 'get', path: '/runs/{id}/logs', tags,
     summary: 'A step log: text/event-stream (live, resumable with Last-Event-ID) when asked for, raw text otherwise',
-    request: { params: RunParams, query: z.object({ step: z.string().min(1) }) },
+    request: { params: RunParams, query: z.object({ step: z.string().min(1), tail_lines: z.coerce.number().int().min(1).max(1_000_000).optional() }) },
     responses: { 200: { description: 'Log as SSE (event id = chunk sequence) or text/plain', content: { 'text/plain': { schema: z.string() }, 'text/event-stream': { schema: z.string() } } }, ...errors },
   }),
 };
@@ -82,7 +82,7 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     wakeups.signal(JOBS_TOPIC);
     return c.json(runBody(await getRun(db, id)), 200);
   })
-  .openapi(routes.logs, async (c) => (await respondWithStepLog(c, c.req.valid('param').id, c.req.valid('query').step)) as never)
+  .openapi(routes.logs, async (c) => (await respondWithStepLog(c, c.req.valid('param').id, c.req.valid('query').step, c.req.valid('query').tail_lines)) as never)
   .openapi(routes.artifacts, async (c) => {
     const { db } = c.get('deps');
     await getRun(db, c.req.valid('param').id);

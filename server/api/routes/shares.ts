@@ -31,7 +31,7 @@ const routes = {
   }),
   logs: createRoute({
     method: 'get', path: '/share/{token}/logs', tags, summary: 'A step log of the shared run (SSE or raw), without an account', security: [],
-    request: { params: TokenParams, query: z.object({ step: z.string().min(1) }) }, responses: { 200: { description: 'The log' }, ...notFound },
+    request: { params: TokenParams, query: z.object({ step: z.string().min(1), tail_lines: z.coerce.number().int().min(1).max(1_000_000).optional() }) }, responses: { 200: { description: 'The log' }, ...notFound },
   }),
 };
 
@@ -53,5 +53,5 @@ export const shareRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook
   })
   .openapi(routes.logs, async (c) => {
     const runId = await runIdForShareToken(c.get('deps').db, c.req.valid('param').token);
-    return (await respondWithStepLog(c, runId, c.req.valid('query').step)) as never;
+    return (await respondWithStepLog(c, runId, c.req.valid('query').step, c.req.valid('query').tail_lines)) as never;
   });
