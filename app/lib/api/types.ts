@@ -142,8 +142,8 @@ export interface RolledBack {
 
 export type PublishResult = Published | RolledBack | BuildFailed;
 
-export type RunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
-export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'timed_out';
+export type RunState = 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+export type StepState = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'timed_out';
 
 export interface RunSummary {
   id: string;
@@ -190,10 +190,63 @@ export interface RunJob {
   error: string | null;
 }
 
+export interface GateDecision {
+  id: string;
+  runId: string;
+  stepIndex: number;
+  decision: 'approved' | 'rejected';
+  /** manual (a person), auto (its conditions held) or timeout (its on_timeout). */
+  via: 'manual' | 'auto' | 'timeout';
+  userId: string | null;
+  comment: string;
+  createdAt: string;
+}
+
 export interface Run extends RunSummary {
   workflowName: string;
   steps: RunStep[];
   jobs: RunJob[];
+  gateDecisions: GateDecision[];
+}
+
+export interface Artifact {
+  key: string;
+  size: number;
+  sha256: string;
+  createdAt: string;
+}
+
+/** A read-only link to a run (never its token, which is shown only when created). */
+export interface ShareLink {
+  id: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreatedShareLink {
+  id: string;
+  /** Shown only in this answer. */
+  token: string;
+  /** The page that shows the run: `<public URL>/share/<token>`. */
+  url: string;
+  expiresAt: string | null;
+}
+
+export type SharedStep = Pick<RunStep, 'name' | 'type' | 'state' | 'exitCode' | 'startedAt' | 'finishedAt' | 'logBytes' | 'error'>;
+
+/** What a share link shows (`GET /api/share/:token`); a `Run` has all of it too. */
+export interface SharedRun {
+  workflowName: string;
+  number: number;
+  pipeline: string;
+  state: RunState;
+  error: string | null;
+  triggerType: RunSummary['triggerType'];
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  steps: SharedStep[];
 }
 
 export interface Runner {
@@ -233,4 +286,59 @@ export interface CreatedApiToken {
   name: string;
   /** The secret; shown only in this answer. */
   token: string;
+}
+
+export type EnvironmentProvider = 'docker' | 'registry' | 's3' | 'aws_ecs' | 'gcp_cloud_run' | 'azure_container_apps' | 'digitalocean';
+
+/** Where deployments go. Secrets are write-only: only their names come back. */
+export interface Environment {
+  id: string;
+  name: string;
+  provider: EnvironmentProvider;
+  region: string | null;
+  config: Record<string, unknown>;
+  secretNames: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EnvironmentInput {
+  name: string;
+  provider: EnvironmentProvider;
+  region?: string | null;
+  config: Record<string, unknown>;
+  /** NAME → value to set, or null to delete; names left out are kept. */
+  secrets?: Record<string, string | null>;
+}
+
+/** What `POST /api/environments/:id/test` found when it really reached the target. */
+export interface ConnectionTest {
+  ok: boolean;
+  message: string;
+}
+
+/** One finished step.deploy in an environment's history. */
+export interface Deployment {
+  id: string;
+  environment: string;
+  workflowId: string;
+  runId: string;
+  step: string;
+  image: string;
+  version: string | null;
+  strategy: string;
+  /** deployed, rolled_back, failed, or the step's final state (cancelled, timed_out). */
+  result: string;
+  triggeredBy: string | null;
+  triggeredByEmail: string | null;
+  createdAt: string;
+}
+
+/** `Version.buildResult`: what a version built to when it was published. */
+export interface VersionBuild {
+  moduleTypes: string[];
+  stepTypes: string[];
+  triggerTypes: string[];
+  plan: Plan;
+  diagnostics: Diagnostic[];
 }
