@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { schemaRoutes } from './routes/schema.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { userRoutes } from './routes/users.ts';
 import { tryActivateRoutes } from './routes/try-activate.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api/blobs', blobRoutesFor<AppEnv>((c) => c.get('deps').localBlobs));
   app.route('/api/auth', authRoutes);
   app.route('/api/tokens', tokenRoutes);
+  app.route('/api/users', userRoutes);
   app.route('/api/schema', schemaRoutes);
   app.route('/api/try-activate', tryActivateRoutes);
   app.route('/api/workflows', workflowRoutes);

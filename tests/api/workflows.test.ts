@@ -195,3 +195,22 @@ describe('drafts, publish, rollback, versions', () => {
     assert.ok(!(await registrations()).hooks.some((h) => h.path === '/deleted'));
   });
 });
+
+describe('users', () => {
+  test('an admin adds users with roles; a viewer may read but not change', async () => {
+    const created = await api.call('POST', '/api/users', { email: 'Viewer@Example.com', name: 'Vee', role: 'viewer', password: 'a long enough password' });
+    assert.equal(created.status, 201);
+    assert.equal((await json(created)).user.email, 'viewer@example.com');
+    assert.equal((await api.call('POST', '/api/users', { email: 'viewer@example.com', name: 'Again', role: 'viewer' })).status, 409);
+    assert.equal((await api.call('POST', '/api/users', { email: 'weak@example.com', name: 'Weak', role: 'viewer', password: 'short' })).status, 400);
+    const login = await api.app.request('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'viewer@example.com', password: 'a long enough password' }) });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const asViewer = (method: string, path: string, body?: unknown) =>
+      api.app.request(path, { method, headers: { cookie, origin: 'http://localhost', 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    assert.equal((await asViewer('GET', '/api/workflows')).status, 200);
+    assert.equal((await asViewer('POST', '/api/workflows', { name: 'nope', yaml: 'x' })).status, 403);
+    assert.equal((await asViewer('GET', '/api/users')).status, 403);
+    const listed = await json(await api.call('GET', '/api/users'));
+    assert.deepEqual(listed.users.map((u: any) => u.role).sort(), ['admin', 'viewer']);
+  });
+});
