@@ -2,6 +2,7 @@ import { type Duplex, Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { MANAGED_LABEL, ensureImage, errorMessage, statusCodeOf, type PullPolicy } from './engine.ts';
 import { WORKSPACE_PATH } from './workspace.ts';
+import { removeContainer, stopContainer } from './containers.ts';
 
 export interface ShellExecSpec {
   image: string;
@@ -40,11 +41,9 @@ export interface StepIO {
 
 /** Enough for ordinary shell work as root in the workspace (chown, chmod, writing others' files, dropping to a user). */
 const STEP_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETUID', 'SETGID'];
-const STOP_GRACE_SECONDS = 2;
 const PIDS_LIMIT = 4096;
 /** How long to wait for buffered output after the container exited before giving up on it. */
 const OUTPUT_DRAIN_MS = 5000;
-const REMOVE_ATTEMPTS = 3;
 
 type Interruption = 'timed_out' | 'cancelled' | 'output_failed';
 const CANCELLED = { exitCode: null, status: 'cancelled' } as const;
@@ -221,41 +220,8 @@ async function oomError(container: Dockerode.Container, spec: ShellExecSpec): Pr
   return {};
 }
 
-/** docker stop sends SIGTERM, then SIGKILL after the grace period; kill directly if stop itself fails. */
-async function stopContainer(container: Dockerode.Container): Promise<void> {
-  try {
-    await container.stop({ t: STOP_GRACE_SECONDS });
-    return;
-  } catch (error) {
-    if (isGoneOrStopped(error)) return;
-  }
-  try {
-    await container.kill();
-  } catch {
-    // Removal with force follows in every case.
-  }
-}
 
-/** Removes the container (forcing it down if still running); returns a message if it could not be removed. */
-async function removeContainer(container: Dockerode.Container): Promise<string | undefined> {
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= REMOVE_ATTEMPTS; attempt++) {
-    try {
-      await container.remove({ force: true, v: true });
-      return undefined;
-    } catch (error) {
-      if (statusCodeOf(error) === 404) return undefined;
-      lastError = error;
-      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
-    }
-  }
-  return `container ${container.id.slice(0, 12)} could not be removed: ${errorMessage(lastError)}`;
-}
 
-function isGoneOrStopped(error: unknown): boolean {
-  const status = statusCodeOf(error);
-  return status === 304 || status === 404;
-}
 
 function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -5,8 +5,8 @@ import { parseDuration } from '../../server/engine/schema/common.ts';
 import { MANAGED_LABEL, ensureImage, errorMessage, statusCodeOf, type PullPolicy } from '../docker/engine.ts';
 import { stepDeadline } from '../docker/images.ts';
 import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
+import { removeContainer, stopContainer } from '../docker/containers.ts';
 
-const STOP_GRACE_SECONDS = 2;
 /** How long to wait for buffered output after the container exited. */
 const OUTPUT_DRAIN_MS = 5000;
 
@@ -120,25 +120,7 @@ async function runToExit(runtime: StepRuntime, container: Dockerode.Container, s
   }
 }
 
-/** Stop sends SIGTERM, then SIGKILL after the grace period; kill directly if stop itself fails. */
-async function stopContainer(container: Dockerode.Container): Promise<void> {
-  try {
-    await container.stop({ t: STOP_GRACE_SECONDS });
-  } catch (error) {
-    const status = statusCodeOf(error);
-    if (status !== 304 && status !== 404) await container.kill().catch(() => undefined);
-  }
-}
 
-async function removeContainer(container: Dockerode.Container): Promise<string | undefined> {
-  try {
-    await container.remove({ force: true, v: true });
-    return undefined;
-  } catch (error) {
-    if (statusCodeOf(error) === 404) return undefined;
-    return `container ${container.id.slice(0, 12)} could not be removed: ${errorMessage(error)}`;
-  }
-}
 
 function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -6,6 +6,7 @@ import type Dockerode from 'dockerode';
 import { MANAGED_LABEL, ensureImage, errorMessage, statusCodeOf } from '../docker/engine.ts';
 import { WORKSPACE_PATH } from '../docker/workspace.ts';
 import { type TarEntry, firstFileInTar, tarArchive } from './tar.ts';
+import { removeContainer, stopContainer } from '../docker/containers.ts';
 
 export interface ScannerContainerSpec {
   image: string;
@@ -27,7 +28,6 @@ export type ScannerOutcome =
 
 /** Reading the whole SARIF file into memory: refuse anything absurdly large. */
 const MAX_OUTPUT_BYTES = 100 * 1024 * 1024;
-const STOP_GRACE_SECONDS = 2;
 const OUTPUT_DRAIN_MS = 5000;
 const PIDS_LIMIT = 4096;
 
@@ -59,7 +59,7 @@ export async function runScannerContainer(
   } catch (error) {
     outcome = io.signal.aborted ? { status: 'interrupted' } : { status: 'failed', exitCode: null, error: `scanner container ${container.id.slice(0, 12)}: ${errorMessage(error)}` };
   }
-  const removalError = await removeContainer(container);
+  const removalError = await removeContainer(container, 'scanner container');
   return removalError ? { status: 'failed', exitCode: null, error: outcome.status === 'failed' ? `${outcome.error}; ${removalError}` : removalError } : outcome;
 }
 
@@ -137,24 +137,7 @@ async function readOutput(container: Dockerode.Container, path: string): Promise
   return firstFileInTar(Buffer.concat(chunks));
 }
 
-async function stopContainer(container: Dockerode.Container): Promise<void> {
-  try {
-    await container.stop({ t: STOP_GRACE_SECONDS });
-  } catch (error) {
-    const status = statusCodeOf(error);
-    if (status !== 304 && status !== 404) await container.kill().catch(() => undefined);
-  }
-}
 
-async function removeContainer(container: Dockerode.Container): Promise<string | undefined> {
-  try {
-    await container.remove({ force: true, v: true });
-    return undefined;
-  } catch (error) {
-    if (statusCodeOf(error) === 404) return undefined;
-    return `scanner container ${container.id.slice(0, 12)} could not be removed: ${errorMessage(error)}`;
-  }
-}
 
 function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
