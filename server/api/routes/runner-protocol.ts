@@ -72,8 +72,9 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
     const deadline = Date.now() + c.req.valid('query').wait * 1000;
     for (;;) {
+      if (c.req.raw.signal.aborted) return c.json({ cancelled: false }, 200);
       if (await isCancelRequested(db, runId)) return c.json({ cancelled: true }, 200);
-      if (Date.now() >= deadline || c.req.raw.signal.aborted) return c.json({ cancelled: false }, 200);
+      if (Date.now() >= deadline) return c.json({ cancelled: false }, 200);
       await wakeups.wait(cancelTopic(runId), POLL_INTERVAL_MS);
     }
   })
