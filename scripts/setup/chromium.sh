@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Debian's chromium for the Playwright browser tests when /usr/bin/chromium is missing.
-# Idempotent and quiet on success. Never use `npx playwright install`: tests drive this system browser.
+# Idempotent and quiet on success. Playwright must never download a browser of its own: tests drive this one.
 set -euo pipefail
 
 readonly CHROMIUM=/usr/bin/chromium
