@@ -12,6 +12,7 @@ import { createDockerClient, describeDockerHost, imageExists, pingDocker } from 
 import { deploy } from '../../runners/executors/deploy.ts';
 import type { StepResult } from '../../runners/executors/types.ts';
 import type { JobSpec } from '../../runners/protocol/v1.ts';
+import { testJobSpec } from '../helpers/job-spec.ts';
 
 const BASE_IMAGE = 'flowyard/busybox:latest';
 const docker = createDockerClient();
@@ -31,32 +32,15 @@ interface Running {
 }
 
 function jobSpec(): JobSpec {
-  return {
-    jobId: `deploy-${suffix}`,
+  return testJobSpec({
     runId: `deploy-${suffix}`,
-    runNumber: 1,
     workflow: 'deploy-test',
     pipeline: 'release',
-    version: null,
-    steps: [],
-    compensation: [],
-    onError: 'stop',
-    env: {},
-    inputs: {},
-    trigger: {},
-    secrets: {},
-    priorOutputs: {},
-    priorContext: {},
-    restoreWorkspace: null,
-    saveWorkspace: null,
-    strictTemplates: true,
-    timeoutMs: 600_000,
-    leaseMs: 60_000,
     modules: {
       local: { type: 'deploy.target', config: { provider: 'docker' } },
       ecs: { type: 'deploy.target', config: { provider: 'aws_ecs', region: 'eu-west-1' } },
     },
-  };
+  });
 }
 
 async function runDeploy(config: Record<string, unknown>, options: { signal?: AbortSignal; lines?: string[] } = {}): Promise<{ result: StepResult; lines: string[] }> {

@@ -15,6 +15,7 @@ import { dockerPush } from '../../runners/executors/docker-push.ts';
 import { dockerRun } from '../../runners/executors/docker-run.ts';
 import type { StepExecutor, StepResult } from '../../runners/executors/types.ts';
 import type { JobSpec } from '../../runners/protocol/v1.ts';
+import { testJobSpec } from '../helpers/job-spec.ts';
 
 const BASE_IMAGE = 'flowyard/busybox:latest';
 const REGISTRY = '127.0.0.1:5000';
@@ -42,33 +43,17 @@ interface StepRun {
 
 function jobSpec(): JobSpec {
   const registryModule = (url: string, extra: Record<string, unknown> = {}) => ({ type: 'docker.registry', config: { url, insecure: true, ...extra } });
-  return {
-    jobId: runId,
+  return testJobSpec({
     runId,
-    runNumber: 1,
     workflow: 'docker-steps-test',
     pipeline: 'build',
-    version: null,
-    steps: [],
-    compensation: [],
-    onError: 'stop',
-    env: {},
-    inputs: {},
-    trigger: {},
     secrets: { REGISTRY_PASSWORD: password },
-    strictTemplates: true,
-    timeoutMs: 600_000,
-    leaseMs: 60_000,
-    priorOutputs: {},
-    priorContext: {},
-    restoreWorkspace: null,
-    saveWorkspace: null,
     modules: {
       local: registryModule(REGISTRY, { username: 'ci', password_secret: 'REGISTRY_PASSWORD' }),
       closed: registryModule(`127.0.0.1:${closedPort}`),
       artifacts: { type: 'artifact.store', config: {} },
     },
-  };
+  });
 }
 
 async function runStep(executor: StepExecutor, name: string, config: Record<string, unknown>, signal = new AbortController().signal): Promise<StepRun> {

@@ -7,21 +7,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createDockerClient, describeDockerHost, imageExists, pingDocker } from '../../runners/docker/engine.ts';
-import { followProgress, progressError } from '../../runners/docker/images.ts';
 import { runShellStep } from '../../runners/docker/shell-exec.ts';
 import { createWorkspaceVolume, removeWorkspaceVolume } from '../../runners/docker/workspace.ts';
 import { scanContainer, scanDeps, scanSast } from '../../runners/executors/scan.ts';
 import type { StepExecutor, StepResult } from '../../runners/executors/types.ts';
 import type { JobSpec } from '../../runners/protocol/v1.ts';
-import { buildFakeScannerImage } from '../helpers/fake-scanner.ts';
+import { testJobSpec } from '../helpers/job-spec.ts';
+import { buildFakeScannerImage, SARIF_FIXTURES } from '../helpers/fake-scanner.ts';
 
 const BASE_IMAGE = 'flowyard/busybox:latest';
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/sarif/', import.meta.url));
+const FIXTURES = SARIF_FIXTURES;
 const docker = createDockerClient();
 const suffix = randomUUID().slice(0, 8);
 const runId = `scan-steps-${suffix}`;
@@ -45,11 +44,7 @@ interface StepRun {
 }
 
 function jobSpec(): JobSpec {
-  return {
-    jobId: runId, runId, runNumber: 1, workflow: 'scan-steps-test', pipeline: 'scan', version: null, steps: [], compensation: [], onError: 'stop',
-    env: {}, inputs: {}, trigger: {}, secrets: {}, strictTemplates: true, timeoutMs: 600_000, leaseMs: 60_000, modules: {},
-    priorOutputs: {}, priorContext: {}, restoreWorkspace: null, saveWorkspace: null,
-  };
+  return testJobSpec({ runId, workflow: 'scan-steps-test', pipeline: 'scan' });
 }
 
 async function runStep(executor: StepExecutor, name: string, config: Record<string, unknown>, env: Record<string, string>, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<StepRun> {
