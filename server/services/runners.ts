@@ -14,6 +14,7 @@ export interface AuthRunner {
   name: string;
   labels: string[];
   capacity: number;
+  lastSeenAt: Date | null;
 }
 
 export async function createRegistrationToken(db: Db, input: { description?: string; expiresInHours?: number }, createdBy: string | null) {
@@ -58,15 +59,20 @@ export async function registerRunner(
 
 export async function runnerForToken(db: Db, token: string): Promise<AuthRunner | null> {
   const [row] = await db
-    .select({ id: runners.id, name: runners.name, labels: runners.labels, capacity: runners.capacity, revokedAt: runners.revokedAt })
+    .select({ id: runners.id, name: runners.name, labels: runners.labels, capacity: runners.capacity, lastSeenAt: runners.lastSeenAt, revokedAt: runners.revokedAt })
     .from(runners)
     .where(eq(runners.tokenHash, await hashToken(token)));
   if (!row || row.revokedAt) return null;
-  return { id: row.id, name: row.name, labels: row.labels, capacity: row.capacity };
+  return { id: row.id, name: row.name, labels: row.labels, capacity: row.capacity, lastSeenAt: row.lastSeenAt };
 }
 
-export async function touchRunner(db: Db, runnerId: string): Promise<void> {
-  await db.update(runners).set({ lastSeenAt: new Date() }).where(eq(runners.id, runnerId));
+/** How stale last_seen_at may get before a runner call writes it again (every call would be a write). */
+const TOUCH_EVERY_MS = 5_000;
+
+/** Records that the runner was heard from, unless that was recorded moments ago. */
+export async function touchRunner(db: Db, runner: AuthRunner, now = Date.now()): Promise<void> {
+  if (runner.lastSeenAt && now - runner.lastSeenAt.getTime() < TOUCH_EVERY_MS) return;
+  await db.update(runners).set({ lastSeenAt: new Date(now) }).where(eq(runners.id, runner.id));
 }
 
 export async function revokeRunner(db: Db, runnerId: string): Promise<boolean> {

@@ -10,6 +10,6 @@ export const requireRunner: MiddlewareHandler<AppEnv> = async (c, next) => {
   const runner = await runnerForToken(db, token);
   if (!runner) return c.json({ error: { code: 'unauthorized', message: 'the runner token is unknown or the runner was revoked' } }, 401);
   c.set('runner', runner);
-  await touchRunner(db, runner.id);
+  await touchRunner(db, runner);
   await next();
 };
