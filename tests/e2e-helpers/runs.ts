@@ -60,10 +60,15 @@ export async function waitForEmbeddedRunner(server: FlowyardServer, timeoutMs = 
     .toBe(true);
 }
 
-/** Every line xterm holds (wrapped rows joined), without the empty rows below the last line. */
+/**
+ * Every line xterm holds (wrapped rows joined), without the empty rows below the last line; empty while the
+ * page has not attached its terminal yet, so polls keep waiting instead of failing.
+ */
 export async function terminalText(page: Page): Promise<string> {
   return page.locator('[data-log-terminal]').evaluate((element) => {
-    const buffer = (element as HTMLElement & { terminal: import('@xterm/xterm').Terminal }).terminal.buffer.active;
+    const terminal = (element as HTMLElement & { terminal?: import('@xterm/xterm').Terminal }).terminal;
+    if (!terminal) return '';
+    const buffer = terminal.buffer.active;
     const lines: string[] = [];
     for (let i = 0; i < buffer.length; i += 1) {
       const line = buffer.getLine(i)!;
