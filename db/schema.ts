@@ -16,7 +16,27 @@ export const users = sqliteTable('users', {
   name: text('name').notNull(),
   role: text('role', { enum: roles }).notNull(),
   passwordHash: text('password_hash'),
+  /** The password was set by someone else (first admin, reset): it must be changed at the next sign-in. */
+  mustChangePassword: integer('must_change_password', { mode: 'boolean' }).notNull().default(false),
+  /** A disabled user cannot sign in; their sessions and tokens stop working at once. */
+  disabledAt: integer('disabled_at', { mode: 'timestamp_ms' }),
   createdAt: createdAt(),
+});
+
+/** Failed sign-ins per key (`account:<email>` or `client:<address>`), for rate limiting with backoff. */
+export const loginThrottles = sqliteTable('login_throttles', {
+  key: text('key').primaryKey(),
+  failures: integer('failures').notNull().default(0),
+  lockedUntil: integer('locked_until', { mode: 'timestamp_ms' }),
+  lastFailureAt: integer('last_failure_at', { mode: 'timestamp_ms' }).notNull(),
+});
+
+/** Webhook delivery IDs already accepted, so a replayed delivery runs nothing. */
+export const webhookDeliveries = sqliteTable('webhook_deliveries', {
+  deliveryId: text('delivery_id').primaryKey(),
+  path: text('path').notNull(),
+  runId: text('run_id'),
+  receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
 });
 
 export const apiTokens = sqliteTable(
@@ -138,6 +158,11 @@ export const runnerRegistrationTokens = sqliteTable('runner_registration_tokens'
   id: id(),
   tokenHash: text('token_hash').notNull().unique(),
   description: text('description').notNull().default(''),
+  /** The labels a runner registered with this token may claim; empty means any. */
+  labels: text('labels', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  /** One-time tokens (the default) are spent by their first registration. */
+  reusable: integer('reusable', { mode: 'boolean' }).notNull().default(false),
+  usedAt: integer('used_at', { mode: 'timestamp_ms' }),
   createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
   createdAt: createdAt(),
   expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
@@ -164,6 +189,8 @@ export const runs = sqliteTable(
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
     finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
     cancelRequestedAt: integer('cancel_requested_at', { mode: 'timestamp_ms' }),
+    /** The user who asked to cancel (null when a system or an unknown caller did). */
+    cancelledBy: text('cancelled_by'),
   },
   (t) => [uniqueIndex('runs_number_idx').on(t.workflowId, t.number), index('runs_state_idx').on(t.state)],
 );
@@ -302,6 +329,12 @@ export const environments = sqliteTable('environments', {
   config: text('config', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
   /** AES-GCM ciphertext of a JSON object NAME → value. */
   secrets: text('secrets').notNull().default(''),
+  /** Protected environments take deployments only from workflows an admin allowed, with the admin's approvers. */
+  protected: integer('protected', { mode: 'boolean' }).notNull().default(true),
+  /** Names of the workflows allowed to deploy here while protected. */
+  allowedWorkflows: text('allowed_workflows', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  /** E-mails or `role:<role>` whose approval a deployment here needs; set by an admin, not by the workflow. */
+  approvers: text('approvers', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
   createdAt: createdAt(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });

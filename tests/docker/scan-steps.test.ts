@@ -93,7 +93,7 @@ async function buildFakeScanner(): Promise<void> {
 before(async () => {
   if (!(await pingDocker(docker))) assert.fail(`Docker engine not reachable at ${describeDockerHost()}: run "bash scripts/setup/docker.sh" first`);
   assert.ok(await imageExists(docker, BASE_IMAGE), `image ${BASE_IMAGE} missing: run "bash scripts/setup/docker.sh" first`);
-  assert.ok((await readdir(FIXTURES).catch(() => [])).length > 0, `SARIF fixtures missing at ${FIXTURES} (expected ../shared/fixtures/sarif/ beside the repository)`);
+  assert.ok((await readdir(FIXTURES).catch(() => [])).length > 0, `SARIF fixtures missing at ${FIXTURES} (expected tests/fixtures/sarif/)`);
   tempDir = await mkdtemp(join(tmpdir(), 'flowyard-scan-steps-'));
   workspaceVolume = await createWorkspaceVolume(docker, runId, { 'flowyard.run': runId });
   await buildFakeScanner();

@@ -11,7 +11,7 @@ import type Dockerode from 'dockerode';
 import { followProgress, progressError } from '../../runners/docker/images.ts';
 import { type TarEntry, tarArchive } from '../../runners/scan/tar.ts';
 
-export const SARIF_FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/sarif/', import.meta.url));
+export const SARIF_FIXTURES = fileURLToPath(new URL('../fixtures/sarif/', import.meta.url));
 
 export const FAKE_SCANNER_SCRIPT = String.raw`#!/bin/sh
 set -e

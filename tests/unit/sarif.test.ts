@@ -1,4 +1,4 @@
-// SARIF parsing and gates against real Semgrep, Trivy and Grype output (../shared/fixtures/sarif/).
+// SARIF parsing and gates against real Semgrep, Trivy and Grype output (tests/fixtures/sarif/, copied from the project's shared reference fixtures).
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { type Finding, type SarifReport, type SeveritySummary, SarifError, cvssSeverity, evaluateGate, parseSarif, scanResult } from '../../runners/scan/sarif.ts';
 import { seededRandom } from '../helpers/fuzz.ts';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/sarif/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/sarif/', import.meta.url));
 
 /** Counts by severity per fixture, read off the files (see docs/scans.md for the mapping); fix = fixed / unfixed / unknown. */
 const EXPECTED: Record<string, { scanner: string; summary: SeveritySummary; fix: [number, number, number]; fixedOnly?: SeveritySummary }> = {
@@ -28,7 +28,7 @@ function counts(critical: number, high: number, medium: number, low: number, inf
 
 function fixture(name: string): SarifReport {
   const file = `${FIXTURES}${name}`;
-  assert.ok(existsSync(file), `SARIF fixture ${file} is missing: the fixtures are expected at ../shared/fixtures/sarif/ beside the repository`);
+  assert.ok(existsSync(file), `SARIF fixture ${file} is missing: the fixtures live in tests/fixtures/sarif/`);
   return parseSarif(readFileSync(file));
 }
 
@@ -39,7 +39,7 @@ const find = (report: SarifReport, predicate: (f: Finding) => boolean) => {
 };
 
 test('every fixture file is covered by the expectations', () => {
-  assert.ok(existsSync(FIXTURES), `SARIF fixtures folder ${FIXTURES} is missing (expected ../shared/fixtures/sarif/ beside the repository)`);
+  assert.ok(existsSync(FIXTURES), `SARIF fixtures folder ${FIXTURES} is missing (expected tests/fixtures/sarif/)`);
   assert.deepEqual(readdirSync(FIXTURES).filter((name) => name.endsWith('.sarif')).sort(), Object.keys(EXPECTED).sort());
 });
 
