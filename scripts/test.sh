@@ -16,7 +16,7 @@ npm run --silent check:app
 
 echo "== tests"
 shopt -s nullglob
-files=(tests/unit/*.test.ts tests/api/*.test.ts tests/docker/*.test.ts)
+files=(tests/unit/*.test.ts tests/api/*.test.ts tests/security/*.test.ts tests/docker/*.test.ts)
 node --import tsx --test --test-reporter=spec "${files[@]}"
 
 echo "== browser"
