@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== standalone (nothing read outside the repository)"
+npx tsx scripts/check-standalone.ts
+
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 
