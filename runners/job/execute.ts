@@ -7,8 +7,9 @@ import { exportFromWorkspace, importIntoWorkspace } from '../docker/archive.ts';
 import { createWorkspaceVolume, removeWorkspaceVolume } from '../docker/workspace.ts';
 import { executors } from '../executors/index.ts';
 import type { ArtifactTransfer, StepResult } from '../executors/types.ts';
-import type { JobResult, JobSpec, StepReport, StepSpec } from '../protocol/v1.ts';
+import { jobSecretValues, type JobResult, type JobSpec, type StepReport, type StepSpec } from '../protocol/v1.ts';
 import { StepLogWriter, type LogSink } from './log-writer.ts';
+import { maskDeep, SecretMasker } from './masker.ts';
 import { isTruthy, resolveTemplates, templateData } from './template-data.ts';
 
 export const DEFAULT_HELPER_IMAGE = 'flowyard/busybox:latest';
@@ -166,8 +167,24 @@ class JobRun {
   }
 }
 
+/**
+ * Everything the runner reports passes here: step outputs, step.set values and errors (ours too, such as a
+ * pull error naming an image templated from a secret) are masked as the log writer masks log lines.
+ */
+function maskingReporter(reporter: JobReporter, masker: SecretMasker): JobReporter {
+  return {
+    chunk: (stepIndex, seq, text) => reporter.chunk(stepIndex, seq, text),
+    step: (index, report) => reporter.step(index, maskDeep(report, masker)),
+  };
+}
+
 /** Runs one job's steps in order in a fresh workspace volume, reporting as it goes; never throws. */
 export async function executeJob(job: JobSpec, env: JobEnvironment): Promise<JobResult> {
+  const masker = new SecretMasker(jobSecretValues(job));
+  return maskDeep(await executeUnmasked(job, { ...env, reporter: maskingReporter(env.reporter, masker) }), masker);
+}
+
+async function executeUnmasked(job: JobSpec, env: JobEnvironment): Promise<JobResult> {
   const tempDir = await mkdtemp(join(tmpdir(), 'flowyard-job-'));
   let volume: string | undefined;
   let run: JobRun | undefined;

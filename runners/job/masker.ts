@@ -48,3 +48,13 @@ export class SecretMasker {
     return out;
   }
 }
+
+/** Masks every string in a value, keys included: step outputs, errors and results leave the runner through this. */
+export function maskDeep<T>(value: T, masker: SecretMasker): T {
+  if (typeof value === 'string') return masker.mask(value) as T;
+  if (Array.isArray(value)) return value.map((item) => maskDeep(item, masker)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [masker.mask(key), maskDeep(item, masker)])) as T;
+  }
+  return value;
+}

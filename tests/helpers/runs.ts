@@ -50,9 +50,10 @@ export async function rawLog(server: TestServer, runId: string, step: string): P
   return response.text();
 }
 
-export async function runnerFor(server: TestServer, name: string, labels = ['linux', 'docker'], capacity = 1): Promise<RunningRunner> {
+/** A runner registered with `server`; `url` is where it then talks to the API (a proxy, say). */
+export async function runnerFor(server: TestServer, name: string, labels = ['linux', 'docker'], capacity = 1, url = server.url): Promise<RunningRunner> {
   return startRunner({
-    url: server.url,
+    url,
     registrationToken: await server.registrationToken(),
     name,
     labels,
