@@ -1,12 +1,27 @@
 import { Cron } from 'croner';
-import { and, eq, lte } from 'drizzle-orm';
+import { and, eq, inArray, lte } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { scheduleRegistrations, webhookRegistrations } from '../../db/schema.ts';
+import { scheduleRegistrations, webhookDeliveries, webhookRegistrations } from '../../db/schema.ts';
 import { ApiError } from '../api/errors.ts';
 import { createRun } from './runs.ts';
 import { workflowSecrets } from './secrets.ts';
 
 export const SIGNATURE_HEADER = 'x-flowyard-signature';
+export const TIMESTAMP_HEADER = 'x-flowyard-timestamp';
+export const DELIVERY_HEADER = 'x-flowyard-delivery';
+/** How far a signed timestamp may be from the server clock, either way. */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+export const MAX_DELIVERY_ID_LENGTH = 200;
+/** Longer than the timestamp tolerance, so a replay is refused by one check or the other. */
+const DELIVERY_RETENTION_MS = 24 * 3_600_000;
+const PRUNE_INTERVAL_MS = 60_000;
+let lastPrunedAt = 0;
+
+export interface WebhookHeaders {
+  signature?: string;
+  timestamp?: string;
+  deliveryId?: string;
+}
 
 function timingSafeEqualText(a: string, b: string): boolean {
   const left = new TextEncoder().encode(a);
@@ -22,32 +37,108 @@ export async function hmacSha256Hex(secret: string, body: Uint8Array<ArrayBuffer
   return [...mac].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** The `X-Flowyard-Signature` value for a delivery: `sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`. */
+export async function signWebhook(secret: string, timestamp: string, body: Uint8Array<ArrayBuffer>): Promise<string> {
+  const prefix = new TextEncoder().encode(`${timestamp}.`);
+  const signed = new Uint8Array(prefix.byteLength + body.byteLength);
+  signed.set(prefix);
+  signed.set(body, prefix.byteLength);
+  return `sha256=${await hmacSha256Hex(secret, signed)}`;
+}
+
+function checkDeliveryId(deliveryId: string | undefined): string {
+  if (!deliveryId?.trim()) throw new ApiError(400, 'delivery_required', `the ${DELIVERY_HEADER} header (a unique id per delivery) is required; nothing was run`);
+  if (deliveryId.length > MAX_DELIVERY_ID_LENGTH) throw new ApiError(400, 'invalid_delivery', `the ${DELIVERY_HEADER} header is limited to ${MAX_DELIVERY_ID_LENGTH} characters; nothing was run`);
+  return deliveryId;
+}
+
+function checkTimestamp(timestamp: string | undefined, nowMs: number): void {
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) {
+    throw new ApiError(401, 'bad_timestamp', `missing or malformed ${TIMESTAMP_HEADER} header (Unix seconds); nothing was run`);
+  }
+  const skew = Math.round(nowMs / 1000) - Number(timestamp);
+  if (Math.abs(skew) > WEBHOOK_TOLERANCE_SECONDS) {
+    const where = skew > 0 ? `${skew} s old` : `${-skew} s in the future`;
+    throw new ApiError(401, 'stale_timestamp', `${TIMESTAMP_HEADER} is ${where}; only deliveries within ${WEBHOOK_TOLERANCE_SECONDS} s of the server clock are accepted; nothing was run`);
+  }
+}
+
+function parsePayload(body: Uint8Array<ArrayBuffer>): Record<string, unknown> {
+  if (body.byteLength === 0) return {};
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(body)) as unknown;
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { body: parsed };
+  } catch {
+    throw new ApiError(400, 'invalid_payload', 'the webhook body must be JSON');
+  }
+}
+
 /**
- * A webhook delivery: the path names an active registration; when it has a secret, the body must carry
- * `X-Flowyard-Signature: sha256=<hex HMAC-SHA256 of the body>` (GitHub's scheme), compared in constant time.
+ * Records the delivery before the run exists: the primary key lets exactly one of several concurrent
+ * copies through. The delivery id is not signed, so a replay under a fresh id is caught by its signature,
+ * which is also recorded once per path (under a `signature:<path>:` key) for signed hooks.
  */
-export async function deliverWebhook(db: Db, secretsKey: CryptoKey, path: string, method: string, body: Uint8Array<ArrayBuffer>, signature: string | undefined) {
+async function claimDelivery(db: Db, path: string, keys: string[], now: Date): Promise<void> {
+  const claimed: string[] = [];
+  for (const key of keys) {
+    const inserted = await db.insert(webhookDeliveries).values({ deliveryId: key, path, receivedAt: now }).onConflictDoNothing().returning({ id: webhookDeliveries.deliveryId });
+    if (inserted.length === 0) {
+      if (claimed.length > 0) await db.delete(webhookDeliveries).where(inArray(webhookDeliveries.deliveryId, claimed));
+      throw new ApiError(409, 'duplicate_delivery', `this delivery to /hooks${path} was already received; nothing was run`);
+    }
+    claimed.push(key);
+  }
+}
+
+/** Forgets deliveries older than a day: by then their timestamps are long refused. Returns how many. */
+export async function pruneWebhookDeliveries(db: Db, nowMs = Date.now()): Promise<number> {
+  const pruned = await db.delete(webhookDeliveries).where(lte(webhookDeliveries.receivedAt, new Date(nowMs - DELIVERY_RETENTION_MS))).returning({ id: webhookDeliveries.deliveryId });
+  return pruned.length;
+}
+
+async function pruneOccasionally(db: Db, nowMs: number): Promise<void> {
+  if (nowMs - lastPrunedAt < PRUNE_INTERVAL_MS) return;
+  lastPrunedAt = nowMs;
+  await pruneWebhookDeliveries(db, nowMs);
+}
+
+/**
+ * A webhook delivery: the path names an active registration and `X-Flowyard-Delivery` names the delivery
+ * (each id runs once). With a secret, `X-Flowyard-Timestamp` (Unix seconds, within 5 minutes) and
+ * `X-Flowyard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` are required, compared in
+ * constant time.
+ */
+export async function deliverWebhook(db: Db, secretsKey: CryptoKey, path: string, method: string, body: Uint8Array<ArrayBuffer>, headers: WebhookHeaders, nowMs = Date.now()) {
   const [hook] = await db.select().from(webhookRegistrations).where(eq(webhookRegistrations.path, path));
   if (!hook) throw new ApiError(404, 'not_found', `no active workflow listens on /hooks${path}`);
   if (hook.method !== method) throw new ApiError(405, 'method_not_allowed', `/hooks${path} accepts ${hook.method}`);
+  const deliveryId = checkDeliveryId(headers.deliveryId);
+  const replayKeys = [deliveryId];
   if (hook.secretName) {
     const secret = (await workflowSecrets(db, secretsKey, hook.workflowId))[hook.secretName];
     if (secret === undefined) throw new ApiError(401, 'unsigned', `the webhook secret ${hook.secretName} is not set for this workflow; nothing was run`);
-    const expected = `sha256=${await hmacSha256Hex(secret, body)}`;
-    if (!signature || !timingSafeEqualText(signature, expected)) {
-      throw new ApiError(401, 'bad_signature', `missing or wrong ${SIGNATURE_HEADER} header; nothing was run`);
+    checkTimestamp(headers.timestamp, nowMs);
+    const expected = await signWebhook(secret, headers.timestamp!, body);
+    if (!headers.signature || !timingSafeEqualText(headers.signature, expected)) {
+      throw new ApiError(401, 'bad_signature', `missing or wrong ${SIGNATURE_HEADER} header (HMAC-SHA256 of "<${TIMESTAMP_HEADER}>.<body>"); nothing was run`);
     }
+    replayKeys.push(`signature:${path}:${expected}`);
+  } else if (headers.timestamp !== undefined) {
+    checkTimestamp(headers.timestamp, nowMs);
   }
-  let payload: Record<string, unknown> = {};
-  if (body.byteLength > 0) {
-    try {
-      const parsed = JSON.parse(new TextDecoder().decode(body)) as unknown;
-      payload = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { body: parsed };
-    } catch {
-      throw new ApiError(400, 'invalid_payload', 'the webhook body must be JSON');
-    }
+  const payload = parsePayload(body);
+  await pruneOccasionally(db, nowMs);
+  const now = new Date(nowMs);
+  await claimDelivery(db, path, replayKeys, now);
+  try {
+    const run = await createRun(db, hook.workflowId, { pipeline: hook.pipeline, triggerType: 'http', triggerPayload: { ...payload, type: payload.type ?? 'http' } });
+    await db.update(webhookDeliveries).set({ runId: run.id }).where(eq(webhookDeliveries.deliveryId, deliveryId));
+    return run;
+  } catch (error) {
+    // No run was started: let the sender retry the same delivery.
+    await db.delete(webhookDeliveries).where(inArray(webhookDeliveries.deliveryId, replayKeys));
+    throw error;
   }
-  return createRun(db, hook.workflowId, { pipeline: hook.pipeline, triggerType: 'http', triggerPayload: { ...payload, type: payload.type ?? 'http' } });
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { hmacSha256Hex, fireDueSchedules } from '../../server/services/triggers.ts';
+import { fireDueSchedules, signWebhook } from '../../server/services/triggers.ts';
 import { testApi, type TestApi } from '../helpers/api.ts';
 
 let api: TestApi;
@@ -33,19 +33,23 @@ test('a signed webhook starts a run with the payload; unsigned or wrong ones run
   await api.call('PUT', `/api/workflows/${id}/secrets/HOOK_SECRET`, { value: 'hook-secret-1' });
   const body = JSON.stringify({ ref: 'refs/heads/main' });
   const before = await runCount();
-  const unsigned = await api.app.request('/hooks/gh/push', { method: 'POST', body });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const unsigned = await api.app.request('/hooks/gh/push', { method: 'POST', body, headers: { 'x-flowyard-delivery': 'd-unsigned', 'x-flowyard-timestamp': timestamp } });
   assert.equal(unsigned.status, 401);
-  const wrong = await api.app.request('/hooks/gh/push', { method: 'POST', body, headers: { 'x-flowyard-signature': `sha256=${'0'.repeat(64)}` } });
+  const wrong = await api.app.request('/hooks/gh/push', { method: 'POST', body, headers: { 'x-flowyard-delivery': 'd-wrong', 'x-flowyard-timestamp': timestamp, 'x-flowyard-signature': `sha256=${'0'.repeat(64)}` } });
   assert.equal(wrong.status, 401);
+  const signature = await signWebhook('hook-secret-1', timestamp, new TextEncoder().encode(body));
+  const noDelivery = await api.app.request('/hooks/gh/push', { method: 'POST', body, headers: { 'x-flowyard-timestamp': timestamp, 'x-flowyard-signature': signature } });
+  assert.equal(noDelivery.status, 400);
+  assert.match(((await noDelivery.json()) as { error: { message: string } }).error.message, /x-flowyard-delivery/);
   assert.equal(await runCount(), before);
-  const signature = `sha256=${await hmacSha256Hex('hook-secret-1', new TextEncoder().encode(body))}`;
-  const ok = await api.app.request('/hooks/gh/push', { method: 'POST', body, headers: { 'x-flowyard-signature': signature } });
+  const ok = await api.app.request('/hooks/gh/push', { method: 'POST', body, headers: { 'x-flowyard-delivery': 'd-ok', 'x-flowyard-timestamp': timestamp, 'x-flowyard-signature': signature } });
   assert.equal(ok.status, 202, await ok.clone().text());
   const { runId } = (await ok.json()) as { runId: string };
   const run = (await (await api.call('GET', `/api/runs/${runId}`)).json()) as { triggerType: string; triggerPayload: { ref: string } };
   assert.equal(run.triggerType, 'http');
   assert.equal(run.triggerPayload.ref, 'refs/heads/main');
-  assert.equal((await api.app.request('/hooks/nowhere', { method: 'POST', body })).status, 404);
+  assert.equal((await api.app.request('/hooks/nowhere', { method: 'POST', body, headers: { 'x-flowyard-delivery': 'd-nowhere' } })).status, 404);
 });
 
 test('schedules fire once per slot even when several processes tick at once', async () => {
