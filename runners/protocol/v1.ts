@@ -32,6 +32,11 @@ export const StepSpec = z.object({
   skip_if: z.string().optional(),
   timeoutMs: z.number().int().positive().nullable(),
   continueOnError: z.boolean(),
+  /**
+   * step.deploy only: the secrets of the environment it targets. The runner gives them to this step alone
+   * (its env and its templates' .Secrets), never to the job's other steps; older runners ignore the field.
+   */
+  secrets: z.record(z.string(), z.string()).optional(),
 });
 export type StepSpec = z.infer<typeof StepSpec>;
 
@@ -66,6 +71,11 @@ export const JobSpec = z.object({
   modules: z.record(z.string(), z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) })),
 });
 export type JobSpec = z.infer<typeof JobSpec>;
+
+/** Every secret value a job carries (its own and its deploy steps'), for masking output. */
+export function jobSecretValues(job: Pick<JobSpec, 'secrets' | 'steps' | 'compensation'>): string[] {
+  return [...Object.values(job.secrets), ...[...job.steps, ...job.compensation].flatMap((step) => Object.values(step.secrets ?? {}))];
+}
 export const ClaimResponse = z.object({ job: JobSpec });
 
 export const LeaseResponse = z.object({ leaseExpiresAt: z.number().int(), cancelled: z.boolean() });
