@@ -8,4 +8,8 @@ export interface ServerConfig {
   secureCookies: boolean;
   /** How long a runner's claim on a job lasts without renewal; a lapsed lease means the runner is lost. */
   leaseMs: number;
+  /** Largest request body accepted (artifact uploads excepted); FLOWYARD_MAX_BODY_BYTES, 1 MiB by default. */
+  maxBodyBytes?: number;
+  /** Trust X-Forwarded-For for the client address (FLOWYARD_TRUST_PROXY=1): only behind a proxy that sets it. */
+  trustProxy?: boolean;
 }

@@ -4,6 +4,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { AppDeps, AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
 import { authUnlessPublic } from './middleware/auth.ts';
+import { limitRequestBodies } from './middleware/body-limit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { blobRoutesFor } from './routes/blobs.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -33,6 +34,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
     c.set('deps', deps);
     await next();
   });
+  app.use('*', limitRequestBodies);
   app.route('/', healthRoutes);
   app.route('/hooks', hookRoutes);
   app.use('/api/*', authUnlessPublic);

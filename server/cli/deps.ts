@@ -6,6 +6,7 @@ import type { AppDeps } from '../api/env.ts';
 import { createArtifactStore } from '../services/artifacts/index.ts';
 import { testEnvironmentConnection } from '../services/connection-test.ts';
 import { DEFAULT_LEASE_MS } from '../services/runs.ts';
+import { parseMaxBodyBytes } from '../api/middleware/body-limit.ts';
 import { secretsKeyFrom } from '../services/secrets.ts';
 
 /** The server secret: FLOWYARD_SECRET_KEY, or a random one kept in the data folder (mode 0600). */
@@ -46,6 +47,8 @@ export async function buildDeps(options: DepsOptions): Promise<AppDeps> {
       adminToken: options.adminToken,
       secureCookies: options.publicUrl.startsWith('https:'),
       leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
+      maxBodyBytes: parseMaxBodyBytes(env.FLOWYARD_MAX_BODY_BYTES),
+      trustProxy: env.FLOWYARD_TRUST_PROXY === '1',
     },
   };
 }
