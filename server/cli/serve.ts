@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 const LEASE_SWEEP_MS = 2000;
 const SCHEDULE_TICK_MS = 5000;
 import { parseArgs } from 'node:util';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import { openDatabase } from '../../db/client.ts';
 import { migrateDatabase } from '../../db/migrate.ts';
 import { createApp } from '../api/app.ts';
@@ -21,6 +21,7 @@ import { fireDueSchedules } from '../services/triggers.ts';
 import { buildDeps } from './deps.ts';
 import { serveUi } from '../api/ui.ts';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { attachCollab } from '../collab/ws.ts';
 
 export interface ServeOptions {
@@ -47,6 +48,23 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   return { port, host: values.host, dataDir, databaseUrl: env.DATABASE_URL ?? `file:${dataDir}/flowyard.db`, runner: !values['no-runner'] };
 }
 
+/** Listens on the port; resolves to the bound port, or to a one-line reason when the port cannot be used. */
+function listen(server: Server, port: number, host: string): Promise<{ port: number } | { problem: string }> {
+  return new Promise((done) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') done({ problem: `port ${port} is in use; use --port` });
+      else if (error.code === 'EACCES') done({ problem: `no permission to listen on port ${port}; use --port with a port above 1023` });
+      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') done({ problem: `cannot listen on host ${host}: no such address here; use --host` });
+      else done({ problem: `cannot listen on ${host}:${port}: ${error.message}` });
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      done({ port: (server.address() as AddressInfo).port });
+    });
+  });
+}
+
 /** Starts API + UI on one port; resolves to -1 so the process stays up until a signal. */
 export async function runServe(args: string[]): Promise<number> {
   const options = parseServeArgs(args);
@@ -54,7 +72,6 @@ export async function runServe(args: string[]): Promise<number> {
   const handle = await openDatabase(options.databaseUrl, process.env.DATABASE_AUTH_TOKEN);
   await migrateDatabase(handle.db);
   const adminToken = process.env.FLOWYARD_ADMIN_TOKEN || undefined;
-  const firstAdmin = await ensureFirstAdmin(handle.db, { adminToken });
   const publicUrl = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
   const leaseMs = process.env.FLOWYARD_LEASE_MS ? Number(process.env.FLOWYARD_LEASE_MS) : undefined;
   const deps = await buildDeps({ db: handle.db, dataDir: options.dataDir, publicUrl, adminToken, leaseMs });
@@ -62,20 +79,27 @@ export async function runServe(args: string[]): Promise<number> {
     deps,
     { ui: (a) => serveUi(a, process.env.FLOWYARD_UI_DIR ?? resolve(import.meta.dirname, '../../build')) },
   );
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  // Bind before creating the first admin: a busy port must not swallow the only showing of its password.
+  const bound = await listen(server, options.port, options.host);
+  if ('problem' in bound) {
+    process.stderr.write(`flowyard: ${bound.problem}\n`);
+    handle.close();
+    return 1;
+  }
+  const firstAdmin = await ensureFirstAdmin(handle.db, { adminToken });
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
   const stopSweeper = startLeaseSweeper(handle.db, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));
   const scheduler = setInterval(() => void fireDueSchedules(handle.db).catch((error: Error) => console.error(`[schedules] ${error.message}`)), SCHEDULE_TICK_MS);
   let embedded: RunningRunner | undefined;
-  const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
-    const url = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${info.port}`;
-    process.stdout.write(`flowyard: listening on ${url} (database ${redactUrl(options.databaseUrl)})\n`);
-    if (firstAdmin.created) {
-      process.stdout.write(`flowyard: created the first admin. Sign in once as ${firstAdmin.email} with password ${firstAdmin.password} and change it; it is not shown again.\n`);
-    }
-    if (!options.runner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
-    else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${info.port}`, options.dataDir).then((r) => (embedded = r));
-  });
-  const collab = attachCollab(server as Server, deps);
+  const url = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${bound.port}`;
+  process.stdout.write(`flowyard: listening on ${url} (database ${redactUrl(options.databaseUrl)})\n`);
+  if (firstAdmin.created) {
+    process.stdout.write(`flowyard: created the first admin. Sign in once as ${firstAdmin.email} with password ${firstAdmin.password} and change it; it is not shown again.\n`);
+  }
+  if (!options.runner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
+  else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, options.dataDir).then((r) => (embedded = r));
+  const collab = attachCollab(server, deps);
   const stop = async () => {
     await collab.close();
     stopSweeper();

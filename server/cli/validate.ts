@@ -59,7 +59,10 @@ export async function runTryActivate(args: string[]): Promise<number> {
   for (const pipeline of result.plan.pipelines) {
     const triggers = pipeline.triggers.map((t) => (t.type === 'http' ? `http ${t.path}` : t.type === 'schedule' ? `schedule "${t.cron}"` : 'manual')).join(', ');
     process.stdout.write(`  pipeline ${pipeline.name} (${triggers}; ${pipeline.jobs} job${pipeline.jobs > 1 ? 's' : ''})\n`);
-    for (const step of pipeline.steps) process.stdout.write(`    ${step.job}. ${step.name}  ${step.type}\n`);
+    pipeline.steps.forEach((step, i) => {
+      const job = pipeline.jobs > 1 ? `  (job ${step.job + 1})` : '';
+      process.stdout.write(`    ${i + 1}. ${step.name}  ${step.type}${job}\n`);
+    });
   }
   return 0;
 }
