@@ -117,9 +117,9 @@ test('sessions: valid until expiry, gone after delete, token never stored', asyn
   assert.ok(!JSON.stringify(rows).includes(session.token));
   assert.ok(!databaseBytes().includes(session.token));
 
-  const shortLived = await createSession(handle.db, user.id, 20);
+  const shortLived = await createSession(handle.db, user.id, 1000);
   assert.equal((await userForSession(handle.db, shortLived.token))?.id, user.id);
-  await new Promise((resolve) => setTimeout(resolve, 40));
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   assert.equal(await userForSession(handle.db, shortLived.token), null, 'expired session');
 
   await deleteSession(handle.db, session.token);

@@ -9,7 +9,8 @@ function failsWith(input: string | Uint8Array, code: string) {
   assert.equal(result.ok, false);
   const d = result.diagnostics.find((x) => x.code === code);
   assert.ok(d, `expected ${code}, got ${JSON.stringify(result.diagnostics)}`);
-  assert.ok(elapsed < 5000, `took ${elapsed} ms`);
+  // Generous: it only has to show the limit stops the work early, also on a loaded machine.
+  assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
   return d;
 }
 
