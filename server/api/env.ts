@@ -21,6 +21,8 @@ export interface AuthUser {
   email: string;
   name: string;
   role: Role;
+  /** Set for a password someone else chose (first admin, reset): every call but a few answers 403 until it is changed. */
+  mustChangePassword: boolean;
 }
 
 /** Hono environment shared by every router: dependencies and the authenticated user. */

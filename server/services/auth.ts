@@ -2,12 +2,12 @@
  * Users, browser sessions and API tokens as plain functions over the database (no HTTP here).
  * Session and API tokens are random secrets handed out once; only their SHA-256 is stored.
  */
-import { and, asc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, ne, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { apiTokens, roles, sessions, users, type Role } from '../../db/schema.ts';
+import { apiTokens, roles, runnerRegistrationTokens, sessions, users, workflows, workflowVersions, type Role } from '../../db/schema.ts';
 import type { AuthUser } from '../api/env.ts';
 import { sha256Hex } from './crypto.ts';
-import { hashPassword, toBase64Url, verifyPassword } from './passwords.ts';
+import { hashPassword, PasswordPolicyError, toBase64Url, verifyPassword } from './passwords.ts';
 
 export const API_TOKEN_PREFIX = 'fy_pat_';
 export const SESSION_TOKEN_PREFIX = 'fy_sess_';
@@ -17,7 +17,10 @@ export const ADMIN_TOKEN_NAME = 'FLOWYARD_ADMIN_TOKEN';
 const DISPLAY_PREFIX_LENGTH = 12;
 const LAST_USED_PRECISION_MS = 60_000;
 
-const authUserColumns = { id: users.id, email: users.email, name: users.name, role: users.role };
+/** A password a user chooses themselves (changing it) must be at least this long. */
+export const NEW_PASSWORD_MIN_LENGTH = 12;
+
+const authUserColumns = { id: users.id, email: users.email, name: users.name, role: users.role, mustChangePassword: users.mustChangePassword };
 
 /** Thrown by `createUser` when the (normalised) email already belongs to a user. */
 export class DuplicateEmailError extends Error {
@@ -32,7 +35,7 @@ export function generateToken(prefix: string): string {
 
 export const hashToken = sha256Hex;
 
-export function hasRole(user: AuthUser, minRole: Role): boolean {
+export function hasRole(user: Pick<AuthUser, 'role'>, minRole: Role): boolean {
   return roles.indexOf(user.role) >= roles.indexOf(minRole);
 }
 
@@ -44,6 +47,8 @@ export interface NewUser {
   role: Role;
   /** Omit for a user who only authenticates with API tokens. */
   password?: string;
+  /** Someone else chose the password: the user must replace it before doing anything else. */
+  mustChangePassword?: boolean;
 }
 
 /** Throws `PasswordPolicyError` for a too-short password and `DuplicateEmailError` for a taken email. */
@@ -52,7 +57,7 @@ export async function createUser(db: Db, input: NewUser): Promise<AuthUser> {
   const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
   const [user] = await db
     .insert(users)
-    .values({ email, name: input.name, role: input.role, passwordHash })
+    .values({ email, name: input.name, role: input.role, passwordHash, mustChangePassword: input.mustChangePassword ?? false })
     .onConflictDoNothing({ target: users.email })
     .returning(authUserColumns);
   if (!user) throw new DuplicateEmailError(email);
@@ -64,8 +69,18 @@ export async function findUserByEmail(db: Db, email: string): Promise<AuthUser |
   return user ?? null;
 }
 
-export async function listUsers(db: Db): Promise<AuthUser[]> {
-  return db.select(authUserColumns).from(users).orderBy(asc(users.createdAt));
+export interface UserSummary extends AuthUser {
+  disabledAt: Date | null;
+  createdAt: Date;
+}
+
+export async function listUsers(db: Db): Promise<UserSummary[]> {
+  return db.select({ ...authUserColumns, disabledAt: users.disabledAt, createdAt: users.createdAt }).from(users).orderBy(asc(users.createdAt));
+}
+
+export async function getUser(db: Db, id: string): Promise<UserSummary | null> {
+  const [user] = await db.select({ ...authUserColumns, disabledAt: users.disabledAt, createdAt: users.createdAt }).from(users).where(eq(users.id, id));
+  return user ?? null;
 }
 
 /** Hash of a throwaway password, verified against when the email is unknown so both cases cost the same. */
@@ -73,7 +88,7 @@ let decoyPasswordHash: Promise<string> | undefined;
 
 export async function authenticatePassword(db: Db, email: string, password: string): Promise<AuthUser | null> {
   const [row] = await db
-    .select({ user: authUserColumns, passwordHash: users.passwordHash })
+    .select({ user: authUserColumns, passwordHash: users.passwordHash, disabledAt: users.disabledAt })
     .from(users)
     .where(eq(users.email, normaliseEmail(email)));
   if (!row?.passwordHash) {
@@ -81,7 +96,8 @@ export async function authenticatePassword(db: Db, email: string, password: stri
     await verifyPassword(password, await decoyPasswordHash);
     return null;
   }
-  return (await verifyPassword(password, row.passwordHash)) ? row.user : null;
+  const matches = await verifyPassword(password, row.passwordHash);
+  return matches && !row.disabledAt ? row.user : null;
 }
 
 /** Also drops the user's expired sessions, so the table does not grow with every sign-in. */
@@ -103,7 +119,7 @@ export async function userForSession(db: Db, token: string): Promise<AuthUser | 
     .select({ user: authUserColumns, expiresAt: sessions.expiresAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(eq(sessions.tokenHash, await hashToken(token)));
+    .where(and(eq(sessions.tokenHash, await hashToken(token)), isNull(users.disabledAt)));
   if (!row || row.expiresAt.getTime() <= Date.now()) return null;
   return row.user;
 }
@@ -177,7 +193,7 @@ export async function userForApiToken(db: Db, token: string): Promise<AuthUser |
     })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
-    .where(eq(apiTokens.tokenHash, await hashToken(token)));
+    .where(and(eq(apiTokens.tokenHash, await hashToken(token)), isNull(users.disabledAt)));
   if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= now)) return null;
   if (!row.lastUsedAt || now - row.lastUsedAt.getTime() >= LAST_USED_PRECISION_MS) {
     await db.update(apiTokens).set({ lastUsedAt: new Date(now) }).where(eq(apiTokens.id, row.tokenId));
@@ -203,7 +219,8 @@ async function createFirstAdminIfNoUsers(db: Db): Promise<FirstAdminResult> {
   if (anyUser) return { created: false };
   const password = generateToken('');
   try {
-    await createUser(db, { email: FIRST_ADMIN_EMAIL, name: 'Admin', role: 'admin', password });
+    // The password is printed to a log: it works once, to choose a new one.
+    await createUser(db, { email: FIRST_ADMIN_EMAIL, name: 'Admin', role: 'admin', password, mustChangePassword: true });
   } catch (error) {
     // Another process starting at the same moment created it first.
     if (error instanceof DuplicateEmailError) return { created: false };
@@ -231,4 +248,108 @@ async function ensureAdminToken(db: Db, adminToken: string): Promise<void> {
       displayPrefix: `sha256:${tokenHash.slice(0, 8)}`,
     })
     .onConflictDoNothing({ target: apiTokens.tokenHash });
+}
+
+/** Thrown when the current password given to `changePassword` is wrong. */
+export class WrongPasswordError extends Error {
+  constructor() {
+    super('the current password is wrong');
+  }
+}
+
+/** Thrown when a change would leave no enabled admin. */
+export class LastAdminError extends Error {
+  constructor(action: string) {
+    super(`cannot ${action} the last enabled admin; make another user admin first`);
+  }
+}
+
+export class UnknownUserError extends Error {
+  constructor(what: string) {
+    super(`no user ${what}`);
+  }
+}
+
+/**
+ * The user replaces their own password: the current one must match, the new one must be at least
+ * `NEW_PASSWORD_MIN_LENGTH` characters and differ from it. Clears `must_change_password` and ends every other
+ * session of the user (`keepSessionToken` is the one making the change, if any).
+ */
+export async function changePassword(db: Db, userId: string, currentPassword: string, newPassword: string, keepSessionToken?: string): Promise<void> {
+  const [row] = await db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId));
+  if (!row?.passwordHash || !(await verifyPassword(currentPassword, row.passwordHash))) throw new WrongPasswordError();
+  if (newPassword.length < NEW_PASSWORD_MIN_LENGTH) {
+    throw new PasswordPolicyError(`the new password must be at least ${NEW_PASSWORD_MIN_LENGTH} characters long`);
+  }
+  if (newPassword === currentPassword) throw new PasswordPolicyError('the new password must differ from the current one');
+  await db.update(users).set({ passwordHash: await hashPassword(newPassword), mustChangePassword: false }).where(eq(users.id, userId));
+  const keep = keepSessionToken ? await hashToken(keepSessionToken) : '';
+  await db.delete(sessions).where(and(eq(sessions.userId, userId), ne(sessions.tokenHash, keep)));
+}
+
+/**
+ * Operator recovery (`flowyard admin reset-password EMAIL`): sets a random one-time password that must be
+ * changed at the next sign-in, ends the user's sessions, and returns the password to hand over.
+ */
+export async function resetPassword(db: Db, email: string): Promise<string> {
+  const password = generateToken('');
+  const [user] = await db
+    .update(users)
+    .set({ passwordHash: await hashPassword(password), mustChangePassword: true })
+    .where(eq(users.email, normaliseEmail(email)))
+    .returning({ id: users.id });
+  if (!user) throw new UnknownUserError(`with email ${normaliseEmail(email)}`);
+  await db.delete(sessions).where(eq(sessions.userId, user.id));
+  return password;
+}
+
+/** Ends every session of the user and revokes all their API tokens. */
+export async function revokeUserCredentials(db: Db, userId: string): Promise<void> {
+  await db.delete(sessions).where(eq(sessions.userId, userId));
+  await db.update(apiTokens).set({ revokedAt: new Date() }).where(and(eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt)));
+}
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+async function enabledAdminsOtherThan(tx: Tx, userId: string): Promise<number> {
+  const [row] = await tx
+    .select({ count: sql<number>`count(*)` })
+    .from(users)
+    .where(and(eq(users.role, 'admin'), isNull(users.disabledAt), ne(users.id, userId)));
+  return Number(row?.count ?? 0);
+}
+
+/**
+ * An admin changes a user's role or disables / re-enables them. Disabling ends their sessions at once; their
+ * API tokens are refused while they stay disabled. Throws `LastAdminError` rather than leave no enabled admin.
+ */
+export async function updateUser(db: Db, userId: string, change: { role?: Role; disabled?: boolean }): Promise<UserSummary> {
+  await db.transaction(async (tx) => {
+    const [user] = await tx.select({ role: users.role, disabledAt: users.disabledAt }).from(users).where(eq(users.id, userId));
+    if (!user) throw new UnknownUserError(userId);
+    const staysEnabledAdmin = (change.role ?? user.role) === 'admin' && !(change.disabled ?? user.disabledAt !== null);
+    if (user.role === 'admin' && !user.disabledAt && !staysEnabledAdmin && (await enabledAdminsOtherThan(tx, userId)) === 0) {
+      throw new LastAdminError(change.disabled ? 'disable' : 'demote');
+    }
+    const disabledAt = change.disabled === undefined ? user.disabledAt : change.disabled ? (user.disabledAt ?? new Date()) : null;
+    await tx.update(users).set({ role: change.role ?? user.role, disabledAt }).where(eq(users.id, userId));
+    if (change.disabled) await tx.delete(sessions).where(eq(sessions.userId, userId));
+  });
+  return (await getUser(db, userId))!;
+}
+
+/** Deletes the user with their sessions and tokens; what they created stays, without an author. */
+export async function deleteUser(db: Db, userId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [user] = await tx.select({ role: users.role, disabledAt: users.disabledAt }).from(users).where(eq(users.id, userId));
+    if (!user) throw new UnknownUserError(userId);
+    if (user.role === 'admin' && !user.disabledAt && (await enabledAdminsOtherThan(tx, userId)) === 0) throw new LastAdminError('delete');
+    await tx.delete(sessions).where(eq(sessions.userId, userId));
+    await tx.delete(apiTokens).where(eq(apiTokens.userId, userId));
+    await tx.update(workflows).set({ createdBy: null }).where(eq(workflows.createdBy, userId));
+    await tx.update(workflows).set({ updatedBy: null }).where(eq(workflows.updatedBy, userId));
+    await tx.update(workflowVersions).set({ createdBy: null }).where(eq(workflowVersions.createdBy, userId));
+    await tx.update(runnerRegistrationTokens).set({ createdBy: null }).where(eq(runnerRegistrationTokens.createdBy, userId));
+    await tx.delete(users).where(eq(users.id, userId));
+  });
 }

@@ -26,7 +26,7 @@ let secretsKey: CryptoKey;
 /** The app as the lead wires it: deps on the context, auth on /api/* except public paths, routers below. */
 function buildApp(config: Partial<ServerConfig> = {}) {
   const app = new OpenAPIHono<AppEnv>();
-  const deps = { db: handle.db, secretsKey, artifacts: createLocalStore({ dir: join(dir, 'artifacts'), publicUrl: PUBLIC_URL, signingKey: 'test' }), testConnection: async () => ({ ok: false, message: 'not used here' }), config: { publicUrl: PUBLIC_URL, secureCookies: false, leaseMs: 30_000, ...config } };
+  const deps = { db: handle.db, secretsKey, artifacts: createLocalStore({ dir: join(dir, 'artifacts'), publicUrl: PUBLIC_URL, signingKey: 'test' }), testConnection: async () => ({ ok: false, message: 'not used here' }), config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, secureCookies: false, leaseMs: 30_000, ...config } };
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     await next();
@@ -82,8 +82,8 @@ test('login sets an HttpOnly SameSite=Lax cookie; wrong credentials give the sam
   const { response, setCookie } = await login(app, 'VIC@example.com', 'viewer password');
   assert.equal(response.status, 200);
   const { user } = (await response.json()) as { user: Record<string, unknown> };
-  assert.deepEqual(Object.keys(user).sort(), ['email', 'id', 'name', 'role']);
-  assert.deepEqual([user.email, user.name, user.role], ['vic@example.com', 'Vic', 'viewer']);
+  assert.deepEqual(Object.keys(user).sort(), ['email', 'id', 'mustChangePassword', 'name', 'role']);
+  assert.deepEqual([user.email, user.name, user.role, user.mustChangePassword], ['vic@example.com', 'Vic', 'viewer', false]);
   assert.match(setCookie, /^flowyard_session=fy_sess_[\w-]+;/);
   assert.match(setCookie, /HttpOnly/);
   assert.match(setCookie, /SameSite=Lax/);

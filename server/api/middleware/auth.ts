@@ -3,6 +3,7 @@
  * `flowyard_session` cookie for the browser. Cookie-authenticated unsafe requests must come from our own
  * origin (CSRF); Bearer requests are exempt because a browser never adds that header on its own.
  */
+import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Role } from '../../../db/schema.ts';
@@ -53,26 +54,48 @@ export function sessionTokenOf(c: Context<AppEnv>): string | undefined {
 const errorResponse = (c: Context<AppEnv>, status: 401 | 403, code: string, message: string) =>
   c.json({ error: { code, message } }, status);
 
-/** Sets `user` on the context or answers 401 (no or bad credential) / 403 (cross-site cookie request). */
-export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const { db } = c.get('deps');
+type Authentication =
+  | { ok: true; user: AuthUser; viaAdminToken: boolean }
+  | { ok: false; status: 401 | 403; code: string; message: string };
+
+/**
+ * Who this request's credential belongs to, checked against the database now: unknown, expired, revoked
+ * credentials and disabled users all fail. Streams call it again while they are open.
+ */
+export async function authenticateRequest(c: Context<AppEnv>): Promise<Authentication> {
+  const { db, config } = c.get('deps');
   const authorization = c.req.header('Authorization');
-  let user: AuthUser | null;
   if (authorization !== undefined) {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
-    if (!bearer) return errorResponse(c, 401, 'unauthorized', 'the Authorization header must be "Bearer <API token>"');
-    user = await userForApiToken(db, bearer);
-    if (!user) return errorResponse(c, 401, 'unauthorized', 'the API token is unknown, expired or revoked');
-  } else {
-    const sessionToken = sessionTokenOf(c);
-    if (!sessionToken) return errorResponse(c, 401, 'unauthorized', 'sign in or send an API token as "Authorization: Bearer <token>"');
-    user = await userForSession(db, sessionToken);
-    if (!user) return errorResponse(c, 401, 'unauthorized', 'your session has expired, sign in again');
-    if (UNSAFE_METHODS.has(c.req.method) && !isSameOriginRequest(c)) {
-      return errorResponse(c, 403, 'csrf_rejected', 'cross-origin request refused: the Origin header must match this server');
-    }
+    if (!bearer) return { ok: false, status: 401, code: 'unauthorized', message: 'the Authorization header must be "Bearer <API token>"' };
+    const user = await userForApiToken(db, bearer);
+    if (!user) return { ok: false, status: 401, code: 'unauthorized', message: 'the API token is unknown, expired or revoked, or its user is disabled' };
+    return { ok: true, user, viaAdminToken: config.adminToken !== undefined && bearer === config.adminToken };
   }
-  c.set('user', user);
+  const sessionToken = sessionTokenOf(c);
+  if (!sessionToken) return { ok: false, status: 401, code: 'unauthorized', message: 'sign in or send an API token as "Authorization: Bearer <token>"' };
+  const user = await userForSession(db, sessionToken);
+  if (!user) return { ok: false, status: 401, code: 'unauthorized', message: 'your session has expired, sign in again' };
+  if (UNSAFE_METHODS.has(c.req.method) && !isSameOriginRequest(c)) {
+    return { ok: false, status: 403, code: 'csrf_rejected', message: 'cross-origin request refused: the Origin header must match this server' };
+  }
+  return { ok: true, user, viaAdminToken: false };
+}
+
+/** What a user whose password must be changed may still do. */
+const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set(['GET /api/auth/me', 'POST /api/auth/password', 'POST /api/auth/logout']);
+
+/**
+ * Sets `user` on the context or answers 401 (no or bad credential) / 403 (cross-site cookie request, or a
+ * password that must be changed first). The operator's FLOWYARD_ADMIN_TOKEN is exempt from the change.
+ */
+export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const auth = await authenticateRequest(c);
+  if (!auth.ok) return errorResponse(c, auth.status, auth.code, auth.message);
+  if (auth.user.mustChangePassword && !auth.viaAdminToken && !ALLOWED_BEFORE_PASSWORD_CHANGE.has(`${c.req.method} ${c.req.path}`)) {
+    return errorResponse(c, 403, 'password_change_required', 'choose a new password first: POST /api/auth/password with your current and a new password');
+  }
+  c.set('user', auth.user);
   await next();
 };
 
@@ -99,4 +122,22 @@ function isSameOriginRequest(c: Context<AppEnv>): boolean {
   const origin = c.req.header('Origin');
   if (!origin) return false;
   return origin === new URL(c.req.url).origin || origin === new URL(c.get('deps').config.publicUrl).origin;
+}
+
+/**
+ * The client's address for rate limiting: the connecting socket's, or with `trustProxy` (FLOWYARD_TRUST_PROXY=1)
+ * the last X-Forwarded-For entry, which the proxy in front of us appended (earlier entries are the client's
+ * to forge). 'unknown' when neither is available (edge runtimes, in-process requests).
+ */
+export function clientAddress(c: Context<AppEnv>): string {
+  if (c.get('deps').config.trustProxy) {
+    const forwarded = (c.req.header('X-Forwarded-For') ?? '').split(',').map((part) => part.trim()).filter(Boolean).at(-1);
+    if (forwarded) return forwarded;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    // Not served by @hono/node-server: there is no socket to ask.
+    return 'unknown';
+  }
 }
