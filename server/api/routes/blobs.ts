@@ -3,11 +3,12 @@
  * query string is the credential, so this path is public (no session or API token).
  *   PUT → 201 `{ storageKey, size, sha256 }` once the body matched the signed size and SHA-256.
  *   GET → the bytes, `application/octet-stream`, as an attachment when a filename was signed.
+ * A failing store (permissions, full disk) answers 503 / 507 with the cause, never a bare 500.
  */
 import { Hono, type Context, type Env } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { LocalBlobAccess } from '../../services/artifacts/local.ts';
-import { ArtifactIntegrityError, ArtifactRequestError, assertStorageKey, contentDisposition } from '../../services/artifacts/store.ts';
+import { ArtifactIntegrityError, ArtifactRequestError, ArtifactStoreUnavailableError, assertStorageKey, contentDisposition } from '../../services/artifacts/store.ts';
 
 const INTEGRITY_STATUS = { missing: 400, too_large: 413, size_mismatch: 400, sha256_mismatch: 422 } as const;
 
@@ -46,6 +47,7 @@ export function blobRoutesFor<E extends Env>(getLocal: (c: Context<E>) => LocalB
         await local.writeVerified(storageKey, c.req.raw.body ?? new ReadableStream({ start: (controller) => controller.close() }), expected);
       } catch (error) {
         if (error instanceof ArtifactIntegrityError) return fail(c, INTEGRITY_STATUS[error.reason], error.reason, error.message);
+        if (error instanceof ArtifactStoreUnavailableError) return fail(c, error.status, error.code, error.message);
         throw error;
       }
       return c.json({ storageKey, size: expected.size, sha256: expected.sha256 }, 201);
@@ -56,7 +58,13 @@ export function blobRoutesFor<E extends Env>(getLocal: (c: Context<E>) => LocalB
       const { local, storageKey } = found;
       const check = local.verifySignature(c.req.query(), 'GET', storageKey);
       if (!check.ok) return fail(c, 403, check.code, check.reason);
-      const blob = await local.openRead(storageKey);
+      let blob: Awaited<ReturnType<LocalBlobAccess['openRead']>>;
+      try {
+        blob = await local.openRead(storageKey);
+      } catch (error) {
+        if (error instanceof ArtifactStoreUnavailableError) return fail(c, error.status, error.code, error.message);
+        throw error;
+      }
       if (!blob) return fail(c, 404, 'not_found', `no artifact is stored at ${storageKey}`);
       const headers: Record<string, string> = {
         'content-type': 'application/octet-stream',

@@ -1,10 +1,10 @@
 /**
  * The embedded artifact store: files under a folder, served by the API at `/api/blobs/<storageKey>`
  * through HMAC-signed, short-lived URLs (the signature is the credential). Node-only by design; the
- * API receives it as a dependency.
+ * API receives it as a dependency. Folders are created 0700 and files 0600: artifacts may hold secrets.
  */
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   ArtifactIntegrityError,
@@ -13,6 +13,9 @@ import {
   checkArtifactSize,
   checkUploadRequest,
   resolveTtl,
+  storeFailure,
+  systemErrorCause,
+  ArtifactStoreUnavailableError,
   type ArtifactStore,
   type SignedUrl,
 } from './store.ts';
@@ -50,6 +53,8 @@ export interface LocalStore extends ArtifactStore, LocalBlobAccess {
 }
 
 const READ_CHUNK_BYTES = 256 * 1024;
+const PRIVATE_DIR = 0o700;
+const PRIVATE_FILE = 0o600;
 const HEX64 = /^[0-9a-f]{64}$/;
 const DIGITS = /^\d{1,16}$/;
 
@@ -57,6 +62,11 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
   const root = resolve(options.dir);
   const tmpDir = join(root, 'tmp');
   const baseUrl = options.publicUrl.replace(/\/+$/, '');
+  /** The store's own failure as a 503/507 naming the path the system refused (or `fallback`). */
+  const failure = (error: unknown, action: string, fallback: string) => storeFailure(error, action, (error as { path?: string }).path ?? fallback);
+  const privateFolder = async (path: string) => {
+    await mkdir(path, { recursive: true, mode: PRIVATE_DIR });
+  };
 
   /** Absolute path of a storage key, checked lexically to stay inside `root` (`runs/...`, never `tmp/`). */
   const pathOf = (storageKey: string): string => {
@@ -134,22 +144,27 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
         return info.isFile() ? { size: info.size } : null;
       } catch (error) {
         if (isNotFound(error)) return null;
-        throw error;
+        throw failure(error, 'read', pathOf(key));
       }
     },
 
     async delete(key) {
-      await rm(pathOf(key), { force: true });
+      const path = pathOf(key);
+      await rm(path, { force: true }).catch((error: unknown) => {
+        throw failure(error, 'delete', path);
+      });
     },
 
     async check() {
       const probe = join(tmpDir, `check-${randomUUID()}`);
       try {
-        await mkdir(tmpDir, { recursive: true });
-        await writeFile(probe, 'ok');
+        await privateFolder(tmpDir);
+        await chmod(root, PRIVATE_DIR);
+        await writeFile(probe, 'ok', { mode: PRIVATE_FILE });
         await rm(probe);
       } catch (error) {
-        throw new Error(`the artifact folder ${root} is not writable: ${(error as Error).message}`, { cause: error });
+        const system = systemErrorCause(error);
+        throw new ArtifactStoreUnavailableError(`the artifact folder ${root} is not writable: ${system?.cause ?? (error as Error).message}`, { full: system?.full, cause: error });
       }
     },
 
@@ -158,10 +173,14 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
     async writeVerified(key, body, expected) {
       const target = pathOf(key);
       checkArtifactSize(expected.size);
-      await mkdir(tmpDir, { recursive: true });
       const tmp = join(tmpDir, `${randomUUID()}.part`);
       const reader = body.getReader();
-      const file = await open(tmp, 'wx');
+      const file = await privateFolder(tmpDir)
+        .then(() => open(tmp, 'wx', PRIVATE_FILE))
+        .catch(async (error: unknown) => {
+          await reader.cancel().catch(() => {});
+          throw failure(error, 'write', tmp);
+        });
       try {
         const hash = createHash('sha256');
         let received = 0;
@@ -182,20 +201,21 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
         }
         await file.datasync();
         await file.close();
-        await mkdir(dirname(target), { recursive: true });
+        await privateFolder(dirname(target));
         await rename(tmp, target);
       } catch (error) {
         await reader.cancel().catch(() => {});
         await file.close().catch(() => {});
         await rm(tmp, { force: true });
-        throw error;
+        throw failure(error, 'write', target);
       }
     },
 
     async openRead(key) {
-      const handle = await open(pathOf(key), 'r').catch((error: unknown) => {
+      const path = pathOf(key);
+      const handle = await open(path, 'r').catch((error: unknown) => {
         if (isNotFound(error)) return null;
-        throw error;
+        throw failure(error, 'read', path);
       });
       if (!handle) return null;
       const info = await handle.stat();

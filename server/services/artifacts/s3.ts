@@ -4,7 +4,7 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { assertStorageKey, checkUploadRequest, contentDisposition, resolveTtl, type ArtifactStore } from './store.ts';
+import { ArtifactStoreUnavailableError, assertStorageKey, checkUploadRequest, contentDisposition, resolveTtl, storeFailure, systemErrorCause, type ArtifactStore } from './store.ts';
 
 export interface S3Store extends ArtifactStore {
   readonly kind: 's3';
@@ -91,6 +91,31 @@ export function createS3Store(url: string, env: Env): S3Store {
     return location.prefix ? `${location.prefix}/${storageKey}` : storageKey;
   };
   const presignSeconds = (ttlMs: number | undefined) => Math.min(Math.ceil(resolveTtl(ttlMs) / 1000), MAX_PRESIGN_SECONDS);
+  /** Why the bucket cannot be used, in words; undefined when it answers. */
+  const bucketProblem = async (): Promise<{ problem: string; error: unknown } | undefined> => {
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+      return undefined;
+    } catch (error) {
+      const status = httpStatusOf(error);
+      const problem =
+        status === 404 ? 'does not exist'
+        : status === 403 || status === 401 ? 'refused access: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY'
+        : `is unreachable: ${systemErrorCause(error)?.cause ?? ((error as Error).message || (error as Error).name)}`;
+      return { problem, error };
+    }
+  };
+  /** An S3 failure as a 503 naming the bucket and the cause; request errors pass unchanged. */
+  const failure = (error: unknown, action: string, storageKey: string): unknown => {
+    const status = httpStatusOf(error);
+    const name = (error as Error).name;
+    if (name === 'NoSuchBucket') return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${storageKey}: ${where} does not exist`, { cause: error });
+    if (status === 401 || status === 403) {
+      return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${storageKey}: ${where} refused access (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`, { cause: error });
+    }
+    if (status !== undefined && status >= 500) return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${storageKey}: ${where} answered ${status} ${name}`, { cause: error });
+    return storeFailure(error, action, `${storageKey} in ${where}`);
+  };
 
   return {
     kind: 's3',
@@ -135,26 +160,23 @@ export function createS3Store(url: string, env: Env): S3Store {
         const sha256 = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-') ? base64ToHex(head.ChecksumSHA256) : undefined;
         return sha256 === undefined ? { size } : { size, sha256 };
       } catch (error) {
-        if (httpStatusOf(error) === 404) return null;
-        throw error;
+        if (httpStatusOf(error) !== 404) throw failure(error, 'read', storageKey);
       }
+      // HEAD answers a bare 404 for a missing bucket too: tell the two apart.
+      const missing = await bucketProblem();
+      if (missing) throw new ArtifactStoreUnavailableError(`the artifact store could not read ${storageKey}: ${where} ${missing.problem}`, { cause: missing.error });
+      return null;
     },
 
     async delete(storageKey) {
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(storageKey) }));
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(storageKey) })).catch((error: unknown) => {
+        throw failure(error, 'delete', storageKey);
+      });
     },
 
     async check() {
-      try {
-        await client.send(new HeadBucketCommand({ Bucket: bucket }));
-      } catch (error) {
-        const status = httpStatusOf(error);
-        const problem =
-          status === 404 ? 'does not exist'
-          : status === 403 || status === 401 ? 'refused access: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY'
-          : `is unreachable: ${(error as Error).message || (error as Error).name}`;
-        throw new Error(`${where} ${problem}`, { cause: error });
-      }
+      const missing = await bucketProblem();
+      if (missing) throw new ArtifactStoreUnavailableError(`${where} ${missing.problem}`, { cause: missing.error });
     },
   };
 }

@@ -3,6 +3,7 @@
  * directly; the API signs short-lived URLs and runners upload and download through them.
  * Runtime-neutral: no `node:` imports here.
  */
+import { ApiError } from '../../api/errors.ts';
 
 /** Same shape as `SignedUrl` in `runners/protocol/v1.ts`. */
 export interface SignedUrl {
@@ -54,6 +55,58 @@ export class ArtifactIntegrityError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * The store itself failed (disk, permissions, network, bucket), not the request: 503, or 507 when the
+ * disk is full. An `ApiError`, so it answers with its message wherever it surfaces.
+ */
+export class ArtifactStoreUnavailableError extends ApiError {
+  override name = 'ArtifactStoreUnavailableError';
+  constructor(message: string, options: { full?: boolean; cause?: unknown } = {}) {
+    super(options.full ? 507 : 503, options.full ? 'artifact_store_full' : 'artifact_store_unavailable', message);
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+const ERRNO_CAUSES: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on the device (disk full)',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'the path is a folder, not a file',
+  EIO: 'input/output error on the device',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'the connection was reset',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be looked up',
+};
+const FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+
+/** The cause of an operating-system or network error in words, or undefined for other errors. */
+export function systemErrorCause(error: unknown): { cause: string; full: boolean } | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z_]+$/.test(code)) return undefined;
+  return { cause: ERRNO_CAUSES[code] ?? `${code} (${(error as Error).message})`, full: FULL_CODES.has(code) };
+}
+
+/**
+ * An operating-system or network error of the store as an `ArtifactStoreUnavailableError` saying what
+ * could not be done where and why, e.g. "the artifact store could not write /data/artifacts/tmp: permission
+ * denied". Anything else (request and integrity errors, bugs) is returned unchanged.
+ */
+export function storeFailure(error: unknown, action: string, where: string): unknown {
+  if (error instanceof ApiError) return error;
+  const system = systemErrorCause(error);
+  if (!system) return error;
+  return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${where}: ${system.cause}`, { full: system.full, cause: error });
 }
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
