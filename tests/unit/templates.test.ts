@@ -21,7 +21,8 @@ const data = {
   empty: [],
   nothing: null,
   m: { k: { z: 'deep' }, b: 'B', a: 'A' },
-  steps: { build: { image_id: 'sha:1' } },
+  steps: { build: { image_id: 'sha:1' }, 'build-image': { image_id: 'sha:2', meta: { arch: 'amd64' } } },
+  trigger: { ref: 'main' },
   Inputs: { env: 'prod' },
 };
 
@@ -89,6 +90,8 @@ describe('functions', () => {
     ['mul', '{{ mul 2 3 4 }}', '24'],
     ['div', '{{ div 7 2 }} {{ div 7.0 2.5 }} {{ div -7 2 }}', '3 2.8 -3'],
     ['mod', '{{ mod 7 3 }}', '1'],
+    ['step', '{{ step "build-image" "image_id" }} {{ step "build-image" "meta" "arch" }} {{ range .list }}{{ step "build" "image_id" }}{{ end }}|{{ step "nope" "x" }}', 'sha:2 amd64 sha:1sha:1sha:1|'],
+    ['trigger', '{{ trigger "ref" }} {{ trigger "ref" | upper }}|{{ trigger "missing" }}', 'main MAIN|'],
   ];
 
   for (const [name, source, expected] of cases) {
@@ -430,4 +433,16 @@ test('field names may contain inner hyphens, as step names do', () => {
   assert.deepEqual(errors, []);
   assert.deepEqual(templateReferences(template!).map((r) => r.path), [['steps', 'a-b', 'c']]);
   assert.equal(renderString('{{ sub 3 1 }}', {}), '2');
+});
+
+test('step and trigger read the top-level data whatever dot is, and are references the build checks', () => {
+  assert.equal(renderString('{{ with .list }}{{ step "build" "image_id" }}{{ end }}', data), 'sha:1');
+  assert.deepEqual(renderError('{{ step "build" "nope" }}', data, true), ['missing key: step "build" "nope" found nothing', 3, 4]);
+  assert.deepEqual(renderError('{{ trigger "nope" }}', data, true)[0], 'missing key: trigger "nope" found nothing');
+  const { template } = parseTemplate('{{ step "build-image" "image_id" }} {{ trigger "ref" }} {{ step $.x "y" }}');
+  assert.deepEqual(
+    templateReferences(template!).map((r) => [r.path, r.offset, r.length]),
+    [[['steps', 'build-image', 'image_id'], 3, 29], [['trigger', 'ref'], 39, 13], [['x'], 64, 3]],
+  );
+  assert.deepEqual(firstError('{{ step }}'), ['wrong number of args for step: want at least 1 got 0', 3, 4]);
 });

@@ -9,6 +9,8 @@ export interface TemplateFunction {
   /** `Infinity` for variadic functions. */
   maxArgs: number;
   call: (...args: unknown[]) => unknown;
+  /** The renderer passes this top-level field of the data as the first argument, before the template's own. */
+  readsRoot?: 'steps' | 'trigger';
 }
 
 const str = printValue;
@@ -101,8 +103,8 @@ function divide(a: number, b: number): number {
   return Number.isInteger(a) && Number.isInteger(b) ? Math.trunc(a / nonZero(b)) : a / nonZero(b);
 }
 
-const fn = (description: string, minArgs: number, maxArgs: number, call: TemplateFunction['call']): TemplateFunction =>
-  Object.freeze({ description, minArgs, maxArgs, call });
+const fn = (description: string, minArgs: number, maxArgs: number, call: TemplateFunction['call'], readsRoot?: TemplateFunction['readsRoot']): TemplateFunction =>
+  Object.freeze(readsRoot ? { description, minArgs, maxArgs, call, readsRoot } : { description, minArgs, maxArgs, call });
 
 export const TEMPLATE_FUNCTIONS: Readonly<Record<string, TemplateFunction>> = Object.freeze({
   default: fn('default FALLBACK VALUE: VALUE, or FALLBACK when VALUE is nil or empty', 2, 2, (fallback, value) =>
@@ -167,6 +169,8 @@ export const TEMPLATE_FUNCTIONS: Readonly<Record<string, TemplateFunction>> = Ob
   mul: fn('mul A B...: the product of the numbers', 2, Infinity, arithmetic((a, b) => a * b)),
   div: fn('div A B: A divided by B (integer division when both are integers)', 2, 2, arithmetic(divide)),
   mod: fn('mod A B: the remainder of A divided by B', 2, 2, arithmetic((a, b) => a % nonZero(b))),
+  step: fn('step NAME KEY...: the output KEY (then each further KEY) of the earlier step NAME, as .steps.NAME.KEY', 1, Infinity, index, 'steps'),
+  trigger: fn('trigger KEY...: the trigger payload at KEY (then each further KEY), as .trigger.KEY', 1, Infinity, index, 'trigger'),
 });
 
 export function lookupFunction(name: string): TemplateFunction | undefined {

@@ -3,6 +3,7 @@
  * `{{ .steps.build.image_id | default "latest" }}`. Pure: runs in Node, browsers and edge runtimes.
  */
 import type { Expr, Node, ParsedTemplate, Pipeline } from './ast.ts';
+import { lookupFunction } from './functions.ts';
 import { parseTemplate } from './parser.ts';
 import { render, TemplateRenderError } from './render.ts';
 
@@ -69,9 +70,26 @@ function visitExpr(e: Expr, dotIsRoot: boolean, visit: Visitor): void {
   else if (e.kind === 'call') for (const arg of e.args) visitExpr(arg, dotIsRoot, visit);
 }
 
+/** The literal string arguments a call starts with, e.g. "build" "image_id" of `step "build" "image_id" $x`. */
+function leadingStrings(args: readonly Expr[]): Extract<Expr, { kind: 'literal' }>[] {
+  const strings: Extract<Expr, { kind: 'literal' }>[] = [];
+  for (const arg of args) {
+    if (arg.kind !== 'literal' || typeof arg.value !== 'string') break;
+    strings.push(arg);
+  }
+  return strings;
+}
+
 export function templateReferences(t: ParsedTemplate): TemplateReference[] {
   const refs: TemplateReference[] = [];
   visitNodes(t.nodes, true, (e, dotIsRoot) => {
+    if (e.kind === 'call' && lookupFunction(e.name)?.readsRoot) {
+      // `step "build" "image_id"` reads .steps.build.image_id, whatever dot is.
+      const keys = leadingStrings(e.args);
+      const last = keys.at(-1);
+      if (last) refs.push({ path: [lookupFunction(e.name)!.readsRoot!, ...keys.map((k) => String(k.value))], offset: e.offset, length: last.offset + last.length - e.offset });
+      return;
+    }
     if (e.kind !== 'field') return;
     const rooted = e.base.kind === 'dot' ? dotIsRoot : e.base.kind === 'var' && e.base.name === '$';
     if (rooted) refs.push({ path: [...e.names], offset: e.offset, length: e.length });

@@ -42,6 +42,11 @@ class Renderer {
     this.declare('$', root);
   }
 
+  private rootField(name: string): unknown {
+    const root = this.vars.get('$')?.[0]?.value;
+    return isMap(root) && Object.hasOwn(root, name) ? root[name] : undefined;
+  }
+
   private fail(message: string, at: Span): never {
     throw new TemplateRenderError(message, at.offset, at.length);
   }
@@ -209,7 +214,11 @@ class Renderer {
     }
     const f = lookupFunction(call.name) ?? this.fail(`unknown function "${call.name}"`, call);
     const values = args.map((arg) => arg());
+    if (f.readsRoot) values.unshift(this.rootField(f.readsRoot));
     const result = this.guard(call, () => f.call(...values), `error calling ${call.name}: `);
+    if (f.readsRoot && result === undefined && this.strict) {
+      this.fail(`missing key: ${call.name} ${values.slice(1).map((v) => JSON.stringify(printValue(v))).join(' ')} found nothing`, call);
+    }
     if (typeof result === 'string') {
       if (result.length > MAX_STRING) this.fail(`result of ${call.name} exceeds ${MAX_STRING} characters`, call);
       this.produced += result.length;
