@@ -14,6 +14,8 @@ export interface AppDeps {
   localBlobs?: LocalBlobAccess;
   /** Reaches an environment's target (Node-only: sockets), injected by the CLI. */
   testConnection: (provider: string, config: Record<string, unknown>, secrets: Record<string, string>) => Promise<{ ok: boolean; message: string }>;
+  /** Set when this process runs the embedded runner: `/readyz` then requires the Docker engine to answer. */
+  dockerPing?: () => Promise<void>;
 }
 
 export interface AuthUser {
