@@ -42,17 +42,14 @@ export const moduleTypes: readonly ModuleTypeDef[] = [
       settings: z.record(z.string(), z.unknown()).optional().describe('Provider-specific settings.'),
     }),
   },
-  {
-    type: 'notify.webhook',
-    description: 'POST run events to a URL.',
-    config: z.strictObject({
-      url: z.url(),
-      secret: secretName.optional().describe('Secret used to sign the payload (HMAC-SHA256).'),
-      events: z
-        .array(z.enum(['run.started', 'run.succeeded', 'run.failed', 'run.cancelled', 'gate.waiting']))
-        .default(['run.failed']),
-    }),
-  },
 ];
+
+/**
+ * Module types Flowyard knows of but does not run yet: a workflow naming one gets this
+ * reason at the module's `type` instead of a run that silently never uses it.
+ */
+export const unsupportedModuleTypes: ReadonlyMap<string, string> = new Map([
+  ['notify.webhook', 'notify.webhook is not supported yet: Flowyard sends no run notifications; call a URL from a step.shell_exec step (e.g. curl) instead'],
+]);
 
 export const moduleTypesByName: ReadonlyMap<string, ModuleTypeDef> = new Map(moduleTypes.map((def) => [def.type, def]));
