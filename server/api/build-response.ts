@@ -13,6 +13,7 @@ export const DiagnosticSchema = z
     column: z.number().int(),
     endLine: z.number().int().optional(),
     endColumn: z.number().int().optional(),
+    fix: z.object({ replace: z.string() }).optional().describe('A quick fix: the text that replaces the range (a "did you mean")'),
   })
   .openapi('Diagnostic');
 
@@ -43,6 +44,13 @@ export const BuildFailedSchema = z
     available: AvailableSchema,
   })
   .openapi('BuildFailed');
+
+/** `?live=true`: the editor's checks as it types; a draft that does not build is an answer too, so 200. */
+export const LiveCheckQuery = z.object({
+  live: z.enum(['true', 'false']).optional().describe('true: answer 200 whether or not the candidate builds (the status field tells)'),
+});
+
+export const BuildResultSchema = z.union([BuildOkSchema, BuildFailedSchema]);
 
 export const YamlBodySchema = z
   .object({ yaml: z.string().max(2 * 1024 * 1024).openapi({ description: 'Workflow YAML (at most 1 MiB is accepted by the build)' }) })

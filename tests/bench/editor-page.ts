@@ -20,7 +20,7 @@ export async function openEditor(page: Page, server: FlowyardServer, workflowId:
   expect(login.status()).toBe(200);
   await page.goto(`${server.url}/workflows/${workflowId}`);
   await expect(page.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible({ timeout: 30_000 });
-  await expect(page.getByText('build_ok', { exact: true })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByText('Builds', { exact: true })).toBeVisible({ timeout: 30_000 });
   // Wall-clock stamps (timeOrigin + now) so that two pages of one browser can be compared.
   await page.evaluate(() => addEventListener('keydown', () => (window.benchKeyAt = performance.timeOrigin + performance.now()), { capture: true }));
 }

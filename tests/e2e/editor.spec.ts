@@ -1,6 +1,9 @@
 import { expect, test, type Page } from '@playwright/test';
-import { screenshot, signIn } from '../e2e-helpers/browser.ts';
+import { screenshot } from '../e2e-helpers/browser.ts';
+import { endOfLine, openEditor as openEditorOn, replaceLine } from '../e2e-helpers/editor.ts';
 import { startServer, type FlowyardServer } from '../e2e-helpers/server.ts';
+
+const openEditor = (page: Page, id: string) => openEditorOn(page, server, id);
 
 let server: FlowyardServer;
 
@@ -37,34 +40,6 @@ async function createWorkflow(name: string, yaml = BLANK(name)): Promise<string>
   const { status, body } = await api('POST', '/workflows', { name, yaml });
   expect(status, JSON.stringify(body)).toBe(201);
   return body.id;
-}
-
-/** Signs in, opens the editor and waits until the shared draft is in it. */
-async function openEditor(page: Page, id: string): Promise<void> {
-  await signIn(page, server);
-  await page.goto(`${server.url}/workflows/${id}`);
-  await expect(page.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible({ timeout: 15_000 });
-  await expect(page.locator('.monaco-editor .view-line').first()).not.toBeEmpty();
-}
-
-/** Puts the cursor at the start of a line through Monaco's Go to Line (Ctrl+G). */
-async function goToLine(page: Page, line: number): Promise<void> {
-  await page.locator('.monaco-editor .view-lines').click();
-  await page.keyboard.press('Control+g');
-  await page.keyboard.type(String(line));
-  await page.keyboard.press('Enter');
-}
-
-async function endOfLine(page: Page, line: number): Promise<void> {
-  await goToLine(page, line);
-  await page.keyboard.press('End');
-}
-
-/** Replaces a whole line, without Monaco's auto-closing of brackets and quotes. */
-async function replaceLine(page: Page, line: number, text: string): Promise<void> {
-  await goToLine(page, line);
-  await page.keyboard.press('Shift+End');
-  await page.keyboard.insertText(text);
 }
 
 /** The text of every line that carries an error squiggle, found by matching overlay and line positions. */
@@ -167,13 +142,15 @@ test('two co-editors see each other’s edits and cursors; a reload keeps both; 
   await Promise.all([a!.context().close(), b!.context().close()]);
 });
 
-test('try-activate shows build_ok with types, and build_failed with diagnostics that move the cursor', async ({ page }) => {
+test('try-activate shows a readable result with types, and a failed build with diagnostics that move the cursor', async ({ page }) => {
   const id = await createWorkflow('preview');
   await openEditor(page, id);
   await page.locator('.monaco-editor .view-lines').click();
   await page.keyboard.press('Control+s');
   const preview = page.getByRole('tabpanel');
-  await expect(preview.getByText('build_ok', { exact: true })).toBeVisible();
+  await expect(preview.getByText('Builds', { exact: true })).toBeVisible();
+  await expect(preview.getByText('Would activate 1 pipeline with 1 step and 1 trigger.')).toBeVisible();
+  await expect(preview.getByText('build_ok')).toHaveCount(0);
   await expect(preview.locator('.types')).toContainText('step.log');
   await expect(preview.locator('.types')).toContainText('manual');
   await expect(preview.getByRole('img', { name: /Pipeline main: 1 steps in 1 job: hello/ })).toBeVisible();
@@ -182,7 +159,8 @@ test('try-activate shows build_ok with types, and build_failed with diagnostics 
   await replaceLine(page, 10, '          message: "{{ .steps.ghost.out }}"');
   await page.keyboard.press('Control+Home');
   await page.keyboard.press('Control+s');
-  await expect(preview.getByText('build_failed', { exact: true })).toBeVisible();
+  await expect(preview.getByText('Does not build', { exact: true })).toBeVisible();
+  await expect(preview.getByText(/^Does not build: 1 error\.$/)).toBeVisible();
   const problem = preview.getByRole('button', { name: /no step is named "ghost"/ });
   await expect(page.getByLabel('Editor status')).toContainText('Ln 1, Col 1');
   await problem.click();

@@ -49,6 +49,8 @@ export interface Diagnostic {
   column: number;
   endLine?: number;
   endColumn?: number;
+  /** A quick fix: the text that replaces the range (a "did you mean"). */
+  fix?: { replace: string };
 }
 
 export interface PlanStep {
@@ -142,8 +144,28 @@ export interface RolledBack {
 
 export type PublishResult = Published | RolledBack | BuildFailed;
 
-export type RunState = 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+/** `succeeded_with_warnings`: it got through, but `continue_on_error` steps failed on the way. */
+export type RunState = 'queued' | 'running' | 'waiting' | 'succeeded' | 'succeeded_with_warnings' | 'failed' | 'cancelled' | 'timed_out';
 export type StepState = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'timed_out';
+
+export interface UserRef {
+  id: string;
+  name: string;
+  email: string;
+}
+
+/** Who or what started a run. */
+export interface RunTrigger {
+  type: RunSummary['triggerType'];
+  /** The user who started it (manual runs and re-runs). */
+  user: UserRef | null;
+  /** The webhook delivery's `X-Flowyard-Delivery` id. */
+  deliveryId: string | null;
+  /** The schedule slot it ran for (ISO time). */
+  scheduledFor: string | null;
+  /** The run this one re-ran, and the job it started at (0: the whole run). */
+  rerunOf: { run_id: string; number: number; from_job: number } | null;
+}
 
 export interface RunSummary {
   id: string;
@@ -153,8 +175,9 @@ export interface RunSummary {
   version: number;
   pipeline: string;
   state: RunState;
-  triggerType: 'manual' | 'http' | 'schedule';
+  triggerType: 'manual' | 'http' | 'schedule' | 'rerun';
   triggeredBy: string | null;
+  trigger: RunTrigger;
   inputs: Record<string, unknown>;
   triggerPayload: Record<string, unknown>;
   outputs: Record<string, unknown> | null;
@@ -163,6 +186,8 @@ export interface RunSummary {
   startedAt: string | null;
   finishedAt: string | null;
   cancelRequestedAt: string | null;
+  /** The user who cancelled it. */
+  cancelledBy: string | null;
 }
 
 export interface RunStep {
@@ -207,6 +232,11 @@ export interface Run extends RunSummary {
   steps: RunStep[];
   jobs: RunJob[];
   gateDecisions: GateDecision[];
+  cancelledByUser: UserRef | null;
+  /** The name of the runner that ran each job, by job id (null before one took it). */
+  runnerNames: Record<string, string | null>;
+  /** Why a queued run has not started (no online runner has its labels, or all are busy); null otherwise. */
+  waitingReason: string | null;
 }
 
 export interface Artifact {
@@ -298,6 +328,11 @@ export interface Environment {
   region: string | null;
   config: Record<string, unknown>;
   secretNames: string[];
+  /** Only the allowed workflows deploy here, each deploy approved by the approvers (when any). */
+  protected: boolean;
+  allowedWorkflows: string[];
+  /** E-mails or role:<role>. */
+  approvers: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -309,6 +344,9 @@ export interface EnvironmentInput {
   config: Record<string, unknown>;
   /** NAME → value to set, or null to delete; names left out are kept. */
   secrets?: Record<string, string | null>;
+  protected?: boolean;
+  allowedWorkflows?: string[];
+  approvers?: string[];
 }
 
 /** What `POST /api/environments/:id/test` found when it really reached the target. */
@@ -331,6 +369,10 @@ export interface Deployment {
   result: string;
   triggeredBy: string | null;
   triggeredByEmail: string | null;
+  workflowName: string | null;
+  runNumber: number | null;
+  /** Where the deployed version answers, when the deploy reported it. */
+  url: string | null;
   createdAt: string;
 }
 

@@ -27,7 +27,7 @@ export function saveDraft(id: string, input: { yaml: string; baseRevision: numbe
 
 /** Builds the draft, or `yaml` when given, against the published version; changes nothing. */
 export function tryActivateWorkflow(id: string, yaml?: string, signal?: AbortSignal): Promise<BuildResult> {
-  return request(path(id, '/try-activate'), { method: 'POST', body: yaml === undefined ? {} : { yaml }, expect: [422], signal });
+  return request(path(id, '/try-activate'), { method: 'POST', body: yaml === undefined ? {} : { yaml }, query: { live: 'true' }, expect: [422], signal });
 }
 
 /** Builds, then activates in place of the current version; `rolled_back` when activation failed. */

@@ -8,6 +8,7 @@ import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker.js?worker';
 import { configureMonacoYaml } from 'monaco-yaml';
 import { request } from '$lib/api/core';
 import YamlWorker from './yaml.worker.ts?worker';
+import { registerWorkflowHelp } from './completions';
 
 export { monaco };
 
@@ -43,6 +44,7 @@ function configureYaml() {
       schemas: [{ uri: SCHEMA_URL, fileMatch: [`*${DRAFT_SUFFIX}`], schema }],
     }),
   );
+  registerWorkflowHelp(monaco, DRAFT_SUFFIX);
   yamlSupport.catch(() => (yamlSupport = undefined));
   return yamlSupport;
 }

@@ -5,6 +5,7 @@ import { tryActivateWorkflow } from '$lib/api/workflows';
 import { Checker } from './checker.svelte';
 import type { CollabSession } from './collab.svelte';
 import type { EditorKit } from './load';
+import { setQuickFixes } from './completions';
 import { SERVER_MARKER_OWNER, toMarkers } from './markers';
 import { colorFor } from './remote-cursors';
 
@@ -93,6 +94,11 @@ export class Workbench {
 
   #showDiagnostics(result: BuildResult): void {
     const { monaco } = this.kit;
-    monaco.editor.setModelMarkers(this.model, SERVER_MARKER_OWNER, toMarkers(result.diagnostics, this.model, monaco.MarkerSeverity));
+    const markers = toMarkers(result.diagnostics, this.model, monaco.MarkerSeverity);
+    monaco.editor.setModelMarkers(this.model, SERVER_MARKER_OWNER, markers);
+    setQuickFixes(
+      this.model,
+      result.diagnostics.flatMap((d, i) => (d.fix ? [{ range: markers[i]!, message: d.message, fix: { title: `Change to "${d.fix.replace}"`, replacement: d.fix.replace } }] : [])),
+    );
   }
 }

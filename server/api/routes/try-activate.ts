@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { buildWorkflow } from '../../engine/build.ts';
-import { BuildFailedSchema, buildFailedBody, BuildOkSchema, buildOkBody, YamlBodySchema } from '../build-response.ts';
+import { BuildFailedSchema, buildFailedBody, buildOkBody, BuildResultSchema, LiveCheckQuery, YamlBodySchema } from '../build-response.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 
@@ -9,9 +9,9 @@ const tryActivateRoute = createRoute({
   path: '/',
   tags: ['workflows'],
   summary: 'Build a candidate workflow and report what it would activate, changing nothing',
-  request: { body: { ...jsonContent(YamlBodySchema, 'The candidate YAML'), required: true } },
+  request: { query: LiveCheckQuery, body: { ...jsonContent(YamlBodySchema, 'The candidate YAML'), required: true } },
   responses: {
-    200: jsonContent(BuildOkSchema, 'The candidate builds'),
+    200: jsonContent(BuildResultSchema, 'The candidate builds (or, with live=true, any answer)'),
     400: jsonContent(ApiErrorSchema, 'Malformed request'),
     422: jsonContent(BuildFailedSchema, 'The candidate does not build'),
   },
@@ -19,5 +19,6 @@ const tryActivateRoute = createRoute({
 
 export const tryActivateRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(tryActivateRoute, (c) => {
   const build = buildWorkflow(c.req.valid('json').yaml);
-  return build.ok ? c.json(buildOkBody(build), 200) : c.json(buildFailedBody(build), 422);
+  if (build.ok) return c.json(buildOkBody(build), 200);
+  return c.req.valid('query').live === 'true' ? c.json(buildFailedBody(build), 200) : c.json(buildFailedBody(build), 422);
 });

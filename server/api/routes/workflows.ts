@@ -13,7 +13,7 @@ import {
   type PublishResult,
 } from '../../services/workflows.ts';
 import { identifier } from '../../engine/schema/common.ts';
-import { BuildFailedSchema, buildFailedBody, BuildOkSchema, buildOkBody } from '../build-response.ts';
+import { BuildFailedSchema, buildFailedBody, buildOkBody, BuildResultSchema, LiveCheckQuery } from '../build-response.ts';
 import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -73,8 +73,8 @@ const routes = {
   }),
   tryActivate: createRoute({
     method: 'post', path: '/{id}/try-activate', tags: ['workflows'], summary: 'Build the draft (or a posted YAML) against the published version, changing nothing',
-    request: { params: IdParams, body: { ...jsonContent(z.object({ yaml: z.string().max(MAX_YAML).optional() }), 'Optional candidate YAML; the draft otherwise'), required: false } },
-    responses: { 200: jsonContent(BuildOkSchema, 'Builds'), 422: jsonContent(BuildFailedSchema, 'Does not build'), ...errors },
+    request: { params: IdParams, query: LiveCheckQuery, body: { ...jsonContent(z.object({ yaml: z.string().max(MAX_YAML).optional() }), 'Optional candidate YAML; the draft otherwise'), required: false } },
+    responses: { 200: jsonContent(BuildResultSchema, 'Builds (or, with live=true, any answer)'), 422: jsonContent(BuildFailedSchema, 'Does not build'), ...errors },
   }),
   publish: createRoute({
     method: 'post', path: '/{id}/publish', tags: ['workflows'], summary: 'Build, then activate in place of the current version; rolls back if activation fails', middleware: [requireRole('editor')] as const,
@@ -115,7 +115,8 @@ export const workflowRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   })
   .openapi(routes.tryActivate, async (c) => {
     const result = await tryActivateWorkflow(c.get('deps').db, c.req.valid('param').id, c.req.valid('json')?.yaml);
-    return result.status === 'build_ok' ? c.json(buildOkBody(result.build, result.changes), 200) : c.json(buildFailedBody(result.build), 422);
+    if (result.status === 'build_ok') return c.json(buildOkBody(result.build, result.changes), 200);
+    return c.req.valid('query').live === 'true' ? c.json(buildFailedBody(result.build), 200) : c.json(buildFailedBody(result.build), 422);
   })
   .openapi(routes.publish, async (c) => {
     const input = c.req.valid('json') ?? {};
