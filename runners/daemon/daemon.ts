@@ -1,5 +1,8 @@
 import type Dockerode from 'dockerode';
+import type { RunnerPolicy } from '../docker/policy.ts';
+import { workspaceVolumeName } from '../docker/workspace.ts';
 import { executeJob } from '../job/execute.ts';
+import { killJobContainers, removeLeftovers } from '../job/ownership.ts';
 import type { JobSpec } from '../protocol/v1.ts';
 import { ApiCallError, backoffMs, RunnerApi, sleep } from './client.ts';
 import { loadRunnerConfig, saveRunnerConfig, type RunnerConfig } from './config.ts';
@@ -11,6 +14,15 @@ const HEARTBEAT_MS = 10_000;
 const CLAIM_WAIT_SECONDS = 20;
 const CANCEL_WAIT_SECONDS = 25;
 
+/**
+ * How long after the last successful renewal was sent a runner that cannot renew keeps a job. The server
+ * lets the lease lapse `leaseMs` after it renewed it (later than the send), so stopping by `leaseMs - margin`
+ * fences this runner off before the job can be handed to another one; the margin covers killing the containers.
+ */
+export function fenceAfterMs(leaseMs: number): number {
+  return leaseMs - Math.min(Math.max(2000, leaseMs * 0.2), leaseMs / 2);
+}
+
 export interface RunnerOptions {
   url: string;
   registrationToken?: string;
@@ -20,6 +32,8 @@ export interface RunnerOptions {
   configPath: string;
   docker: Dockerode;
   log?: (line: string) => void;
+  /** What the admin allows this runner's steps (--allow-* flags); strict when absent. */
+  policy?: RunnerPolicy;
 }
 
 export interface RunningRunner {
@@ -128,19 +142,46 @@ class Runner {
     this.jobsDone.push(done);
   }
 
-  /** Renews the lease and long-polls for a cancel until the job ends; a lost lease aborts the job. */
-  private async watch(job: JobSpec, controller: AbortController, finished: AbortSignal) {
+  /**
+   * Gives a job up at once: nothing more is reported (no step, no result) and its containers are killed
+   * without a grace period, so no second attempt elsewhere can overlap with this one.
+   */
+  private fence(job: JobSpec, controller: AbortController, outbox: JobOutbox, why: string) {
+    if (controller.signal.aborted && controller.signal.reason === 'lost') return;
+    this.log(`giving up job ${job.jobId}: ${why}`);
+    outbox.abandon();
+    controller.abort('lost');
+    void killJobContainers(this.options.docker, this.config.runnerId, job.jobId, workspaceVolumeName(job.jobId)).catch((error: Error) =>
+      this.log(`could not kill the containers of job ${job.jobId}: ${error.message}`),
+    );
+  }
+
+  /**
+   * Renews the lease and long-polls for a cancel until the job ends. A lease the API refuses, or one that
+   * could not be renewed for `fenceAfterMs`, fences the job off this runner.
+   */
+  private async watch(job: JobSpec, controller: AbortController, outbox: JobOutbox, finished: AbortSignal) {
+    const fenceAfter = fenceAfterMs(job.leaseMs);
+    let fenceTimer: ReturnType<typeof setTimeout> | undefined;
+    const armFence = (renewalSentAt: number) => {
+      clearTimeout(fenceTimer);
+      fenceTimer = setTimeout(() => this.fence(job, controller, outbox, `the lease could not be renewed for ${Date.now() - renewalSentAt} ms`), renewalSentAt + fenceAfter - Date.now());
+    };
+    armFence(Date.now());
+    finished.addEventListener('abort', () => clearTimeout(fenceTimer), { once: true });
     const renew = async () => {
       let failures = 0;
-      while (!finished.aborted) {
+      while (!finished.aborted && controller.signal.reason !== 'lost') {
+        const sentAt = Date.now();
         try {
-          const lease = await this.api.call<{ cancelled: boolean }>('POST', `/jobs/${job.jobId}/lease`);
+          const lease = await this.api.call<{ cancelled: boolean }>('POST', `/jobs/${job.jobId}/lease`, undefined, finished);
           failures = 0;
+          if (!finished.aborted) armFence(sentAt);
           if (lease?.cancelled) controller.abort('cancelled');
           await sleep(job.leaseMs / 3, finished);
         } catch (error) {
           if (error instanceof ApiCallError && error.status === 409) {
-            controller.abort('lost');
+            this.fence(job, controller, outbox, 'the API took it back');
             return;
           }
           await sleep(Math.min(backoffMs(failures++), job.leaseMs / 6), finished);
@@ -166,15 +207,21 @@ class Runner {
   private async runJob(job: JobSpec, controller: AbortController) {
     const outbox = new JobOutbox(this.api, job.jobId);
     const finished = new AbortController();
-    const watching = this.watch(job, controller, finished.signal);
-    const result = await executeJob(job, { docker: this.options.docker, reporter: outbox, artifacts: httpArtifacts(this.api, job.jobId), signal: controller.signal });
+    const watching = this.watch(job, controller, outbox, finished.signal);
+    const result = await executeJob(job, {
+      docker: this.options.docker,
+      reporter: outbox,
+      artifacts: httpArtifacts(this.api, job.jobId),
+      signal: controller.signal,
+      runnerId: this.config.runnerId,
+      policy: this.options.policy,
+    });
     if (controller.signal.reason === 'released') {
       outbox.close();
       await outbox.drained;
       await this.api.call('POST', `/jobs/${job.jobId}/release`).catch((error: Error) => this.log(`could not hand back ${job.jobId}: ${error.message}`));
     } else if (controller.signal.reason === 'lost') {
-      outbox.close();
-      this.log(`job ${job.jobId} was taken back by the API (lease lost)`);
+      this.log(`job ${job.jobId} stopped: this runner no longer holds its lease`);
     } else {
       outbox.done(result);
       await outbox.drained;
@@ -185,7 +232,16 @@ class Runner {
   }
 }
 
+/** Registers (or reuses the stored identity), removes what an earlier run of this runner left, and starts. */
 export async function startRunner(options: RunnerOptions): Promise<RunningRunner> {
   const config = await ensureRegistered(options);
+  try {
+    const removed = await removeLeftovers(options.docker, config.runnerId);
+    if (removed.containers + removed.volumes > 0) {
+      options.log?.(`runner ${config.name}: removed ${removed.containers} container(s) and ${removed.volumes} workspace volume(s) left by jobs this runner no longer holds`);
+    }
+  } catch (error) {
+    options.log?.(`runner ${config.name}: could not remove leftovers: ${(error as Error).message}`);
+  }
   return new Runner(config, options);
 }

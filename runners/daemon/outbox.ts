@@ -18,6 +18,7 @@ export class JobOutbox {
   private readonly queue: Event[] = [];
   private wake: (() => void) | undefined;
   private closed = false;
+  private readonly abandonment = new AbortController();
   /** Set when the API says the job is no longer ours; the rest is dropped. */
   lost: ApiCallError | undefined;
   readonly drained: Promise<void>;
@@ -49,8 +50,16 @@ export class JobOutbox {
     this.wake?.();
   }
 
+  /** Drops everything pending and accepts nothing more: the runner gave the job up (it could not renew the lease). */
+  abandon(): void {
+    this.abandonment.abort();
+    this.queue.length = 0;
+    this.closed = true;
+    this.wake?.();
+  }
+
   private push(event: Event): void {
-    if (this.lost) return;
+    if (this.lost || this.abandonment.signal.aborted) return;
     this.queue.push(event);
     this.wake?.();
   }
@@ -72,6 +81,7 @@ export class JobOutbox {
   private async pump(): Promise<void> {
     let failures = 0;
     for (;;) {
+      if (this.abandonment.signal.aborted) return;
       if (this.queue.length === 0) {
         if (this.closed) return;
         await new Promise<void>((resolve) => (this.wake = resolve));
@@ -95,7 +105,7 @@ export class JobOutbox {
           this.queue.splice(0, batch.count);
           continue;
         }
-        await sleep(backoffMs(failures++));
+        await sleep(backoffMs(failures++), this.abandonment.signal);
       }
     }
   }

@@ -29,7 +29,7 @@ function containerOptions(runtime: StepRuntime, detached: boolean): Dockerode.Co
       [MANAGED_LABEL]: 'true',
       'flowyard.run': runtime.job.runId,
       'flowyard.step': runtime.step.name,
-      ...(detached ? { 'flowyard.detached': 'true' } : {}),
+      ...(detached ? { 'flowyard.detached': 'true' } : runtime.jobLabels),
     },
     AttachStdout: !detached,
     AttachStderr: !detached,

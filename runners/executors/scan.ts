@@ -53,7 +53,7 @@ async function runScan(runtime: StepRuntime, plan: ScanPlan): Promise<StepResult
         args: plan.args,
         env: { ...runtime.env, ...plan.env },
         workspaceVolume: runtime.workspaceVolume,
-        labels: { 'flowyard.run': runtime.job.runId, 'flowyard.step': runtime.step.name },
+        labels: { ...runtime.jobLabels, 'flowyard.run': runtime.job.runId, 'flowyard.step': runtime.step.name },
         setup,
         outputPath: plan.outputPath,
       },

@@ -34,7 +34,7 @@ export const shellExec: StepExecutor = async (runtime) => {
       networkMode: (config.network_mode as 'none' | 'host' | 'bridge') ?? 'none',
       pullPolicy: (config.pull_policy as 'if_not_present' | 'always' | 'never') ?? 'if_not_present',
       workspaceVolume: runtime.workspaceVolume,
-      labels: { 'flowyard.run': runtime.job.runId, 'flowyard.step': runtime.step.name },
+      labels: { ...runtime.jobLabels, 'flowyard.run': runtime.job.runId, 'flowyard.step': runtime.step.name },
     },
     { onOutput: (chunk) => runtime.output(chunk), signal: runtime.signal },
   );

@@ -21,6 +21,8 @@ export interface StepRuntime {
   /** Image used to reach the workspace when a step has none of its own. */
   helperImage: string;
   tempDir: string;
+  /** flowyard.job / flowyard.runner for containers that end with the job, so a restarted runner can remove what a crash left. */
+  jobLabels?: Record<string, string>;
   artifacts: ArtifactTransfer;
   /** Raw output bytes (containers); masked and chunked by the log writer. */
   output(bytes: Uint8Array): void;

@@ -10,6 +10,7 @@ import type { ArtifactTransfer, StepResult } from '../executors/types.ts';
 import { jobSecretValues, type JobResult, type JobSpec, type StepReport, type StepSpec } from '../protocol/v1.ts';
 import { StepLogWriter, type LogSink } from './log-writer.ts';
 import { maskDeep, SecretMasker } from './masker.ts';
+import { jobLabels } from './ownership.ts';
 import { isTruthy, resolveTemplates, templateData } from './template-data.ts';
 
 export const DEFAULT_HELPER_IMAGE = 'flowyard/busybox:latest';
@@ -25,6 +26,8 @@ export interface JobEnvironment {
   /** Aborted on cancel (reason 'cancelled') or when the runner hands the job back. */
   signal: AbortSignal;
   helperImage?: string;
+  /** Labels the job's containers and volume with this runner's id, so a restarted runner can remove what a crash left. */
+  runnerId?: string;
 }
 
 type Outcome = StepResult['state'];
@@ -98,6 +101,7 @@ class JobRun {
         workspaceVolume: this.volume,
         helperImage: this.env.helperImage ?? DEFAULT_HELPER_IMAGE,
         tempDir: this.tempDir,
+        jobLabels: jobLabels(this.job.jobId, this.env.runnerId),
         artifacts: this.env.artifacts,
         output: (bytes) => writer.write(bytes),
         log: (line) => writer.line(line),
@@ -189,7 +193,7 @@ async function executeUnmasked(job: JobSpec, env: JobEnvironment): Promise<JobRe
   let volume: string | undefined;
   let run: JobRun | undefined;
   try {
-    volume = await createWorkspaceVolume(env.docker, job.jobId, { 'flowyard.run': job.runId });
+    volume = await createWorkspaceVolume(env.docker, job.jobId, { 'flowyard.run': job.runId, ...jobLabels(job.jobId, env.runnerId) });
     run = new JobRun(job, env, volume, tempDir);
     return await run.run();
   } catch (error) {
