@@ -1,4 +1,5 @@
 import type { Terminal } from '@xterm/xterm';
+import { LogSanitizer } from './log-sanitize';
 
 /** RIS, a full reset: in band, so it clears the terminal after whatever was written before it is parsed. */
 const RESET = '\x1bc';
@@ -33,6 +34,7 @@ function lastLines(text: string, keep: number): string {
  * is ever shown is dropped unparsed (a 100,000-line log costs the parsing of its tail only), and the
  * terminal is reset when a batch alone fills it. Colours set in dropped text do not carry over.
  * With `hold`, nothing is written until `finish()`: for a log that is complete already.
+ * Text passes `LogSanitizer` first: a step's output keeps its colours but cannot move the cursor or erase.
  */
 export class TerminalWriter {
   #pending: Chunk[] = [];
@@ -42,7 +44,8 @@ export class TerminalWriter {
   #busy = false;
   #hold: boolean;
   #parsed: (() => void) | undefined;
-  /** Lines and characters received, to tell whether the terminal holds all of them (or anything). */
+  #sanitizer = new LogSanitizer();
+  /** Lines shown and characters received, to tell whether the terminal holds all of them (or anything). */
   totalLines = 0;
   totalChars = 0;
 
@@ -57,10 +60,12 @@ export class TerminalWriter {
     return (this.term.options.scrollback ?? 0) + this.term.rows;
   }
 
-  push(text: string): void {
+  push(received: string): void {
+    this.totalChars += received.length;
+    const text = this.#sanitizer.push(received);
+    if (text === '') return;
     const chunk = { text, lines: countLines(text) };
     this.totalLines += chunk.lines;
-    this.totalChars += text.length;
     this.#pending.push(chunk);
     this.#pendingLines += chunk.lines;
     // Whole chunks that the newer ones would push out of the terminal anyway.
