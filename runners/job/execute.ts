@@ -59,14 +59,20 @@ class JobRun {
     clearTimeout(this.timer);
   }
 
-  private data() {
-    return templateData(this.job, this.context, this.outputs, this.startedAt);
+  /** With a step: what that step sees, which for a deploy includes its environment's secrets. */
+  private data(step?: StepSpec) {
+    return templateData({ ...this.job, secrets: this.secretsFor(step) }, this.context, this.outputs, this.startedAt);
   }
 
-  private containerEnv(): Record<string, string> {
+  /** Environment secrets go to the deploy step that targets the environment and to no other step. */
+  private secretsFor(step?: StepSpec): Record<string, string> {
+    return step?.type === 'step.deploy' ? { ...this.job.secrets, ...step.secrets } : this.job.secrets;
+  }
+
+  private containerEnv(step: StepSpec): Record<string, string> {
     const data = this.data();
     const env = resolveTemplates(this.job.env, data, false, 'env') as Record<string, string>;
-    return { ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])), ...this.job.secrets };
+    return { ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])), ...this.secretsFor(step) };
   }
 
   private conditionSkips(step: StepSpec): string | null {
@@ -78,7 +84,7 @@ class JobRun {
 
   async runStep(step: StepSpec): Promise<StepResult & { skipped?: boolean }> {
     const reporter = this.env.reporter;
-    const writer = new StepLogWriter(step.index, reporter, Object.values(this.job.secrets));
+    const writer = new StepLogWriter(step.index, reporter, jobSecretValues(this.job));
     const startedAt = Date.now();
     let result: StepResult & { skipped?: boolean };
     try {
@@ -90,13 +96,13 @@ class JobRun {
       reporter.step(step.index, { state: 'running', startedAt });
       const executor = executors[step.type];
       if (!executor) throw new Error(`step type ${step.type} is not supported by this runner`);
-      const config = resolveTemplates(step.config, this.data(), this.job.strictTemplates) as Record<string, unknown>;
+      const config = resolveTemplates(step.config, this.data(step), this.job.strictTemplates) as Record<string, unknown>;
       result = await executor({
         job: this.job,
         step,
         config,
         context: this.context,
-        env: this.containerEnv(),
+        env: this.containerEnv(step),
         docker: this.env.docker,
         workspaceVolume: this.volume,
         helperImage: this.env.helperImage ?? DEFAULT_HELPER_IMAGE,

@@ -1,8 +1,9 @@
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { deployments, environments, users, type environmentProviders } from '../../db/schema.ts';
 import { ApiError, notFound } from '../api/errors.ts';
 import { decrypt, encrypt } from './secrets.ts';
+import type { EnvironmentProtection } from '../engine/environment-access.ts';
 
 export type EnvironmentProvider = (typeof environmentProviders)[number];
 
@@ -13,7 +14,17 @@ export interface EnvironmentInput {
   config: Record<string, unknown>;
   /** NAME → value to set, or null to delete; names not given are kept. */
   secrets?: Record<string, string | null>;
+  /** Protection, set by an admin; left out on update: kept as it is (new environments start protected). */
+  protected?: boolean;
+  allowedWorkflows?: string[];
+  approvers?: string[];
 }
+
+const protection = (input: EnvironmentInput) => ({
+  ...(input.protected !== undefined ? { protected: input.protected } : {}),
+  ...(input.allowedWorkflows !== undefined ? { allowedWorkflows: [...new Set(input.allowedWorkflows)] } : {}),
+  ...(input.approvers !== undefined ? { approvers: [...new Set(input.approvers)] } : {}),
+});
 
 async function readSecrets(key: CryptoKey, stored: string): Promise<Record<string, string>> {
   return stored ? (JSON.parse(await decrypt(key, stored)) as Record<string, string>) : {};
@@ -46,7 +57,7 @@ export async function createEnvironment(db: Db, key: CryptoKey, input: Environme
   const secrets = Object.fromEntries(Object.entries(input.secrets ?? {}).filter((entry): entry is [string, string] => entry[1] !== null));
   const [row] = await db
     .insert(environments)
-    .values({ name: input.name, provider: input.provider, region: input.region ?? null, config: input.config, secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '', updatedAt: new Date() })
+    .values({ name: input.name, provider: input.provider, region: input.region ?? null, config: input.config, secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '', ...protection(input), updatedAt: new Date() })
     .returning();
   return view(key, row!);
 }
@@ -60,7 +71,7 @@ export async function updateEnvironment(db: Db, key: CryptoKey, id: string, inpu
   }
   const [updated] = await db
     .update(environments)
-    .set({ name: input.name, provider: input.provider, region: input.region ?? null, config: input.config, secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '', updatedAt: new Date() })
+    .set({ name: input.name, provider: input.provider, region: input.region ?? null, config: input.config, secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '', ...protection(input), updatedAt: new Date() })
     .where(eq(environments.id, id))
     .returning();
   return view(key, updated!);
@@ -71,14 +82,20 @@ export async function deleteEnvironment(db: Db, id: string) {
   await db.delete(environments).where(eq(environments.id, id));
 }
 
-/** Secret values of the named environments, for a job whose steps deploy there. */
-export async function environmentSecrets(db: Db, key: CryptoKey, names: string[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const name of names) {
-    const [row] = await db.select().from(environments).where(eq(environments.name, name));
-    if (row) Object.assign(out, await readSecrets(key, row.secrets));
-  }
+/** Secret values of the named environments, by environment, for the deploy steps that target each. */
+export async function environmentSecrets(db: Db, key: CryptoKey, names: string[]): Promise<Record<string, Record<string, string>>> {
+  if (names.length === 0) return {};
+  const rows = await db.select({ name: environments.name, secrets: environments.secrets }).from(environments).where(inArray(environments.name, [...new Set(names)]));
+  const out: Record<string, Record<string, string>> = {};
+  for (const row of rows) out[row.name] = await readSecrets(key, row.secrets);
   return out;
+}
+
+/** Protection of the named environments (all when no names are given), as the build and the run check it. */
+export async function environmentProtections(db: Db, names?: string[]): Promise<EnvironmentProtection[]> {
+  if (names?.length === 0) return [];
+  const columns = { name: environments.name, protected: environments.protected, allowedWorkflows: environments.allowedWorkflows, approvers: environments.approvers };
+  return names ? db.select(columns).from(environments).where(inArray(environments.name, [...new Set(names)])) : db.select(columns).from(environments);
 }
 
 export async function recordDeployment(db: Db, entry: typeof deployments.$inferInsert) {

@@ -5,9 +5,13 @@ import type { AuthUser } from '../api/env.ts';
 import { ApiError } from '../api/errors.ts';
 import { conditionHolds } from '../engine/expressions.ts';
 import { parseDuration } from '../engine/schema/common.ts';
-import type { Step } from '../engine/schema/workflow.ts';
+import type { Step, Workflow } from '../engine/schema/workflow.ts';
 import { builtVersion, settleRun } from './runs.ts';
 import { hasRole } from './auth.ts';
+import { deploySteps } from '../engine/environment-access.ts';
+import { environmentProtections } from './environments.ts';
+import { runSecretValues } from './secret-masking.ts';
+import { SecretMasker } from '../../runners/job/masker.ts';
 
 interface GateConfig {
   type: 'manual' | 'auto';
@@ -22,8 +26,22 @@ async function gateContext(db: Db, runId: string, stepIndex: number) {
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   if (!run) throw new ApiError(404, 'not_found', `run ${runId} not found`);
   const build = await builtVersion(db, run.workflowId, run.version);
-  const step = (build.workflow.pipelines[run.pipeline]!.steps as Step[])[stepIndex]!;
-  return { run, step, config: step.config as unknown as GateConfig };
+  const steps = build.workflow.pipelines[run.pipeline]!.steps as Step[];
+  const step = steps[stepIndex]!;
+  return { run, build, step, config: step.config as unknown as GateConfig, guards: await protectedDeploysAfter(db, build.workflow, run.pipeline, stepIndex) };
+}
+
+/**
+ * The protected environments with approvers that the job after this gate deploys to. Such a gate is decided
+ * by those environments' approvers (set by an admin), whatever the workflow file says: no auto-approval, no
+ * approval on timeout, and the file's approvers cannot widen who decides.
+ */
+async function protectedDeploysAfter(db: Db, workflow: Workflow, pipeline: string, gateIndex: number) {
+  const steps = workflow.pipelines[pipeline]!.steps as Step[];
+  const nextGate = steps.findIndex((s, i) => i > gateIndex && s.type === 'step.gate');
+  const end = nextGate === -1 ? steps.length : nextGate;
+  const targets = deploySteps(workflow, pipeline).filter((d) => d.section === 'steps' && d.index > gateIndex && d.index < end).map((d) => d.environment);
+  return (await environmentProtections(db, targets)).filter((e) => e.protected && e.approvers.length > 0);
 }
 
 /** Step outputs by name, as gate conditions read them: `steps.scan.passed_gate`. */
@@ -56,14 +74,16 @@ async function decide(db: Db, runId: string, stepIndex: number, decision: 'appro
 
 /** After the job before a gate: approve at once when the conditions hold, else wait without a runner. */
 export async function openGate(db: Db, runId: string, stepIndex: number): Promise<void> {
-  const { config } = await gateContext(db, runId, stepIndex);
+  const { config, guards } = await gateContext(db, runId, stepIndex);
   const conditions = config.auto_approve_conditions ?? [];
   const data = await outputsSoFar(db, runId, stepIndex);
-  if (conditions.length > 0 && conditions.every((condition) => conditionHolds(condition, data))) {
+  // Before a protected deploy the environment's approvers decide: neither conditions nor type auto stand in for them.
+  const guarded = guards.length > 0;
+  if (!guarded && conditions.length > 0 && conditions.every((condition) => conditionHolds(condition, data))) {
     await decide(db, runId, stepIndex, 'approved', 'auto', null, `approved: ${conditions.join(' and ')}`);
     return;
   }
-  if (config.type === 'auto') {
+  if (!guarded && config.type === 'auto') {
     await decide(db, runId, stepIndex, 'rejected', 'auto', null, `conditions did not hold: ${conditions.join(' and ') || 'none given'}`);
     return;
   }
@@ -80,15 +100,21 @@ export function mayDecide(user: AuthUser, approvers: string[] | undefined): bool
   );
 }
 
-export async function decideGate(db: Db, runId: string, stepName: string, decision: 'approved' | 'rejected', user: AuthUser, comment: string) {
+export async function decideGate(db: Db, runId: string, stepName: string, decision: 'approved' | 'rejected', user: AuthUser, comment: string, secretsKey: CryptoKey) {
   const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.name, stepName)));
   if (!step || step.type !== 'step.gate') throw new ApiError(404, 'not_found', `this run has no gate "${stepName}"`);
   if (step.state !== 'waiting') throw new ApiError(409, 'not_waiting', `gate "${stepName}" is ${step.state}, not waiting for a decision`);
-  const { config } = await gateContext(db, runId, step.index);
-  if (!mayDecide(user, config.approvers)) {
+  const { run, build, config, guards } = await gateContext(db, runId, step.index);
+  const refused = guards.find((environment) => !mayDecide(user, environment.approvers));
+  if (refused) {
+    throw new ApiError(403, 'not_an_approver', `only ${refused.approvers.join(', ')} may decide gate "${stepName}": it guards a deploy to protected environment "${refused.name}"`);
+  }
+  if (guards.length === 0 && !mayDecide(user, config.approvers)) {
     throw new ApiError(403, 'not_an_approver', `only ${config.approvers?.join(', ')} may decide gate "${stepName}"`);
   }
-  await decide(db, runId, step.index, decision, 'manual', user, comment);
+  // The comment lands in the run's outputs and error, which viewers and share links see.
+  const masker = new SecretMasker(await runSecretValues(db, secretsKey, run.workflowId, build.workflow, run.pipeline));
+  await decide(db, runId, step.index, decision, 'manual', user, masker.mask(comment));
 }
 
 export async function listGateDecisions(db: Db, runId: string) {
@@ -99,8 +125,9 @@ export async function listGateDecisions(db: Db, runId: string) {
 export async function expireGates(db: Db, now = new Date()): Promise<number> {
   const due = await db.select().from(runSteps).where(and(eq(runSteps.state, 'waiting'), lt(runSteps.waitingUntil, now)));
   for (const step of due) {
-    const { config } = await gateContext(db, step.runId, step.index);
-    await decide(db, step.runId, step.index, config.on_timeout === 'approve' ? 'approved' : 'rejected', 'timeout', null, '').catch(() => undefined);
+    const { config, guards } = await gateContext(db, step.runId, step.index);
+    const approve = config.on_timeout === 'approve' && guards.length === 0;
+    await decide(db, step.runId, step.index, approve ? 'approved' : 'rejected', 'timeout', null, '').catch(() => undefined);
   }
   return due.length;
 }

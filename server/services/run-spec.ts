@@ -10,16 +10,24 @@ export function runStepList(pipeline: Pipeline, plan: PipelinePlan) {
   return [...main, ...compensation];
 }
 
-function stepSpec(step: Step, index: number): StepSpec {
+/**
+ * A deploy carries its environment's secrets and no other step does. A deploy the server refuses (a
+ * protected environment) is sent as a step.fail with the reason, so it fails where it stands.
+ */
+function stepSpec(step: Step, index: number, context: JobContext): StepSpec {
+  const refusal = context.deployRefusals?.[index];
+  const environment = step.type === 'step.deploy' ? String(step.config.environment) : undefined;
+  const secrets = environment === undefined || refusal ? undefined : context.environmentSecrets?.[environment];
   return {
     index,
     name: step.name,
-    type: step.type,
-    config: step.config,
+    type: refusal ? 'step.fail' : step.type,
+    config: refusal ? { message: refusal } : step.config,
     if: step.if,
     skip_if: step.skip_if,
     timeoutMs: step.timeout ? parseDuration(step.timeout) : null,
     continueOnError: step.continue_on_error ?? false,
+    ...(secrets ? { secrets } : {}),
   };
 }
 
@@ -63,7 +71,12 @@ export interface JobContext {
   pipelineName: string;
   inputs: Record<string, unknown>;
   trigger: Record<string, unknown>;
+  /** Workflow secrets, which every step sees. */
   secrets: Record<string, string>;
+  /** Secrets by environment name, given only to the deploy steps that target that environment. */
+  environmentSecrets?: Record<string, Record<string, string>>;
+  /** Deploy steps (by run-wide index) the server refuses, with the reason they fail with. */
+  deployRefusals?: Record<number, string>;
   leaseMs: number;
   priorOutputs?: Record<string, Record<string, unknown>>;
   priorContext?: Record<string, unknown>;
@@ -86,8 +99,8 @@ export function jobSpecFor(workflow: Workflow, plan: PipelinePlan, context: JobC
     pipeline: context.pipelineName,
     version: workflow.version === undefined ? null : String(workflow.version),
     // Gates are decided by the server between jobs; with `all` (local exec) there is nobody to ask.
-    steps: list.filter((s) => !s.compensation && s.step.type !== 'step.gate' && (jobIndex === 'all' || s.job === jobIndex)).map((s) => stepSpec(s.step, s.index)),
-    compensation: list.filter((s) => s.compensation).map((s) => stepSpec(s.step, s.index)),
+    steps: list.filter((s) => !s.compensation && s.step.type !== 'step.gate' && (jobIndex === 'all' || s.job === jobIndex)).map((s) => stepSpec(s.step, s.index, context)),
+    compensation: list.filter((s) => s.compensation).map((s) => stepSpec(s.step, s.index, context)),
     onError: pipeline.on_error,
     env: stringEnv,
     inputs: context.inputs,

@@ -7,9 +7,12 @@ import { buildWorkflow } from '../engine/build.ts';
 import type { AuthRunner } from './runners.ts';
 import { jobSpecFor, resolveInputs, runStepList } from './run-spec.ts';
 import { workflowSecrets } from './secrets.ts';
-import { environmentSecrets, recordDeployment } from './environments.ts';
+import { environmentProtections, environmentSecrets, recordDeployment } from './environments.ts';
 import type { Step } from '../engine/schema/workflow.ts';
+import { deployRefusal, deploySteps } from '../engine/environment-access.ts';
 import { expireGates, listGateDecisions, openGate } from './gates.ts';
+import { cachedMasker, forgetMasker, runSecretValues } from './secret-masking.ts';
+import { maskDeep, type SecretMasker } from '../../runners/job/masker.ts';
 
 export const DEFAULT_LEASE_MS = 30_000;
 const FINAL_STATES: RunState[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
@@ -129,8 +132,8 @@ export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey
   const build = await builtVersion(db, run.workflowId, run.version);
   const plan = build.plan.pipelines.find((p) => p.name === run.pipeline)!;
   const prior = job.index > 0 ? await priorJobsState(db, run.id, job.index) : { priorOutputs: {}, priorContext: {} };
-  const deployTargets = (build.workflow.pipelines[run.pipeline]!.steps as Step[]).filter((s) => s.type === 'step.deploy').map((s) => String(s.config.environment));
-  const secrets = { ...(await workflowSecrets(db, secretsKey, run.workflowId)), ...(await environmentSecrets(db, secretsKey, deployTargets)) };
+  const deploys = deploySteps(build.workflow, run.pipeline);
+  const targets = deploys.map((step) => step.environment);
   return jobSpecFor(build.workflow, plan, {
     ...prior,
     jobId: job.id,
@@ -140,8 +143,38 @@ export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey
     pipelineName: run.pipeline,
     inputs: run.inputs,
     trigger: run.triggerPayload,
-    secrets,
+    secrets: await workflowSecrets(db, secretsKey, run.workflowId),
+    environmentSecrets: await environmentSecrets(db, secretsKey, targets),
+    deployRefusals: await deployRefusals(db, run.workflowId, deploys),
     leaseMs,
+  });
+}
+
+/** Protection is checked again when the job is claimed: an admin may have changed it since publish. */
+async function deployRefusals(db: Db, workflowId: string, deploys: ReturnType<typeof deploySteps>): Promise<Record<number, string>> {
+  if (deploys.length === 0) return {};
+  const [workflow] = await db.select({ name: workflows.name }).from(workflows).where(eq(workflows.id, workflowId));
+  const protections = new Map((await environmentProtections(db, deploys.map((d) => d.environment))).map((e) => [e.name, e]));
+  const out: Record<number, string> = {};
+  for (const step of deploys) {
+    const refusal = deployRefusal(step, workflow?.name ?? '', protections.get(step.environment));
+    if (refusal) out[step.index] = refusal;
+  }
+  return out;
+}
+
+/** Outputs and error with secret values masked; the rest of a report is ours, not the steps'. */
+function maskReport<T extends { outputs?: Record<string, unknown>; error?: string }>(report: T, masker: SecretMasker): T {
+  return { ...report, ...(report.outputs ? { outputs: maskDeep(report.outputs, masker) } : {}), ...(report.error !== undefined ? { error: masker.mask(report.error) } : {}) };
+}
+
+/** Masks the secret values of a held job's run in what the server stores (defence in depth: the runner masks too). */
+async function jobMasker(db: Db, secretsKey: CryptoKey, job: { id: string; runId: string }): Promise<SecretMasker> {
+  return cachedMasker(job.id, async () => {
+    const [run] = await db.select().from(runs).where(eq(runs.id, job.runId));
+    if (!run) return [];
+    const build = await builtVersion(db, run.workflowId, run.version);
+    return runSecretValues(db, secretsKey, run.workflowId, build.workflow, run.pipeline);
   });
 }
 
@@ -199,8 +232,9 @@ async function recordIfDeploy(db: Db, runId: string, stepIndex: number, report: 
   });
 }
 
-export async function reportStep(db: Db, runner: AuthRunner, jobId: string, stepIndex: number, report: StepReport) {
+export async function reportStep(db: Db, runner: AuthRunner, jobId: string, stepIndex: number, unmasked: StepReport, secretsKey: CryptoKey) {
   const job = await heldJob(db, runner, jobId);
+  const report = maskReport(unmasked, await jobMasker(db, secretsKey, job));
   await recordIfDeploy(db, job.runId, stepIndex, report);
   await db
     .update(runSteps)
@@ -231,8 +265,10 @@ export async function settleRun(db: Db, runId: string, state: RunState, error: s
 }
 
 /** Ends a job; a successful job followed by a gate opens the gate instead of ending the run. */
-export async function finishJob(db: Db, runner: AuthRunner, jobId: string, result: JobResult) {
+export async function finishJob(db: Db, runner: AuthRunner, jobId: string, unmasked: JobResult, secretsKey: CryptoKey) {
   const job = await heldJob(db, runner, jobId);
+  const result = maskReport(unmasked, await jobMasker(db, secretsKey, job));
+  forgetMasker(job.id);
   await db.update(jobs).set({ state: result.state, finishedAt: new Date(), error: result.error ?? null, leaseExpiresAt: null }).where(eq(jobs.id, jobId));
   if (result.state === 'succeeded') {
     const [gate] = await db
@@ -278,9 +314,7 @@ export async function expireLeases(db: Db, now = Date.now()): Promise<number> {
       .returning({ id: jobs.id });
     if (updated.length === 0) continue;
     if (requeue) {
-      // The next attempt numbers its log chunks from 0 again, so the lost attempt's chunks must go.
-      await db.delete(logChunks).where(eq(logChunks.runId, job.runId));
-      await db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null, outputs: null, logBytes: 0 }).where(eq(runSteps.runId, job.runId));
+      await resetJobSteps(db, job.runId, job.index);
     } else {
       await settleRun(db, job.runId, cancelRequestedAt ? 'cancelled' : 'failed', cancelRequestedAt ? 'cancelled (runner lost)' : 'runner lost');
     }
@@ -307,8 +341,22 @@ export async function cancelledJobs(db: Db, runner: AuthRunner, jobIds: string[]
 export async function releaseJob(db: Db, runner: AuthRunner, jobId: string) {
   const job = await heldJob(db, runner, jobId);
   await db.update(jobs).set({ state: 'queued', runnerId: null, leaseExpiresAt: null, error: `handed back by runner ${runner.name}` }).where(eq(jobs.id, jobId));
-  await db.delete(logChunks).where(eq(logChunks.runId, job.runId));
-  await db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null, outputs: null, logBytes: 0 }).where(eq(runSteps.runId, job.runId));
+  await resetJobSteps(db, job.runId, job.index);
+}
+
+/**
+ * A job queued again starts over from its first step, so its own steps (and the compensation steps, which
+ * run inside whichever job failed) go back to pending and lose their log chunks, numbered from 0 again by
+ * the next attempt. Steps of earlier jobs keep their state, outputs and logs.
+ */
+async function resetJobSteps(db: Db, runId: string, jobIndex: number) {
+  const own = and(eq(runSteps.runId, runId), inArray(runSteps.jobIndex, [jobIndex, -1]));
+  const indexes = (await db.select({ index: runSteps.index }).from(runSteps).where(own)).map((s) => s.index);
+  if (indexes.length === 0) return;
+  await db.batch([
+    db.delete(logChunks).where(and(eq(logChunks.runId, runId), inArray(logChunks.stepIndex, indexes))),
+    db.update(runSteps).set({ state: 'pending', startedAt: null, finishedAt: null, exitCode: null, error: null, outputs: null, logBytes: 0 }).where(own),
+  ]);
 }
 
 /** Periodically ends lost runners' jobs and decides timed-out gates; returns a stop function. */

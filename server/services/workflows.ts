@@ -7,6 +7,10 @@ import { summariseChange, type ChangeSummary } from '../engine/diff.ts';
 import { sha256Hex } from './crypto.ts';
 import { activationFor, type Activation } from './activation.ts';
 import { draftSaved } from '../collab/draft-events.ts';
+import { checkEnvironmentAccess, deploySteps } from '../engine/environment-access.ts';
+import { sortDiagnostics } from '../engine/diagnostics.ts';
+import { parseSource } from '../engine/source.ts';
+import { environmentProtections } from './environments.ts';
 
 type Built = Extract<BuildResult, { ok: true }>;
 
@@ -95,6 +99,20 @@ async function activeVersionRow(db: Db, workflowId: string, activeVersion: numbe
   return row;
 }
 
+/** Builds, then refuses deploys to protected environments this workflow is not allowed to (the engine is pure: the facts come from here). */
+async function buildFor(db: Db, workflowName: string, yaml: string): Promise<BuildResult> {
+  const build = buildWorkflow(yaml);
+  if (!build.ok) return build;
+  const parsed = parseSource(yaml);
+  if (!parsed.ok) return build;
+  const environments = await environmentProtections(db, deploySteps(build.workflow).map((step) => step.environment));
+  const refused = checkEnvironmentAccess(parsed.source, build.workflow, workflowName, environments);
+  const first = refused[0];
+  if (!first) return build;
+  const more = refused.length > 1 ? ` (and ${refused.length - 1} more error${refused.length > 2 ? 's' : ''})` : '';
+  return { ok: false, error: `line ${first.line}, column ${first.column}: ${first.message}${more}`, diagnostics: sortDiagnostics([...build.diagnostics, ...refused]) };
+}
+
 export type TryActivateResult =
   | { status: 'build_ok'; build: Built; changes: ChangeSummary | null }
   | { status: 'build_failed'; build: Extract<BuildResult, { ok: false }> };
@@ -103,7 +121,7 @@ export type TryActivateResult =
 export async function tryActivateWorkflow(db: Db, id: string, yaml?: string): Promise<TryActivateResult> {
   const workflow = await getWorkflow(db, id);
   const candidateYaml = yaml ?? workflow.draftYaml;
-  const build = buildWorkflow(candidateYaml);
+  const build = await buildFor(db, workflow.name, candidateYaml);
   if (!build.ok) return { status: 'build_failed', build };
   const active = await activeVersionRow(db, id, workflow.activeVersion);
   if (!active) return { status: 'build_ok', build, changes: null };
@@ -144,7 +162,7 @@ export async function publishWorkflow(
 ): Promise<PublishResult> {
   const workflow = await getWorkflow(db, id);
   const yaml = input.yaml ?? workflow.draftYaml;
-  const build = buildWorkflow(yaml);
+  const build = await buildFor(db, workflow.name, yaml);
   if (!build.ok) return { status: 'build_failed', build };
   const activation = activationFor(build, Date.now());
   const sha256 = await sha256Hex(yaml);

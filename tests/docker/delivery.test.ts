@@ -32,7 +32,8 @@ after(async () => {
 });
 
 test('the example builds, scans, waits for approval and deploys blue-green', { timeout: 240_000 }, async () => {
-  const environment = await json(await server.call('POST', '/api/environments', { name: 'staging', provider: 'docker', config: {} }));
+  // Environments are protected: an admin allows this workflow to deploy to staging.
+  const environment = await json(await server.call('POST', '/api/environments', { name: 'staging', provider: 'docker', config: {}, allowedWorkflows: ['scan-approve-deploy'] }));
   const id = await publishWorkflow(server, 'scan-approve-deploy', example);
   const queued = await json(await server.call('POST', `/api/workflows/${id}/runs`, { pipeline: 'deliver' }));
   const waiting = await waitForRun(server, queued.id, (r) => r.state === 'waiting' || finished(r), 180_000);

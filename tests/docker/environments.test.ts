@@ -21,10 +21,12 @@ const test_ = async (id: string) => json(await server.call('POST', `/api/environ
 test('environments: CRUD with write-only, encrypted secrets', async () => {
   const env = await create({ name: 'staging', provider: 'docker', config: {}, secrets: { DEPLOY_TOKEN: 'tok-123456', OTHER: 'x-secret' } });
   assert.deepEqual(env.secretNames, ['DEPLOY_TOKEN', 'OTHER']);
+  assert.deepEqual([env.protected, env.allowedWorkflows, env.approvers], [true, [], []], 'new environments are protected');
   assert.ok(!JSON.stringify(env).includes('tok-123456'));
   const updated = await json(await server.call('PUT', `/api/environments/${env.id}`, { name: 'staging', provider: 'docker', region: 'local', config: { docker_host: 'unix:///var/run/docker.sock' }, secrets: { OTHER: null, NEW_ONE: 'n-secret' } }));
   assert.deepEqual(updated.secretNames, ['DEPLOY_TOKEN', 'NEW_ONE']);
   assert.equal(updated.region, 'local');
+  assert.equal(updated.protected, true, 'an update that does not name protection keeps it');
   const listed = await json(await server.call('GET', '/api/environments'));
   assert.ok(!JSON.stringify(listed).includes('n-secret'));
   const stored = await server.database.client.execute('select secrets from environments');

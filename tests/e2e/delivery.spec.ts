@@ -35,7 +35,8 @@ test.afterAll(async () => {
 test('build, scan, approve and deploy blue-green from the IDE', async ({ page }) => {
   test.setTimeout(240_000);
   const yaml = await readFile(new URL('../../examples/scan-approve-deploy.yaml', import.meta.url), 'utf8');
-  const environment = (await (await api(server, 'POST', '/api/environments', { name: 'staging', provider: 'docker', config: {} })).json()) as { id: string };
+  // Environments are protected: an admin allows this workflow to deploy to staging.
+  const environment = (await (await api(server, 'POST', '/api/environments', { name: 'staging', provider: 'docker', config: {}, allowedWorkflows: ['scan-approve-deploy'] })).json()) as { id: string };
   const { id } = (await (await api(server, 'POST', '/api/workflows', { name: 'scan-approve-deploy', yaml })).json()) as { id: string };
   expect((await api(server, 'POST', `/api/workflows/${id}/publish`)).status).toBe(200);
   const run = (await (await api(server, 'POST', `/api/workflows/${id}/runs`, { pipeline: 'deliver' })).json()) as { id: string };

@@ -168,6 +168,9 @@ test('editing keeps secret names and never shows their values', async ({ page, r
   await expect(dialog).toContainText('value hidden');
   await expectNoSecretValues(page);
   await dialog.getByLabel('Docker host').fill('unix:///var/run/docker.sock');
+  // New environments are protected; the deploy in the details test below comes from workflow "deliver".
+  await expect(dialog.getByLabel(/^Protected/)).toBeChecked();
+  await dialog.getByLabel('Allowed workflows').fill('deliver');
   await addSecret(dialog, 'OTHER_TOKEN', OTHER_SECRET);
   await dialog.getByRole('button', { name: 'Save changes' }).click();
   await expect(dialog).toBeHidden();
@@ -192,7 +195,7 @@ test('editing keeps secret names and never shows their values', async ({ page, r
   const listed = await request.get(`${server.url}/api/environments`, { headers: { authorization: `Bearer ${server.adminToken}` } });
   const body = await listed.text();
   const local = (JSON.parse(body) as { environments: Array<{ name: string; secretNames: string[]; config: unknown }> }).environments.find((e) => e.name === 'local-docker');
-  expect(local).toMatchObject({ secretNames: ['DEPLOY_TOKEN'], config: { docker_host: 'unix:///var/run/docker.sock' } });
+  expect(local).toMatchObject({ secretNames: ['DEPLOY_TOKEN'], config: { docker_host: 'unix:///var/run/docker.sock' }, protected: true, allowedWorkflows: ['deliver'], approvers: [] });
   for (const value of [SECRET, OTHER_SECRET, REPLACED_SECRET]) expect(body).not.toContain(value);
 });
 
@@ -203,6 +206,8 @@ test('the details page shows settings and a deploy history that refreshes by its
   await expect(page).toHaveURL(/\/environments\/[\w-]+$/);
   await expect(page.getByRole('heading', { name: 'local-docker', level: 1 })).toBeVisible();
   await expect(page.getByRole('region', { name: 'Settings' })).toContainText('unix:///var/run/docker.sock');
+  await expect(page.getByRole('region', { name: 'Settings' })).toContainText('only allowed workflows deploy here');
+  await expect(page.getByRole('region', { name: 'Settings' })).toContainText('deliver');
   await expect(page.getByRole('heading', { name: 'No deployments yet' })).toBeVisible();
 
   const runId = await deployThroughTheProtocol(request, 'local-docker');

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { environmentProviders } from '../../../db/schema.ts';
+import { environmentProviders, roles } from '../../../db/schema.ts';
 import { identifier } from '../../engine/schema/common.ts';
 import {
   createEnvironment,
@@ -17,6 +17,9 @@ import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 
 const tags = ['environments'];
 const Params = z.object({ id: z.string().min(1).max(64) });
+const Approver = z
+  .string()
+  .regex(new RegExp(`^(role:(${roles.join('|')})|[^@\\s:]+@[^@\\s]+)$`), `an approver is an e-mail address or one of ${roles.map((r) => `role:${r}`).join(', ')}`);
 const EnvironmentBody = z
   .object({
     name: identifier,
@@ -24,6 +27,9 @@ const EnvironmentBody = z
     region: z.string().max(100).nullable().optional(),
     config: z.record(z.string(), z.unknown()).default({}),
     secrets: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string().max(64 * 1024).nullable()).optional().openapi({ description: 'NAME → value to set, or null to delete; values are never returned' }),
+    protected: z.boolean().optional().openapi({ description: 'Only allowed workflows deploy here, with the approvers below; new environments are protected; left out on update: unchanged' }),
+    allowedWorkflows: z.array(identifier).max(200).optional().openapi({ description: 'Workflow names allowed to deploy while protected' }),
+    approvers: z.array(Approver).max(100).optional().openapi({ description: 'E-mails or role:<role> whose approval (at the step.gate before the deploy) every deployment needs' }),
   })
   .openapi('EnvironmentInput');
 const EnvironmentSchema = z.record(z.string(), z.unknown()).openapi('Environment');

@@ -80,7 +80,7 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
   })
   .openapi(routes.step, async (c) => {
     const { jobId, index } = c.req.valid('param');
-    await reportStep(c.get('deps').db, c.get('runner'), jobId, index, c.req.valid('json'));
+    await reportStep(c.get('deps').db, c.get('runner'), jobId, index, c.req.valid('json'), c.get('deps').secretsKey);
     return c.body(null, 204);
   })
   .openapi(routes.logs, async (c) => {
@@ -113,6 +113,6 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     return c.body(null, 204);
   })
   .openapi(routes.done, async (c) => {
-    await finishJob(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.req.valid('json'));
+    await finishJob(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.req.valid('json'), c.get('deps').secretsKey);
     return c.body(null, 204);
   });

@@ -77,8 +77,8 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
   })
   .openapi(routes.decide, async (c) => {
     const { id, step, decision } = c.req.valid('param');
-    const { db } = c.get('deps');
-    await decideGate(db, id, step, decision === 'approve' ? 'approved' : 'rejected', c.get('user'), c.req.valid('json')?.comment ?? '');
+    const { db, secretsKey } = c.get('deps');
+    await decideGate(db, id, step, decision === 'approve' ? 'approved' : 'rejected', c.get('user'), c.req.valid('json')?.comment ?? '', secretsKey);
     wakeups.signal(JOBS_TOPIC);
     return c.json(runBody(await getRun(db, id)), 200);
   })
