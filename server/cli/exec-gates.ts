@@ -1,0 +1,63 @@
+import { createInterface } from 'node:readline/promises';
+import type { Readable, Writable } from 'node:stream';
+import { conditionHolds } from '../engine/expressions.ts';
+
+export interface GateConfig {
+  type?: 'manual' | 'auto';
+  auto_approve_conditions?: string[];
+  message?: string;
+}
+
+/** How `flowyard exec` decides manual gates: a flag, or a question on the terminal. */
+export type GatePolicy = 'approve' | 'reject' | 'ask';
+
+export interface GateDecision {
+  passed: boolean;
+  type: 'manual' | 'auto';
+  reason: string;
+}
+
+/** Asks until the answer is yes or no; Ctrl-C or a closed input rejects. */
+export async function askOnTerminal(question: string, input: Readable, output: Writable): Promise<boolean> {
+  const rl = createInterface({ input, output, terminal: false });
+  const closed = new Promise<string>((resolve) => {
+    rl.once('close', () => resolve('no'));
+    rl.once('SIGINT', () => resolve('no'));
+  });
+  try {
+    for (;;) {
+      const answer = (await Promise.race([rl.question(question), closed])).trim().toLowerCase();
+      if (['y', 'yes', 'approve'].includes(answer)) return true;
+      if (['n', 'no', 'reject'].includes(answer)) return false;
+      output.write('answer y (approve) or n (reject)\n');
+    }
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * The server's gate rules, locally: auto-approve conditions over earlier step outputs first; an `auto` gate
+ * whose conditions fail is rejected; a manual gate takes the policy, and `ask` needs a terminal.
+ */
+export async function decideGate(
+  name: string,
+  config: GateConfig,
+  steps: Record<string, unknown>,
+  policy: GatePolicy,
+  terminal: { input: Readable & { isTTY?: boolean }; output: Writable & { isTTY?: boolean } },
+): Promise<GateDecision> {
+  const conditions = config.auto_approve_conditions ?? [];
+  if (conditions.length > 0 && conditions.every((condition) => conditionHolds(condition, { steps }))) {
+    return { passed: true, type: 'auto', reason: `approved: ${conditions.join(' and ')}` };
+  }
+  if (config.type === 'auto') return { passed: false, type: 'auto', reason: `conditions did not hold: ${conditions.join(' and ') || 'none given'}` };
+  if (policy === 'approve') return { passed: true, type: 'manual', reason: 'approved by --approve-gates' };
+  if (policy === 'reject') return { passed: false, type: 'manual', reason: 'rejected by --reject-gates' };
+  if (!terminal.input.isTTY || !terminal.output.isTTY) {
+    throw new Error(`gate "${name}" needs a decision and there is no terminal to ask: pass --approve-gates or --reject-gates`);
+  }
+  const question = `gate "${name}"${config.message ? `: ${config.message}` : ''} — approve? [y/n] `;
+  const passed = await askOnTerminal(question, terminal.input, terminal.output);
+  return { passed, type: 'manual', reason: passed ? 'approved on the terminal' : 'rejected on the terminal' };
+}
