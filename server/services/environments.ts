@@ -91,11 +91,13 @@ export async function environmentSecrets(db: Db, key: CryptoKey, names: string[]
   return out;
 }
 
-/** Protection of the named environments (all when no names are given), as the build and the run check it. */
-export async function environmentProtections(db: Db, names?: string[]): Promise<EnvironmentProtection[]> {
-  if (names?.length === 0) return [];
-  const columns = { name: environments.name, protected: environments.protected, allowedWorkflows: environments.allowedWorkflows, approvers: environments.approvers };
-  return names ? db.select(columns).from(environments).where(inArray(environments.name, [...new Set(names)])) : db.select(columns).from(environments);
+/** Protection of the named environments, as the build and the run check it; unknown names are left out. */
+export async function environmentProtections(db: Db, names: string[]): Promise<EnvironmentProtection[]> {
+  if (names.length === 0) return [];
+  return db
+    .select({ name: environments.name, protected: environments.protected, allowedWorkflows: environments.allowedWorkflows, approvers: environments.approvers })
+    .from(environments)
+    .where(inArray(environments.name, [...new Set(names)]));
 }
 
 export async function recordDeployment(db: Db, entry: typeof deployments.$inferInsert) {
