@@ -4,20 +4,38 @@ import { stream, streamSSE } from 'hono/streaming';
 import { runSteps } from '../../db/schema.ts';
 import { readLogPage, readLogTail, readWholeLog } from '../services/logs.ts';
 import { getRun } from '../services/runs.ts';
+import { runIdForShareToken } from '../services/shares.ts';
 import { ApiError } from './errors.ts';
 import type { AppEnv } from './env.ts';
+import { authenticateRequest } from './middleware/auth.ts';
 import { logsTopic, wakeups } from './wakeups.ts';
 
 const IDLE_WAIT_MS = 1000;
 const decoder = new TextDecoder();
 
 /**
+ * Whether the credential this request came with still opens the run: the share token in the path for share
+ * links, else the session or API token (revoked, expired, deleted or disabled user all end it).
+ */
+function credentialCheck(c: Context<AppEnv>, runId: string): () => Promise<boolean> {
+  const { db } = c.get('deps');
+  const shareToken = c.req.param('token');
+  if (shareToken !== undefined) {
+    return () => runIdForShareToken(db, shareToken).then((id) => id === runId, () => false);
+  }
+  return async () => (await authenticateRequest(c)).ok;
+}
+
+/**
  * Server-sent events for one step's log: one `log` event per stored chunk (id = its sequence number, data =
  * the text as a JSON string), from after `lastEventId`, then live until the step ends, then one `end` event.
- * A client that reconnects with Last-Event-ID gets exactly the chunks it missed.
+ * A client that reconnects with Last-Event-ID gets exactly the chunks it missed. The request's credential is
+ * checked again before every page sent and every idle second: once it is revoked the stream ends with a
+ * `revoked` event and sends nothing more.
  */
 export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: number, lastEventId: number) {
   const { db } = c.get('deps');
+  const stillAllowed = credentialCheck(c, runId);
   return streamSSE(c, async (sse) => {
     let after = lastEventId;
     let aborted = false;
@@ -26,6 +44,10 @@ export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: numb
     });
     while (!aborted) {
       const page = await readLogPage(db, runId, stepIndex, after);
+      if (!(await stillAllowed())) {
+        await sse.writeSSE({ event: 'revoked', data: JSON.stringify({ message: 'access to this log was revoked' }) });
+        return;
+      }
       for (const chunk of page) {
         await sse.writeSSE({ event: 'log', id: String(chunk.seq), data: JSON.stringify(decoder.decode(chunk.data)) });
         after = chunk.seq;
