@@ -55,8 +55,27 @@ export async function startServer(options: { runner?: boolean } = {}): Promise<F
     await stop();
     throw error;
   }
-  const [, adminEmail, adminPassword] = PASSWORD_LINE.exec(output)!;
-  return { url, adminEmail: adminEmail!, adminPassword: adminPassword!, adminToken, output: () => output, stop };
+  const [, adminEmail, printedPassword] = PASSWORD_LINE.exec(output)!;
+  const adminPassword = await replacePrintedPassword(url, adminEmail!, printedPassword!).catch(async (error) => {
+    await stop();
+    throw error;
+  });
+  return { url, adminEmail: adminEmail!, adminPassword, adminToken, output: () => output, stop };
+}
+
+/** The printed password only lets the admin choose a new one; tests sign in with that. */
+async function replacePrintedPassword(url: string, email: string, printed: string): Promise<string> {
+  const login = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: printed }) });
+  if (login.status !== 200) throw new Error(`signing in with the printed password answered ${login.status}: ${await login.text()}`);
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const password = `e2e-${randomBytes(12).toString('hex')}`;
+  const changed = await fetch(`${url}/api/auth/password`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, origin: url },
+    body: JSON.stringify({ currentPassword: printed, newPassword: password }),
+  });
+  if (changed.status !== 204) throw new Error(`changing the printed password answered ${changed.status}: ${await changed.text()}`);
+  return password;
 }
 
 /** This shell's environment without settings that would point the server at another database or address. */
