@@ -1,6 +1,9 @@
 import { checkWorkflow } from './checks.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { normaliseWorkflow } from './normalise.ts';
 import { planWorkflow, type Plan } from './plan.ts';
+import { salvageWorkflow } from './salvage.ts';
+import { identifier } from './schema/common.ts';
 import type { Workflow, WorkflowModule } from './schema/workflow.ts';
 import { parseSource } from './source.ts';
 import { availableTypes, validateWorkflow } from './validate.ts';
@@ -37,21 +40,62 @@ function summarise(diagnostics: Diagnostic[]): string {
   return `line ${first.line}, column ${first.column}: ${first.message}${more}`;
 }
 
-/** Parses, validates, checks and plans a workflow. Pure: no I/O, same input → same result. */
-export function buildWorkflow(input: string | Uint8Array): BuildResult {
+/** Diagnostics found twice (by the schema and by a check of a salvaged part) are reported once. */
+function unique(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.line}:${d.column}:${d.code}:${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * The workflow's name: its own `name`, else the fallback (the name it is saved under, or a file name without
+ * its extension) made into a valid name, else "workflow".
+ */
+export function workflowName(value: unknown, fallback?: string): string {
+  const own = (value as { name?: unknown } | null)?.name;
+  if (typeof own === 'string' && identifier.safeParse(own).success) return own;
+  const cleaned = (fallback ?? '')
+    .replace(/\.ya?ml$/i, '')
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 100);
+  return cleaned || 'workflow';
+}
+
+/**
+ * Parses, validates, normalises, checks and plans a workflow. Pure: no I/O, same input → same result.
+ * `fallbackName` names a workflow whose file has no `name`. When the schema fails, the parts that are valid on
+ * their own are still checked, so that every independent problem is reported at once.
+ */
+export function buildWorkflow(input: string | Uint8Array, fallbackName?: string): BuildResult {
   const parsed = parseSource(input);
   if (!parsed.ok) return { ok: false, error: summarise(parsed.diagnostics), diagnostics: sortDiagnostics(parsed.diagnostics) };
-  const validated = validateWorkflow(parsed.source);
-  if (!validated.ok) return { ok: false, error: summarise(validated.diagnostics), diagnostics: sortDiagnostics(validated.diagnostics) };
-  const checked = checkWorkflow(parsed.source, validated.workflow);
-  const diagnostics = sortDiagnostics(checked.diagnostics);
+  const { source } = parsed;
+  const name = workflowName(source.value, fallbackName);
+  const validated = validateWorkflow(source);
+  if (!validated.ok) {
+    const salvaged = salvageWorkflow(source.value, name);
+    const later = salvaged
+      ? [...normaliseWorkflow(source, salvaged.workflow, salvaged.placeholders), ...checkWorkflow(source, salvaged.workflow, salvaged.placeholders).diagnostics]
+      : [];
+    const diagnostics = sortDiagnostics(unique([...validated.diagnostics, ...later]));
+    return { ok: false, error: summarise(diagnostics), diagnostics };
+  }
+  const workflow: Workflow = { ...validated.workflow, name };
+  const normalised = normaliseWorkflow(source, workflow);
+  const checked = checkWorkflow(source, workflow);
+  const diagnostics = sortDiagnostics([...normalised, ...checked.diagnostics]);
   if (hasErrors(diagnostics)) return { ok: false, error: summarise(diagnostics), diagnostics };
   return {
     ok: true,
-    workflow: validated.workflow,
-    plan: planWorkflow(validated.workflow, checked.dataDependencies),
+    workflow,
+    plan: planWorkflow(workflow, checked.dataDependencies),
     diagnostics,
-    ...usedTypes(validated.workflow),
+    ...usedTypes(workflow),
   };
 }
 

@@ -5,8 +5,9 @@ import { diagnosticAt, diagnosticInString } from './locate.ts';
 import { parseDuration } from './schema/common.ts';
 import type { Pipeline, Step, Workflow, WorkflowModule } from './schema/workflow.ts';
 import type { SourceDocument } from './source.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean, suggestionFix } from './suggest.ts';
 import { checkTemplateString, forEachString, type TemplateScope } from './template-check.ts';
+import { checkUpstreamExpressions } from './upstream-expressions.ts';
 
 /** Step config fields that name a module, with the module type they need. */
 const MODULE_REFERENCES: Record<string, Array<{ field: string; moduleType: string }>> = {
@@ -40,6 +41,8 @@ export function cronError(expression: string, timezone: string): string | null {
   }
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
 class Checker {
   readonly diagnostics: Diagnostic[] = [];
   readonly dataDependencies = new Map<string, Map<string, Set<string>>>();
@@ -49,6 +52,8 @@ class Checker {
   constructor(
     private readonly source: SourceDocument,
     private readonly workflow: Workflow,
+    /** Steps and modules that failed their schema: they hold names and positions, but their config is not checked. */
+    private readonly placeholders: WeakSet<object>,
   ) {
     this.modules = new Map((workflow.modules ?? []).map((m) => [(m as WorkflowModule).name, m as WorkflowModule]));
     this.secrets = workflow.secrets ?? [];
@@ -56,6 +61,11 @@ class Checker {
 
   private report(path: PathSegment[], code: string, message: string, severity: 'error' | 'warning' = 'error', anchor: 'key' | 'value' = 'value') {
     this.diagnostics.push(diagnosticAt(this.source, path, severity, code, message, anchor));
+  }
+
+  /** A reference to a name that does not exist, with the closest existing name as a quick fix. */
+  private reportUnknown(path: PathSegment[], code: string, message: string, name: string, names: readonly string[]) {
+    this.diagnostics.push({ ...diagnosticAt(this.source, path, 'error', code, `${message}${didYouMean(name, names)}`), ...suggestionFix(name, names) });
   }
 
   private checkSecretDeclared(name: string | undefined, path: PathSegment[]) {
@@ -70,6 +80,7 @@ class Checker {
       const module = raw as WorkflowModule;
       if (seen.has(module.name)) this.report(['modules', i, 'name'], 'duplicate_name', `duplicate module name "${module.name}"`);
       seen.add(module.name);
+      if (this.placeholders.has(module)) return;
       (module.dependsOn ?? []).forEach((dep, j) => {
         if (dep === module.name) this.report(['modules', i, 'dependsOn', j], 'unknown_module', `module "${module.name}" cannot depend on itself`);
         else if (!this.modules.has(dep)) {
@@ -154,7 +165,7 @@ class Checker {
       before: index,
       inputs: Object.keys(pipeline.inputs ?? {}),
       secrets: this.secrets,
-      env: [...pipelineEnv, ...Object.keys((step?.config.env as Record<string, unknown> | undefined) ?? {})],
+      env: [...pipelineEnv, ...Object.keys(isRecord(step?.config.env) ? step.config.env : {})],
     });
     forEachString(pipeline.env ?? {}, [...base, 'env'], (text, path) => this.diagnostics.push(...checkTemplateString(text, path, scopeFor(0))));
     forEachString(pipeline.outputs ?? {}, [...base, 'outputs'], (text, path) => this.diagnostics.push(...checkTemplateString(text, path, scopeFor(steps.length))));
@@ -165,18 +176,23 @@ class Checker {
       const reads = new Set<string>();
       dependencies.set(step.name, reads);
       const scope = scopeFor(position, step);
-      forEachString({ config: step.config, if: step.if, skip_if: step.skip_if }, path, (text, p) => this.diagnostics.push(...checkTemplateString(text, p, scope, reads)));
+      forEachString({ config: step.config, if: step.if, skip_if: step.skip_if }, path, (text, p) => {
+        this.diagnostics.push(...checkTemplateString(text, p, scope, reads));
+        // Shell commands keep their own ${VAR} syntax.
+        if (!(step.type === 'step.shell_exec' && p[path.length + 1] === 'commands')) this.diagnostics.push(...checkUpstreamExpressions(this.source, p, text));
+      });
       (step.needs ?? []).forEach((need, j) => {
         const target = byName.get(need);
-        if (!target) this.report([...path, 'needs', j], 'unknown_step_reference', `needs "${need}", but no step has that name${didYouMean(need, [...byName.keys()])}`);
+        if (!target) this.reportUnknown([...path, 'needs', j], 'unknown_step_reference', `needs "${need}", but no step has that name`, need, [...byName.keys()]);
         else if (target.index >= index) this.report([...path, 'needs', j], 'later_step_reference', `needs "${need}", which does not run before this step`);
       });
+      if (this.placeholders.has(step)) return;
       for (const { field, moduleType } of MODULE_REFERENCES[step.type] ?? []) {
         const ref = step.config[field] as string | undefined;
         if (ref === undefined) continue;
         const module = this.modules.get(ref);
-        if (!module) this.report([...path, 'config', field], 'unknown_module', `no module is named "${ref}"${didYouMean(ref, [...this.modules.keys()])}`);
-        else if (module.type !== moduleType) this.report([...path, 'config', field], 'wrong_module_type', `module "${ref}" is a ${module.type}, but ${field} needs a ${moduleType}`);
+        if (!module) this.reportUnknown([...path, 'config', field], 'unknown_module', `no module is named "${ref}"`, ref, [...this.modules.keys()]);
+        else if (module.type !== moduleType && !this.placeholders.has(module)) this.report([...path, 'config', field], 'wrong_module_type', `module "${ref}" is a ${module.type}, but ${field} needs a ${moduleType}`);
       }
       if (step.type === 'step.conditional') this.checkRoutes(step, path, index, byName);
       if (step.type === 'step.gate') this.checkGate(step, path, index, byName);
@@ -230,7 +246,7 @@ class Checker {
   private checkRoutes(step: Step, path: PathSegment[], index: number, byName: Map<string, { index: number; step: Step }>) {
     const check = (target: string, targetPath: PathSegment[]) => {
       const found = byName.get(target);
-      if (!found) this.report(targetPath, 'unknown_step_reference', `route goes to "${target}", but no step has that name${didYouMean(target, [...byName.keys()])}`);
+      if (!found) this.reportUnknown(targetPath, 'unknown_step_reference', `route goes to "${target}", but no step has that name`, target, [...byName.keys()]);
       else if (found.index <= index) this.report(targetPath, 'later_step_reference', `route goes to "${target}", which is not after this step; routes can only jump forward`);
     };
     const routes = step.config.routes as Record<string, string>;
@@ -240,8 +256,8 @@ class Checker {
 }
 
 /** Semantic checks on a schema-valid workflow: references, templates, cron, duplicates. */
-export function checkWorkflow(source: SourceDocument, workflow: Workflow): CheckResult {
-  const checker = new Checker(source, workflow);
+export function checkWorkflow(source: SourceDocument, workflow: Workflow, placeholders: WeakSet<object> = new WeakSet()): CheckResult {
+  const checker = new Checker(source, workflow, placeholders);
   checker.checkModules();
   checker.checkTriggers();
   for (const [name, pipeline] of Object.entries(workflow.pipelines)) checker.checkPipeline(name, pipeline);

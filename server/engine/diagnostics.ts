@@ -13,6 +13,8 @@ export interface Diagnostic {
   column: number;
   endLine?: number;
   endColumn?: number;
+  /** A quick fix: text that replaces the range from line/column to endLine/endColumn (a "did you mean"). */
+  fix?: { replace: string };
 }
 
 export type PathSegment = string | number;

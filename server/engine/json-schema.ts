@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { anyCaseSchemas } from './schema/common.ts';
 import { workflowSchema } from './schema/workflow.ts';
 
 export const WORKFLOW_SCHEMA_PATH = '/api/schema/workflow.json';
@@ -10,6 +11,15 @@ let cached: Record<string, unknown> | undefined;
  * optional and unknown keys are flagged. `id` is the URL it is served from.
  */
 export function workflowJsonSchema(id?: string): Record<string, unknown> {
-  cached ??= z.toJSONSchema(workflowSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  cached ??= z.toJSONSchema(workflowSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    override: ({ zodSchema, jsonSchema }) => {
+      if (anyCaseSchemas.has(zodSchema) && Array.isArray(jsonSchema.enum)) {
+        const values = jsonSchema.enum.map(String);
+        jsonSchema.enum = [...new Set([...values, ...values.map((v) => v.toUpperCase()), ...values.map((v) => v.toLowerCase())])];
+      }
+    },
+  }) as Record<string, unknown>;
   return id ? { ...cached, $id: id, title: 'Flowyard workflow' } : { ...cached, title: 'Flowyard workflow' };
 }

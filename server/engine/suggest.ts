@@ -12,3 +12,9 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   const hint = suggest(word, candidates);
   return hint ? `; did you mean "${hint}"?` : '';
 }
+
+/** The quick fix for a diagnostic whose whole range is `word`, when a candidate is close enough. */
+export function suggestionFix(word: string, candidates: readonly string[]): { fix: { replace: string } } | Record<string, never> {
+  const hint = suggest(word, candidates);
+  return hint ? { fix: { replace: hint } } : {};
+}

@@ -1,11 +1,11 @@
 import type { z } from 'zod';
 import type { Diagnostic, PathSegment } from './diagnostics.ts';
 import { diagnosticAt } from './locate.ts';
-import { moduleTypes } from './schema/modules.ts';
+import { moduleTypes, unsupportedModuleTypes } from './schema/modules.ts';
 import { stepTypes } from './schema/steps.ts';
 import { workflowSchema } from './schema/workflow.ts';
 import type { SourceDocument } from './source.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean, suggestionFix } from './suggest.ts';
 
 type AnyDef = { type: string; [key: string]: unknown };
 const defOf = (schema: unknown): AnyDef => (schema as { _zod: { def: AnyDef } })._zod.def;
@@ -19,7 +19,8 @@ function schemaAt(schema: z.ZodType, path: readonly PathSegment[], data: unknown
     for (;;) {
       const def = defOf(current);
       if (['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type)) current = def.innerType;
-      else if (def.type === 'pipe') current = def.in;
+      // A preprocessed schema (transform → schema) describes its data by its output side.
+      else if (def.type === 'pipe') current = defOf(def.in).type === 'transform' ? def.out : def.in;
       else if (def.type === 'union' && typeof def.discriminator === 'string') {
         const tag = (value as Record<string, unknown> | undefined)?.[def.discriminator];
         const option = (def.options as z.ZodObject[]).find((o) => defOf(o.shape[def.discriminator as string]).values instanceof Array
@@ -55,8 +56,11 @@ function fieldName(path: readonly PathSegment[]): string {
 
 function describeUnknownType(kind: 'step' | 'module' | 'trigger', value: unknown, options: readonly string[]): string {
   if (value === undefined) return `missing "type": expected one of ${options.join(', ')}`;
+  if (value === null || value === '') return `choose a ${kind} type: one of ${options.join(', ')}`;
   const text = String(value);
   if (kind === 'module') {
+    const unsupported = unsupportedModuleTypes.get(text);
+    if (unsupported) return unsupported;
     return `module type "${text}" is not provided by Flowyard${didYouMean(text, options)} (available: ${options.join(', ')})`;
   }
   return `unknown ${kind} type "${text}"${didYouMean(text, options)} (available: ${options.join(', ')})`;
@@ -72,12 +76,17 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Di
   const path = issue.path as PathSegment[];
   switch (issue.code) {
     case 'unrecognized_keys': {
+      if (path.length === 1 && path[0] === 'triggers') {
+        return [diagnosticAt(source, path, 'error', 'invalid_type',
+          'upstream\'s triggers mapping is not supported: give each pipeline its trigger, or list triggers with type, pipeline and config', 'key')];
+      }
       const known = schemaAt(workflowSchema, path, source.value);
       const knownKeys = known && defOf(known).type === 'object' ? Object.keys(defOf(known).shape as object) : [];
-      return issue.keys.map((key) =>
-        diagnosticAt(source, [...path, key], 'error', 'unknown_key',
+      return issue.keys.map((key) => ({
+        ...diagnosticAt(source, [...path, key], 'error', 'unknown_key',
           `unknown field "${key}"${didYouMean(key, knownKeys)}${knownKeys.length ? ` (allowed: ${knownKeys.join(', ')})` : ''}`, 'key'),
-      );
+        ...suggestionFix(key, knownKeys),
+      }));
     }
     case 'invalid_union': {
       if ('note' in issue && issue.note === 'No matching discriminator') {
@@ -85,7 +94,8 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Di
         const value = valueAt(source.value, path);
         const kind = kindOfTypeAt(path);
         const anchorPath = value === undefined ? path.slice(0, -1) : path;
-        return [diagnosticAt(source, anchorPath, 'error', `unknown_${kind}_type`, describeUnknownType(kind, value, options), value === undefined ? 'key' : 'value')];
+        const diagnostic = diagnosticAt(source, anchorPath, 'error', `unknown_${kind}_type`, describeUnknownType(kind, value, options), value === undefined ? 'key' : 'value');
+        return [typeof value === 'string' && value !== '' ? { ...diagnostic, ...suggestionFix(value, options) } : diagnostic];
       }
       return [diagnosticAt(source, path, 'error', 'invalid_value', `${fieldName(path)}: ${issue.message}`)];
     }
@@ -98,8 +108,11 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Di
     case 'invalid_value': {
       const allowed = issue.values.map(String);
       const value = String(valueAt(source.value, path));
-      return [diagnosticAt(source, path, 'error', 'invalid_value',
-        `${fieldName(path)}: "${value}" is not allowed${didYouMean(value, allowed)} (expected one of ${allowed.join(', ')})`)];
+      return [{
+        ...diagnosticAt(source, path, 'error', 'invalid_value',
+          `${fieldName(path)}: "${value}" is not allowed${didYouMean(value, allowed)} (expected one of ${allowed.join(', ')})`),
+        ...suggestionFix(value, allowed),
+      }];
     }
     default:
       return [diagnosticAt(source, path, 'error', 'invalid_value', `${fieldName(path)}: ${issue.message}`)];

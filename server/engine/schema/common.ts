@@ -60,9 +60,35 @@ export const pullPolicy = z
   .enum(['if_not_present', 'always', 'never'])
   .describe('When to pull the image: if_not_present (default), always, never.');
 
-export const severity = z
-  .enum(['critical', 'high', 'medium', 'low', 'info', 'none'])
-  .describe('Lowest finding severity that fails the gate; none never fails.');
+/** Schemas whose values are accepted in any letter case; the JSON Schema lists their upper-case spellings too. */
+export const anyCaseSchemas = new WeakSet<object>();
+
+const lowerCased = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
+
+/** An enumeration accepted in any case (`HIGH`, `High`, `high`) and built as its lower-case value. */
+export function anyCaseEnum<const T extends readonly [string, ...string[]]>(values: T, synonyms: Record<string, T[number]> = {}) {
+  const schema = z.enum(values);
+  anyCaseSchemas.add(schema);
+  return z.preprocess((value) => {
+    const lower = lowerCased(value);
+    return typeof lower === 'string' && Object.hasOwn(synonyms, lower) ? synonyms[lower] : lower;
+  }, schema);
+}
+
+export const severityLevels = ['critical', 'high', 'medium', 'low', 'info', 'none'] as const;
+
+export const severity = anyCaseEnum(severityLevels).describe(
+  'Lowest finding severity that fails the gate (any case: HIGH or high); none never fails.',
+);
+
+/** Semgrep rates its rules ERROR, WARNING or INFO; those map onto the SARIF levels the gate reads (docs/scans.md). */
+export const semgrepSeverity = anyCaseEnum(severityLevels, { error: 'high', warning: 'medium' }).describe(
+  'Lowest finding severity that fails the gate: critical, high, medium, low, info or none, or Semgrep\'s error (high), warning (medium), info; none never fails.',
+);
+
+export const outputFormat = anyCaseEnum(['sarif'])
+  .optional()
+  .describe('Report format; SARIF is the only one (accepted for upstream files, not kept in the built workflow).');
 
 export const artifactKey = z
   .string()

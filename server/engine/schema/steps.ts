@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { artifactKey, duration, envMap, identifier, networkMode, pullPolicy, severity, size } from './common.ts';
+import { anyCaseEnum, artifactKey, duration, envMap, identifier, networkMode, outputFormat, pullPolicy, semgrepSeverity, severity, size } from './common.ts';
+import { deployProviders } from './modules.ts';
 
 /** A declared output; `fields` lists the keys of an object-valued output. */
 export interface OutputDef {
@@ -18,6 +19,11 @@ export interface StepTypeDef {
 
 const imageRef = z.string().min(1).describe('Image reference, e.g. local/busybox:latest.');
 const moduleRef = (type: string) => identifier.describe(`Name of a ${type} module.`);
+/** Upstream (GoCodeAlone/workflow) spellings: accepted, then rewritten to the canonical field by normalise.ts. */
+const upstream = (canonical: string, schema: z.ZodType, what = '') => schema.optional().describe(`Upstream synonym of ${canonical}${what}.`);
+const workspacePathText = z.string().min(1);
+/** A number of instances, or (upstream) a percentage of the replicas, e.g. 25%. */
+const instances = z.union([z.number().int().min(0), z.string().regex(/^\d{1,3}%$/, { message: 'expected a number of instances or a percentage such as 25%' })]);
 const scanOutputs: Record<string, OutputDef> = {
   passed_gate: { description: 'true when no finding reaches the gate severity' },
   findings_count: { description: 'number of findings' },
@@ -54,8 +60,10 @@ export const stepTypes: readonly StepTypeDef[] = [
     description: 'Upload a workspace file or folder as an artifact of this run.',
     config: z.strictObject({
       key: artifactKey,
-      path: z.string().min(1).describe('Path relative to /workspace.'),
+      path: z.string().min(1).optional().describe('Path relative to /workspace (required, or source_path).'),
       store: moduleRef('artifact.store').optional(),
+      source_path: upstream('path', workspacePathText, ' (a path under /workspace, absolute or relative)'),
+      dest: upstream('store', z.string().min(1), ': artifact_store is the default store, any other value names an artifact.store module'),
     }),
     outputs: {
       key: { description: 'artifact key' },
@@ -74,6 +82,11 @@ export const stepTypes: readonly StepTypeDef[] = [
         .optional()
         .describe('Run number of this workflow to take it from, or latest_success; this run when omitted.'),
       store: moduleRef('artifact.store').optional(),
+      source: z
+        .enum(['previous_execution', 's3', 'url'])
+        .optional()
+        .describe('Upstream: where the artifact comes from; previous_execution and s3 read the artifact store, url is not supported.'),
+      execution_id: upstream('from_run', z.union([z.number().int().positive(), z.string().min(1)]), ': a run number or latest_success'),
     }),
     outputs: {
       key: { description: 'artifact key' },
@@ -89,10 +102,14 @@ export const stepTypes: readonly StepTypeDef[] = [
       context: z.string().default('.').describe('Build context relative to /workspace.'),
       dockerfile: z.string().default('Dockerfile').describe('Dockerfile path relative to the context.'),
       tags: z.array(z.string().min(1)).min(1).describe('Tags to give the image, e.g. app:{{ .Version }}.'),
-      build_args: z.record(z.string(), z.string()).optional().describe('Build arguments (ARG) by name.'),
+      build_args: z
+        .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+        .optional()
+        .describe('Build arguments (ARG) by name; numbers and booleans are passed as their text.'),
       cache_from: z.array(z.string()).optional().describe('Images to use as cache sources.'),
       target: z.string().optional().describe('Multi-stage build target.'),
       pull_policy: pullPolicy.default('if_not_present'),
+      network_mode: networkMode.default('none').describe('Network of RUN instructions: none (default), bridge (the run network) or host.'),
     }),
     outputs: {
       image_id: { description: 'ID of the built image' },
@@ -104,8 +121,14 @@ export const stepTypes: readonly StepTypeDef[] = [
     description: 'Push an image to a registry named by a docker.registry module.',
     config: z.strictObject({
       image: imageRef,
-      registry: moduleRef('docker.registry'),
+      registry: z
+        .string()
+        .min(1)
+        .describe('Name of a docker.registry module, or (upstream) a registry host prefix such as 127.0.0.1:5000/team that is put before image.'),
       tags: z.array(z.string().min(1)).optional().describe('Extra tags to push; the image tag otherwise.'),
+      auth_provider: identifier
+        .optional()
+        .describe('Upstream: the credentials to push with, here the name of a docker.registry module whose username and password_secret are used.'),
     }),
     outputs: {
       image: { description: 'pushed image reference' },
@@ -133,11 +156,21 @@ export const stepTypes: readonly StepTypeDef[] = [
     type: 'step.scan_sast',
     description: 'Static analysis of the workspace source with Semgrep, reported as SARIF.',
     config: z.strictObject({
-      scanner: z.enum(['semgrep']).default('semgrep'),
+      scanner: anyCaseEnum(['semgrep']).default('semgrep'),
       scanner_image: imageRef.optional().describe('Scanner image; the scanner default otherwise.'),
-      rules: z.string().default('.semgrep.yml').describe('Semgrep rules file in the workspace (registry packs such as auto need network access).'),
+      rules: z
+        .union([z.string(), z.array(z.string()).min(1)])
+        .default('.semgrep.yml')
+        .describe('Semgrep rules file or folder in the workspace (registry packs such as auto need network access); upstream writes a list of one.'),
       paths: z.array(z.string()).default(['.']).describe('Paths under /workspace to scan.'),
-      fail_on_severity: severity.default('high'),
+      fail_on_severity: semgrepSeverity.default('high'),
+      image: upstream('scanner_image', imageRef),
+      source_path: upstream('paths', workspacePathText, ' (one path)'),
+      output_format: outputFormat,
+      artifacts_out: z
+        .strictObject({ key: artifactKey })
+        .optional()
+        .describe('Upstream: the artifact key of the report; Flowyard stores it as sarif/<step name>.sarif (output sarif_key).'),
     }),
     outputs: scanOutputs,
   },
@@ -145,11 +178,13 @@ export const stepTypes: readonly StepTypeDef[] = [
     type: 'step.scan_container',
     description: 'Scan a container image for vulnerabilities with Trivy, reported as SARIF.',
     config: z.strictObject({
-      scanner: z.enum(['trivy']).default('trivy'),
+      scanner: anyCaseEnum(['trivy']).default('trivy'),
       scanner_image: imageRef.optional(),
-      target_image: imageRef.describe('Image to scan.'),
+      target_image: imageRef.optional().describe('Image to scan (required, or image).'),
       severity_threshold: severity.default('high'),
       ignore_unfixed: z.boolean().default(false).describe('Ignore vulnerabilities without a fix.'),
+      image: upstream('target_image', imageRef, ', used when target_image is absent'),
+      output_format: outputFormat,
     }),
     outputs: scanOutputs,
   },
@@ -157,11 +192,13 @@ export const stepTypes: readonly StepTypeDef[] = [
     type: 'step.scan_deps',
     description: 'Scan dependencies in the workspace with Grype, reported as SARIF.',
     config: z.strictObject({
-      scanner: z.enum(['grype']).default('grype'),
+      scanner: anyCaseEnum(['grype']).default('grype'),
       scanner_image: imageRef.optional(),
       path: z.string().default('.').describe('Path under /workspace to scan.'),
       fail_on_severity: severity.default('high'),
       ignore_unfixed: z.boolean().default(false),
+      source_path: upstream('path', workspacePathText),
+      output_format: outputFormat,
     }),
     outputs: scanOutputs,
   },
@@ -170,14 +207,14 @@ export const stepTypes: readonly StepTypeDef[] = [
     description: 'Deploy an image to an environment with a rolling, blue-green or canary strategy.',
     config: z.strictObject({
       environment: identifier.describe('Environment name, e.g. staging or production.'),
-      target: moduleRef('deploy.target'),
+      target: moduleRef('deploy.target').optional().describe('Name of a deploy.target module (required unless provider is given).'),
       image: imageRef,
       strategy: z.enum(['rolling', 'blue_green', 'canary']).default('rolling').describe('Deployment strategy.'),
       replicas: z.number().int().min(1).max(100).default(1),
       rolling: z
         .strictObject({
-          max_surge: z.number().int().min(0).default(1),
-          max_unavailable: z.number().int().min(0).default(0),
+          max_surge: instances.default(1),
+          max_unavailable: instances.default(0),
         })
         .optional()
         .describe('Rolling update limits.'),
@@ -200,6 +237,10 @@ export const stepTypes: readonly StepTypeDef[] = [
         .optional()
         .describe('HTTP health check that a new version must pass.'),
       rollback_on_failure: z.boolean().default(true).describe('Return to the previous version when the deploy fails.'),
+      provider: z
+        .enum(deployProviders)
+        .optional()
+        .describe('Upstream: the provider to deploy with; it must be the provider of the target module.'),
     }),
     outputs: {
       deployment_id: { description: 'ID of the deployment' },
@@ -213,7 +254,9 @@ export const stepTypes: readonly StepTypeDef[] = [
     type: 'step.gate',
     description: 'Wait for an approval (or an automatic condition) before the steps after it run.',
     config: z.strictObject({
-      type: z.enum(['manual', 'auto']).default('manual').describe('manual waits for an approver; auto decides from conditions.'),
+      type: anyCaseEnum(['manual', 'auto', 'scheduled'], { automated: 'auto' })
+        .default('manual')
+        .describe('manual waits for an approver; auto (upstream: automated) decides from conditions; scheduled is not implemented.'),
       approvers: z.array(z.string().min(1)).optional().describe('Users (email) or roles (role:admin) who may decide.'),
       timeout: duration.default('24h'),
       on_timeout: z.enum(['reject', 'approve']).default('reject'),
@@ -238,7 +281,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     type: 'step.log',
     description: 'Write a message to the run log.',
     config: z.strictObject({
-      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+      level: anyCaseEnum(['debug', 'info', 'warn', 'error']).default('info'),
       message: z.string().describe('Message; may use templates.'),
     }),
     outputs: {},

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { secretName } from './common.ts';
+import { anyCaseSchemas, secretName } from './common.ts';
+
+const httpMethods = z.enum(['POST', 'PUT', 'GET']);
+anyCaseSchemas.add(httpMethods);
+const httpMethod = z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), httpMethods);
 
 export const triggerTypes = ['manual', 'http', 'schedule'] as const;
 export type TriggerType = (typeof triggerTypes)[number];
@@ -22,7 +26,7 @@ const httpTrigger = z
         .string()
         .regex(/^\/[A-Za-z0-9._~\/-]*$/, { message: 'webhook paths start with / and use letters, digits, . _ ~ - and /' })
         .describe('Webhook path, served at /hooks<path>.'),
-      method: z.enum(['POST', 'PUT']).default('POST'),
+      method: httpMethod.default('POST').describe('HTTP method the hook accepts, in any case.'),
       secret: secretName.optional().describe('Secret used to check the X-Flowyard-Signature HMAC-SHA256 header.'),
     }),
   })

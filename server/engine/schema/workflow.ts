@@ -77,21 +77,41 @@ export const pipelineSchema = z.strictObject({
 export const workflowSchema = z
   .strictObject({
     $schema: z.string().optional(),
-    name: identifier.describe('Workflow name.'),
+    name: identifier.optional().describe('Workflow name; the name it is saved under (or the file name) when omitted.'),
     version: z.union([z.string(), z.number()]).optional().describe('Your version label, available as {{ .Version }}.'),
     description: z.string().optional(),
     requires: z
-      .strictObject({ plugins: z.array(z.string()).default([]) })
+      .strictObject({
+        plugins: z
+          .array(
+            z.union([
+              z.string(),
+              z.strictObject({ name: z.string().min(1), version: z.string().optional() }).transform((plugin) => plugin.name),
+            ]),
+          )
+          .default([]),
+      })
       .optional()
-      .describe('Plugins this workflow needs.'),
+      .describe('Plugins this workflow needs, by name (upstream: {name, version}).'),
     secrets: z.array(secretName).optional().describe('Secrets the workflow reads as {{ .Secrets.NAME }}.'),
     modules: z.array(moduleSchema).optional().describe('Named resources: artifact stores, registries, deploy targets, webhooks.'),
     pipelines: z.record(identifier, pipelineSchema).describe('Pipelines by name.'),
-    triggers: z.array(topLevelTriggerSchema).optional().describe('Extra triggers, each naming the pipeline it starts.'),
+    triggers: z
+      .union([
+        z.array(topLevelTriggerSchema),
+        z.strictObject({}).transform(() => []).describe('Upstream writes no triggers as {}.'),
+      ])
+      .optional()
+      .describe('Extra triggers, each naming the pipeline it starts.'),
+    workflows: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('Upstream: application workflows (HTTP routing, state machines); Flowyard runs pipelines only, so this must be empty.'),
   })
   .describe('A Flowyard workflow.');
 
-export type Workflow = z.output<typeof workflowSchema>;
+/** A built workflow always has a name: the file's own, or the one it is saved under. */
+export type Workflow = Omit<z.output<typeof workflowSchema>, 'name'> & { name: string };
 export type Pipeline = z.output<typeof pipelineSchema>;
 export type Step = {
   name: string;
