@@ -59,7 +59,8 @@ interface PullProgressEvent {
   errorDetail?: { message?: string };
 }
 
-async function pullImage(docker: Dockerode, ref: string): Promise<void> {
+/** Pulls `ref`; resolves to the manifest digest the registry reported (sha256:…), when it did. */
+export async function pullImage(docker: Dockerode, ref: string): Promise<string | undefined> {
   const stream = await docker.pull(ref);
   // The engine reports pull failures inside the progress stream, not as an HTTP error.
   const events = await new Promise<PullProgressEvent[]>((resolve, reject) => {
@@ -69,6 +70,7 @@ async function pullImage(docker: Dockerode, ref: string): Promise<void> {
   });
   const failure = events.find((event) => event.error || event.errorDetail?.message);
   if (failure) throw new Error(failure.errorDetail?.message ?? failure.error);
+  return events.map((event) => /^Digest: (sha256:[0-9a-f]{64})$/.exec(event.status ?? '')?.[1]).find(Boolean);
 }
 
 /** HTTP status of a dockerode error (404 for "no such container/image/volume"). */

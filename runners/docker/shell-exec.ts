@@ -3,6 +3,7 @@ import type Dockerode from 'dockerode';
 import { MANAGED_LABEL, ensureImage, errorMessage, statusCodeOf, type PullPolicy } from './engine.ts';
 import { WORKSPACE_PATH } from './workspace.ts';
 import { removeContainer, stopContainer } from './containers.ts';
+import { DEFAULT_RUNNER_POLICY, checkContainer, type RunnerPolicy } from './policy.ts';
 
 export interface ShellExecSpec {
   image: string;
@@ -14,8 +15,10 @@ export interface ShellExecSpec {
   memoryBytes?: number;
   /** CPU limit in units of 1e-9 CPUs (1 core = 1e9). */
   nanoCpus?: number;
-  /** Defaults to none. */
-  networkMode?: 'none' | 'host' | 'bridge';
+  /** none (the default), host, or the name of a network. */
+  networkMode?: string;
+  /** Checked before the container is created; the strict default when absent. */
+  policy?: RunnerPolicy;
   /** Defaults to if_not_present. */
   pullPolicy?: PullPolicy;
   /** Named volume mounted at /workspace; shared by the steps of one job. */
@@ -61,6 +64,12 @@ export async function runShellStep(docker: Dockerode, spec: ShellExecSpec, io: S
   });
 
   if (io.signal?.aborted) return finish(CANCELLED);
+  const options = containerOptions(spec);
+  try {
+    checkContainer(spec.policy ?? DEFAULT_RUNNER_POLICY, options);
+  } catch (error) {
+    return finish({ exitCode: null, status: 'failed', error: errorMessage(error) });
+  }
   try {
     await ensureImage(docker, spec.image, spec.pullPolicy ?? 'if_not_present');
   } catch (error) {
@@ -70,7 +79,7 @@ export async function runShellStep(docker: Dockerode, spec: ShellExecSpec, io: S
 
   let container: Dockerode.Container;
   try {
-    container = await docker.createContainer(containerOptions(spec));
+    container = await docker.createContainer(options);
   } catch (error) {
     return finish({ exitCode: null, status: 'failed', error: `could not create container: ${errorMessage(error)}` });
   }

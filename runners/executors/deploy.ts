@@ -6,6 +6,8 @@ import { stepTypes } from '../../server/engine/schema/steps.ts';
 import { createProvider, type DeployPlan, type DeployTarget, type Strategy } from '../deploy/provider.ts';
 import { errorMessage } from '../docker/engine.ts';
 import { stepDeadline } from '../docker/images.ts';
+import { checkDockerHost } from '../docker/policy.ts';
+import { policyOf, refusal, stepImage } from './isolation.ts';
 import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
 
 /** step.deploy's config once its schema applied the defaults. */
@@ -94,6 +96,14 @@ export const deploy: StepExecutor = async (runtime) => {
     throw error;
   }
   const { plan, target } = built;
+  try {
+    if (target.docker_host !== undefined) checkDockerHost(policyOf(runtime), target.docker_host);
+    // On the runner's own engine the image is this run's build or one the run may use, by ID; another
+    // engine pulls it by name from a registry.
+    else if (target.provider === 'docker') plan.image = (await stepImage(runtime, plan.image)).id;
+  } catch (error) {
+    return { ...refusal(error), outputs: { deployment_id: plan.deploymentId, image: String(runtime.config.image), status: 'failed' } };
+  }
   const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
   try {
     const provider = createProvider(target, runtime.docker);

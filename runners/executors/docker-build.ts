@@ -3,20 +3,36 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../docker/engine.ts';
 import { exportBuildContext, followProgress, progressError, splitImageRef, stepDeadline } from '../docker/images.ts';
+import { RUN_LABEL, reservedNameError, resolveImage, runImageRef } from '../docker/run-images.ts';
+import { refusal, stepNetwork } from './isolation.ts';
 import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
 
 const stringList = (value: unknown) => ((value as unknown[] | undefined) ?? []).map(String);
 const stringMap = (value: unknown) => Object.fromEntries(Object.entries((value as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]));
 
-/** Builds `config.tags[0]` with the engine's classic builder from a workspace folder, then gives the image the other tags. */
+/**
+ * Builds with the engine's classic builder from a workspace folder. The image is this run's: each of
+ * `config.tags` is given in the run's namespace (run-images.ts), where later steps of the run find it
+ * under the name they know; other runs see it only once docker_push put it in a registry.
+ * RUN instructions have no network unless network_mode says otherwise and the runner allows it.
+ */
 export const dockerBuild: StepExecutor = async (runtime) => {
-  const [firstTag, ...otherTags] = stringList(runtime.config.tags);
-  if (!firstTag) throw new Error('step.docker_build needs at least one tag');
+  const tags = stringList(runtime.config.tags);
+  if (!tags.length) throw new Error('step.docker_build needs at least one tag');
+  const reserved = tags.map(reservedNameError).find(Boolean);
+  if (reserved) return { state: 'failed', error: reserved };
+  let networkMode: string;
+  try {
+    networkMode = await stepNetwork(runtime, runtime.config.network_mode);
+  } catch (error) {
+    return refusal(error);
+  }
+  const [firstRef, ...otherRefs] = tags.map((tag) => runImageRef(runtime.job.runId, tag));
   const tarFile = join(runtime.tempDir, `build-context-${runtime.step.index}.tar`);
   const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
   let built: StepResult | { imageId: string };
   try {
-    built = await build(runtime, firstTag, tarFile, deadline.signal);
+    built = await build(runtime, firstRef!, networkMode, tarFile, deadline.signal);
   } finally {
     deadline.dispose();
     await rm(tarFile, { force: true });
@@ -24,22 +40,34 @@ export const dockerBuild: StepExecutor = async (runtime) => {
   if ('state' in built) return built;
 
   const image = runtime.docker.getImage(built.imageId);
-  for (const ref of otherTags) {
+  for (const ref of otherRefs) {
     const { repository, tag } = splitImageRef(ref);
     await image.tag({ repo: repository, tag });
   }
-  const tags = [firstTag, ...otherTags];
-  runtime.log(`built ${built.imageId} tagged ${tags.join(', ')}`);
+  runtime.log(`built ${built.imageId} as ${tags.join(', ')} for this run (${[firstRef, ...otherRefs].join(', ')})`);
   return { state: 'succeeded', outputs: { image_id: built.imageId, tags } };
 };
 
-async function build(runtime: StepRuntime, tag: string, tarFile: string, signal: AbortSignal): Promise<StepResult | { imageId: string }> {
+/** cache_from images this run may use, by ID; the others are left out (their layers could be anyone's). */
+async function cacheSources(runtime: StepRuntime): Promise<string[]> {
+  const ids: string[] = [];
+  for (const ref of stringList(runtime.config.cache_from)) {
+    try {
+      ids.push((await resolveImage(runtime.docker, runtime.job.runId, ref, 'never')).id);
+    } catch (error) {
+      runtime.log(`cache_from ${ref} not used: ${errorMessage(error)}`);
+    }
+  }
+  return ids;
+}
+
+async function build(runtime: StepRuntime, tag: string, networkMode: string, tarFile: string, signal: AbortSignal): Promise<StepResult | { imageId: string }> {
   const { config, docker } = runtime;
   const interrupted = (): StepResult =>
     runtime.signal.aborted ? { state: 'cancelled', error: 'build cancelled' } : { state: 'timed_out', error: `build timed out after ${runtime.step.timeoutMs} ms` };
   const context = String(config.context ?? '.');
   const dockerfile = String(config.dockerfile ?? 'Dockerfile');
-  const cacheFrom = stringList(config.cache_from);
+  const cacheFrom = await cacheSources(runtime);
 
   await exportBuildContext(docker, runtime.helperImage, runtime.workspaceVolume, context, tarFile);
   if (signal.aborted) return interrupted();
@@ -53,9 +81,10 @@ async function build(runtime: StepRuntime, tag: string, tarFile: string, signal:
       ...(cacheFrom.length ? { cachefrom: JSON.stringify(cacheFrom) } : {}),
       ...(config.target ? { target: String(config.target) } : {}),
       pull: config.pull_policy === 'always',
+      networkmode: networkMode,
       // Intermediate containers are removed even when a step of the build fails.
       forcerm: true,
-      labels: { 'flowyard.run': runtime.job.runId },
+      labels: { [RUN_LABEL]: runtime.job.runId },
       abortSignal: signal,
     });
   } catch (error) {

@@ -1,9 +1,21 @@
 import type Dockerode from 'dockerode';
-import { errorMessage, imageExists } from '../docker/engine.ts';
+import { errorMessage } from '../docker/engine.ts';
 import { followProgress, progressError, splitImageRef, stepDeadline } from '../docker/images.ts';
+import { resolveImage } from '../docker/run-images.ts';
 import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
 
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** Pushes of one repository wait for each other, so one job's push cannot re-tag the name under another's. */
+const repositoryLocks = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(repository: string, work: () => Promise<T>): Promise<T> {
+  const previous = repositoryLocks.get(repository) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.catch(() => undefined);
+  repositoryLocks.set(repository, settled);
+  void settled.then(() => repositoryLocks.get(repository) === settled && repositoryLocks.delete(repository));
+  return next;
+}
 
 interface Registry {
   name: string;
@@ -34,36 +46,54 @@ function resolveRegistry(runtime: StepRuntime, name: string): Registry {
   return { name, host, auth };
 }
 
-/** Pushes `config.image`, then the same image under each of `config.tags`, to the registry module's host. */
+/**
+ * Pushes `config.image` (this run's build of that name, or an image the run may use), then the same image
+ * under each of `config.tags`, to the registry module's host. The registry names exist on the engine only
+ * while the push runs, so no other run finds them there.
+ */
 export const dockerPush: StepExecutor = async (runtime) => {
   const image = String(runtime.config.image);
   const registry = resolveRegistry(runtime, String(runtime.config.registry));
   if (!image.startsWith(`${registry.host}/`)) {
     return { state: 'failed', error: `image "${image}" must be named ${registry.host}/... to push to registry "${registry.name}"` };
   }
-  if (!(await imageExists(runtime.docker, image))) return { state: 'failed', error: `image "${image}" not found on this runner (build or pull it first)` };
-
   const { repository } = splitImageRef(image);
-  const refs = [image];
-  for (const tag of ((runtime.config.tags as unknown[] | undefined) ?? []).map(String)) {
-    if (!TAG_PATTERN.test(tag)) return { state: 'failed', error: `"${tag}" is not a valid image tag` };
-    await runtime.docker.getImage(image).tag({ repo: repository, tag });
-    refs.push(`${repository}:${tag}`);
+  const extraTags = ((runtime.config.tags as unknown[] | undefined) ?? []).map(String);
+  const badTag = extraTags.find((tag) => !TAG_PATTERN.test(tag));
+  if (badTag !== undefined) return { state: 'failed', error: `"${badTag}" is not a valid image tag` };
+  let imageId: string;
+  try {
+    imageId = (await resolveImage(runtime.docker, runtime.job.runId, image, 'never')).id;
+  } catch (error) {
+    return { state: 'failed', error: `image "${image}" cannot be pushed from this runner (build it in this run first): ${errorMessage(error)}` };
   }
 
+  const refs = [image, ...extraTags.map((tag) => `${repository}:${tag}`)];
+  return oneAtATime(repository, () => pushAll(runtime, registry, imageId, refs));
+};
+
+async function pushAll(runtime: StepRuntime, registry: Registry, imageId: string, refs: string[]): Promise<StepResult> {
+  const { repository } = splitImageRef(refs[0]!);
+  const added: string[] = [];
   const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
   try {
+    for (const ref of refs) {
+      if ((await runtime.docker.getImage(ref).inspect().catch(() => undefined))?.Id === imageId) continue;
+      await runtime.docker.getImage(imageId).tag({ repo: repository, tag: splitImageRef(ref).tag });
+      added.push(ref);
+    }
     let digest: string | undefined;
     for (const ref of refs) {
       const pushed = await pushRef(runtime, registry, ref, deadline.signal);
       if ('state' in pushed) return pushed;
       digest ??= pushed.digest;
     }
-    return { state: 'succeeded', outputs: { image, digest } };
+    return { state: 'succeeded', outputs: { image: refs[0], digest } };
   } finally {
     deadline.dispose();
+    for (const ref of added) await runtime.docker.getImage(ref).remove({ noprune: true }).catch(() => undefined);
   }
-};
+}
 
 async function pushRef(runtime: StepRuntime, registry: Registry, ref: string, signal: AbortSignal): Promise<StepResult | { digest: string }> {
   const interrupted = (): StepResult =>

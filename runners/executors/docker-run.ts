@@ -2,7 +2,9 @@ import type { Duplex } from 'node:stream';
 import { Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { parseDuration } from '../../server/engine/schema/common.ts';
-import { MANAGED_LABEL, ensureImage, errorMessage, statusCodeOf, type PullPolicy } from '../docker/engine.ts';
+import { MANAGED_LABEL, errorMessage } from '../docker/engine.ts';
+import { checkContainer } from '../docker/policy.ts';
+import { policyOf, refusal, stepImage, stepNetwork } from './isolation.ts';
 import { stepDeadline } from '../docker/images.ts';
 import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
 import { removeContainer, stopContainer } from '../docker/containers.ts';
@@ -19,10 +21,10 @@ function stepTimeoutMs(runtime: StepRuntime): number | null {
   return set.length ? Math.min(...set) : null;
 }
 
-function containerOptions(runtime: StepRuntime, detached: boolean): Dockerode.ContainerCreateOptions {
+function containerOptions(runtime: StepRuntime, detached: boolean, imageId: string, networkMode: string): Dockerode.ContainerCreateOptions {
   const { config } = runtime;
   return {
-    Image: String(config.image),
+    Image: imageId,
     ...(Array.isArray(config.command) ? { Cmd: config.command.map(String) } : {}),
     Env: Object.entries({ ...runtime.env, ...stringEnv(config.env) }).map(([name, value]) => `${name}=${value}`),
     Labels: {
@@ -34,7 +36,7 @@ function containerOptions(runtime: StepRuntime, detached: boolean): Dockerode.Co
     AttachStdout: !detached,
     AttachStderr: !detached,
     HostConfig: {
-      NetworkMode: String(config.network_mode ?? 'none'),
+      NetworkMode: networkMode,
       Privileged: false,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
@@ -54,14 +56,18 @@ function containerOptions(runtime: StepRuntime, detached: boolean): Dockerode.Co
  */
 export const dockerRun: StepExecutor = async (runtime) => {
   const detached = runtime.config.wait_for_exit === false;
+  let options: Dockerode.ContainerCreateOptions;
   try {
-    await ensureImage(runtime.docker, String(runtime.config.image), (runtime.config.pull_policy as PullPolicy) ?? 'if_not_present');
+    const networkMode = await stepNetwork(runtime, runtime.config.network_mode);
+    const image = await stepImage(runtime, String(runtime.config.image), runtime.config.pull_policy);
+    options = containerOptions(runtime, detached, image.id, networkMode);
+    checkContainer(policyOf(runtime), options);
   } catch (error) {
-    return { state: 'failed', error: errorMessage(error) };
+    return refusal(error);
   }
   let container: Dockerode.Container;
   try {
-    container = await runtime.docker.createContainer(containerOptions(runtime, detached));
+    container = await runtime.docker.createContainer(options);
   } catch (error) {
     return { state: 'failed', error: `could not create container: ${errorMessage(error)}` };
   }

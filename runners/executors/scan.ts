@@ -2,13 +2,15 @@ import { createWriteStream } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ensureImage, errorMessage } from '../docker/engine.ts';
-import { stepDeadline } from '../docker/images.ts';
+import { errorMessage } from '../docker/engine.ts';
+import { nameSavedImage } from '../docker/image-tar.ts';
+import { splitImageRef, stepDeadline } from '../docker/images.ts';
 import { runScannerContainer } from '../scan/container.ts';
 import { bySeverity, formatReport } from '../scan/report.ts';
 import { SarifError, parseSarif, scanResult } from '../scan/sarif.ts';
 import { SCAN_OUTPUT_DIR, TARGET_IMAGE_TAR, type ScanPlan, grypePlan, semgrepPlan, trivyPlan } from '../scan/scanners.ts';
 import type { TarEntry } from '../scan/tar.ts';
+import { refusal, stepImage } from './isolation.ts';
 import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
 
 /** Findings returned in the step outputs (worst first); the SARIF artifact has them all. */
@@ -44,11 +46,17 @@ async function runScan(runtime: StepRuntime, plan: ScanPlan): Promise<StepResult
       if (saved) return { state: 'failed', exitCode: null, error: saved };
       setup.push({ type: 'dir', name: 'flowyard', mode: 0o755 }, { type: 'file', name: TARGET_IMAGE_TAR.slice(1), mode: 0o644, hostFile: imageTar });
     }
+    let scannerImage: string;
+    try {
+      scannerImage = (await stepImage(runtime, plan.image)).id;
+    } catch (error) {
+      return { ...refusal(error), exitCode: null };
+    }
     runtime.log(`running ${plan.scanner} (${plan.image}) without network, report to ${plan.outputPath}`);
     const outcome = await runScannerContainer(
       runtime.docker,
       {
-        image: plan.image,
+        image: scannerImage,
         entrypoint: plan.entrypoint,
         args: plan.args,
         env: { ...runtime.env, ...plan.env },
@@ -91,12 +99,22 @@ async function runScan(runtime: StepRuntime, plan: ScanPlan): Promise<StepResult
   }
 }
 
-/** `docker save` of the target into `file`; returns an error message, 'interrupted', or undefined when saved. */
+/**
+ * `docker save` of the target into `file`, named as the workflow names it even when it is this run's
+ * build; returns an error message, 'interrupted', or undefined when saved.
+ */
 async function saveImage(runtime: StepRuntime, ref: string, file: string, signal: AbortSignal): Promise<string | 'interrupted' | undefined> {
   try {
-    await ensureImage(runtime.docker, ref, 'if_not_present');
+    const image = await stepImage(runtime, ref);
     runtime.log(`saving image ${ref} for the scanner`);
-    await pipeline(await runtime.docker.getImage(ref).get(), createWriteStream(file), { signal });
+    const unnamed = `${file}.unnamed`;
+    try {
+      await pipeline(await runtime.docker.getImage(image.id).get(), createWriteStream(unnamed), { signal });
+      const { repository, tag } = splitImageRef(ref);
+      await nameSavedImage(unnamed, file, ref.includes('@') ? ref : `${repository}:${tag}`);
+    } finally {
+      await rm(unnamed, { force: true });
+    }
     return undefined;
   } catch (error) {
     return signal.aborted ? 'interrupted' : `could not save target_image ${ref}: ${errorMessage(error)}`;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { parseSize } from '../../server/engine/schema/common.ts';
 import { exportFromWorkspace } from '../docker/archive.ts';
 import { runShellStep } from '../docker/shell-exec.ts';
+import { policyOf, refusal, stepImage, stepNetwork } from './isolation.ts';
 import type { StepExecutor, StepRuntime } from './types.ts';
 
 const stringEnv = (env: unknown) => Object.fromEntries(Object.entries((env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]));
@@ -20,7 +21,14 @@ async function uploadArtifacts(runtime: StepRuntime, image: string, list: Array<
 
 export const shellExec: StepExecutor = async (runtime) => {
   const config = runtime.config;
-  const image = String(config.image);
+  let image: string;
+  let networkMode: string;
+  try {
+    networkMode = await stepNetwork(runtime, config.network_mode);
+    image = (await stepImage(runtime, String(config.image), config.pull_policy)).id;
+  } catch (error) {
+    return refusal(error);
+  }
   const outcome = await runShellStep(
     runtime.docker,
     {
@@ -31,8 +39,10 @@ export const shellExec: StepExecutor = async (runtime) => {
       timeoutMs: runtime.step.timeoutMs ?? undefined,
       memoryBytes: config.memory_limit === undefined ? undefined : (parseSize(config.memory_limit as string | number) ?? undefined),
       nanoCpus: typeof config.cpu_limit === 'number' ? Math.round(config.cpu_limit * 1e9) : undefined,
-      networkMode: (config.network_mode as 'none' | 'host' | 'bridge') ?? 'none',
-      pullPolicy: (config.pull_policy as 'if_not_present' | 'always' | 'never') ?? 'if_not_present',
+      networkMode,
+      // Resolved to an ID above: nothing to pull, and no tag that could change meanwhile.
+      pullPolicy: 'never',
+      policy: policyOf(runtime),
       workspaceVolume: runtime.workspaceVolume,
       labels: { ...runtime.jobLabels, 'flowyard.run': runtime.job.runId, 'flowyard.step': runtime.step.name },
     },

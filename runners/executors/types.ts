@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode';
+import type { RunnerPolicy } from '../docker/policy.ts';
 import type { JobSpec, StepSpec } from '../protocol/v1.ts';
 
 /** Moves artifacts between the runner and the store, only through URLs the API signs (or a local folder). */
@@ -29,6 +30,8 @@ export interface StepRuntime {
   /** One line of the runner's own narration. */
   log(line: string): void;
   signal: AbortSignal;
+  /** What the runner's admin allows (host network, docker hosts, bind mounts); the strict default when absent. */
+  policy?: RunnerPolicy;
 }
 
 export interface StepResult {

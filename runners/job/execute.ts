@@ -5,6 +5,8 @@ import type Dockerode from 'dockerode';
 import { renderString } from '../../server/engine/templates/index.ts';
 import { exportFromWorkspace, importIntoWorkspace } from '../docker/archive.ts';
 import { createWorkspaceVolume, removeWorkspaceVolume } from '../docker/workspace.ts';
+import type { RunnerPolicy } from '../docker/policy.ts';
+import { releaseRunResources } from '../docker/run-resources.ts';
 import { executors } from '../executors/index.ts';
 import type { ArtifactTransfer, StepResult } from '../executors/types.ts';
 import { jobSecretValues, type JobResult, type JobSpec, type StepReport, type StepSpec } from '../protocol/v1.ts';
@@ -26,6 +28,8 @@ export interface JobEnvironment {
   /** Aborted on cancel (reason 'cancelled') or when the runner hands the job back. */
   signal: AbortSignal;
   helperImage?: string;
+  /** What this runner's admin allows steps (host network, docker hosts, bind mounts); strict when absent. */
+  policy?: RunnerPolicy;
   /** Labels the job's containers and volume with this runner's id, so a restarted runner can remove what a crash left. */
   runnerId?: string;
 }
@@ -112,6 +116,7 @@ class JobRun {
         output: (bytes) => writer.write(bytes),
         log: (line) => writer.line(line),
         signal: this.controller.signal,
+        policy: this.env.policy,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -198,15 +203,17 @@ async function executeUnmasked(job: JobSpec, env: JobEnvironment): Promise<JobRe
   const tempDir = await mkdtemp(join(tmpdir(), 'flowyard-job-'));
   let volume: string | undefined;
   let run: JobRun | undefined;
+  let result: JobResult | undefined;
   try {
     volume = await createWorkspaceVolume(env.docker, job.jobId, { 'flowyard.run': job.runId, ...jobLabels(job.jobId, env.runnerId) });
     run = new JobRun(job, env, volume, tempDir);
-    return await run.run();
+    return (result = await run.run());
   } catch (error) {
     return { state: 'failed', error: `runner error: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     run?.stopTimer();
     if (volume) await removeWorkspaceVolume(env.docker, volume).catch(() => undefined);
+    await releaseRunResources(env.docker, job, result, env.signal);
     await rm(tempDir, { recursive: true, force: true });
   }
 }

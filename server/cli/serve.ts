@@ -12,7 +12,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Db } from '../../db/client.ts';
 import { createDockerClient, describeDockerHost, pingDocker } from '../../runners/docker/engine.ts';
-import { loadRunnerConfig } from '../../runners/daemon/config.ts';
+import { POLICY_FLAGS, loadRunnerConfig, policyFromFlags } from '../../runners/daemon/config.ts';
+import type { RunnerPolicy } from '../../runners/docker/policy.ts';
 import { startRunner, type RunningRunner } from '../../runners/daemon/daemon.ts';
 import { ensureFirstAdmin } from '../services/auth.ts';
 import { createRegistrationToken } from '../services/runners.ts';
@@ -30,6 +31,8 @@ export interface ServeOptions {
   dataDir: string;
   databaseUrl: string;
   runner: boolean;
+  /** The embedded runner's --allow-* flags. */
+  runnerPolicy?: RunnerPolicy;
 }
 
 export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env): ServeOptions {
@@ -40,12 +43,13 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
       host: { type: 'string', default: env.HOST ?? '127.0.0.1' },
       data: { type: 'string', default: env.FLOWYARD_DATA ?? './data' },
       'no-runner': { type: 'boolean', default: false },
+      ...POLICY_FLAGS,
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: "${values.port}" is not a port number`);
   const dataDir = resolve(values.data);
-  return { port, host: values.host, dataDir, databaseUrl: env.DATABASE_URL ?? `file:${dataDir}/flowyard.db`, runner: !values['no-runner'] };
+  return { port, host: values.host, dataDir, databaseUrl: env.DATABASE_URL ?? `file:${dataDir}/flowyard.db`, runner: !values['no-runner'], runnerPolicy: policyFromFlags(values) };
 }
 
 /** Listens on the port; resolves to the bound port, or to a one-line reason when the port cannot be used. */
@@ -98,7 +102,7 @@ export async function runServe(args: string[]): Promise<number> {
     process.stdout.write(`flowyard: created the first admin. Sign in once as ${firstAdmin.email} with password ${firstAdmin.password} and change it; it is not shown again.\n`);
   }
   if (!options.runner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
-  else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, options.dataDir).then((r) => (embedded = r));
+  else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, options.dataDir, options.runnerPolicy).then((r) => (embedded = r));
   const collab = attachCollab(server, deps);
   const stop = async () => {
     await collab.close();
@@ -117,7 +121,7 @@ export async function runServe(args: string[]): Promise<number> {
 }
 
 /** A runner in this process when a Docker engine answers, so a new install can run workflows at once. */
-async function startEmbeddedRunner(db: Db, url: string, dataDir: string): Promise<RunningRunner | undefined> {
+async function startEmbeddedRunner(db: Db, url: string, dataDir: string, policy?: RunnerPolicy): Promise<RunningRunner | undefined> {
   const docker = createDockerClient();
   if (!(await pingDocker(docker))) {
     process.stdout.write(`flowyard: no Docker engine at ${describeDockerHost()}; no embedded runner (start one with flowyard runner)\n`);
@@ -135,6 +139,7 @@ async function startEmbeddedRunner(db: Db, url: string, dataDir: string): Promis
     configPath,
     docker,
     log: (line) => process.stdout.write(`flowyard: ${line}\n`),
+    policy,
   });
   process.stdout.write(`flowyard: embedded runner ${runner.config.name} is taking jobs (labels ${runner.config.labels.join(', ')})\n`);
   return runner;

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDockerClient, describeDockerHost, imageExists, pingDocker, statusCodeOf } from '../../runners/docker/engine.ts';
+import { runImageRef } from '../../runners/docker/run-images.ts';
 import { runShellStep } from '../../runners/docker/shell-exec.ts';
 import { createWorkspaceVolume, removeWorkspaceVolume } from '../../runners/docker/workspace.ts';
 import { dockerBuild } from '../../runners/executors/docker-build.ts';
@@ -152,10 +153,12 @@ test('docker_build builds the context folder with every tag and the build args, 
   assert.ok(run.output.includes(`greeting is ${suffix}`), run.output);
   assert.ok(run.firstOutputAt !== undefined && run.firstOutputAt < run.durationMs - 800, `first output at ${run.firstOutputAt} ms of ${run.durationMs} ms: not streamed`);
 
-  const image = await docker.getImage(localTag).inspect();
+  // The tags exist in the run's namespace only; later steps of the run find them under the names given.
+  const image = await docker.getImage(runImageRef(runId, localTag)).inspect();
   assert.equal(run.result.outputs?.image_id, image.Id);
   assert.deepEqual(run.result.outputs?.tags, [localTag, registryTag]);
-  assert.deepEqual([...(image.RepoTags ?? [])].sort(), [localTag, registryTag].sort());
+  assert.deepEqual([...(image.RepoTags ?? [])].sort(), [runImageRef(runId, localTag), runImageRef(runId, registryTag)].sort());
+  assert.equal(await imageExists(docker, localTag), false);
   assert.equal(image.Config.Labels?.['flowyard.run'], runId);
 });
 
@@ -165,6 +168,7 @@ test('docker_build fails with the build error and keeps the build log', async ()
   assert.match(run.result.error ?? '', /returned a non-zero code: 7/);
   assert.ok(run.output.includes('about to fail'), run.output);
   assert.equal(await imageExists(docker, `${localTag}-fail`), false);
+  assert.equal(await imageExists(docker, runImageRef(runId, `${localTag}-fail`)), false);
 });
 
 test('docker_build fails clearly when the context is missing or not a folder', async () => {
@@ -254,6 +258,9 @@ test('docker_push pushes the image and extra tags and reports the digest, withou
 
   const listing = (await (await fetch(`http://${REGISTRY}/v2/${REPOSITORY}/tags/list`)).json()) as { tags: string[] };
   assert.ok(listing.tags.includes(suffix) && listing.tags.includes(extraTag), JSON.stringify(listing));
+  // The registry names existed on the engine only while pushing: no other run can find them there.
+  assert.equal(await imageExists(docker, registryTag), false);
+  assert.equal(await imageExists(docker, `${REGISTRY}/${REPOSITORY}:${extraTag}`), false);
 });
 
 test('docker_push refuses an image not named for the registry', async () => {
@@ -264,7 +271,7 @@ test('docker_push refuses an image not named for the registry', async () => {
 
 test('docker_push fails clearly when the registry does not answer', async () => {
   const unreachableTag = `127.0.0.1:${closedPort}/${REPOSITORY}:${suffix}`;
-  await docker.getImage(localTag).tag({ repo: `127.0.0.1:${closedPort}/${REPOSITORY}`, tag: suffix });
+  await docker.getImage(runImageRef(runId, localTag)).tag({ repo: `127.0.0.1:${closedPort}/${REPOSITORY}`, tag: suffix });
   const run = await runStep(dockerPush, 'push-closed', { image: unreachableTag, registry: 'closed' });
   assert.equal(run.result.state, 'failed');
   assert.match(run.result.error ?? '', new RegExp(`push of ${unreachableTag} to registry "closed" failed: .*connection refused`));

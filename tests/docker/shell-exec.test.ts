@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { MANAGED_LABEL, createDockerClient, describeDockerHost, imageExists, pingDocker } from '../../runners/docker/engine.ts';
+import { DEFAULT_RUNNER_POLICY } from '../../runners/docker/policy.ts';
 import { createWorkspaceVolume, removeWorkspaceVolume } from '../../runners/docker/workspace.ts';
 import { runShellStep, type OutputStream, type ShellExecSpec, type StepOutcome } from '../../runners/docker/shell-exec.ts';
 
@@ -124,7 +125,7 @@ test('the workspace volume persists between steps of a job', async () => {
   assert.ok(read.stdout.includes('built\n'), read.stdout);
 });
 
-test('has no network by default and the host network only when asked', async () => {
+test('has no network by default, and the host network only when asked on a runner that allows it', async () => {
   // busybox-static's wget crashes in this sandbox; a raw HTTP request through nc does the same job.
   const requestRegistry = `printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${LOCAL_REGISTRY.replace(':', ' ')}`;
   const isolated = await runStep('network-none', {
@@ -133,7 +134,13 @@ test('has no network by default and the host network only when asked', async () 
   assert.equal(isolated.outcome.status, 'succeeded', `${isolated.outcome.error ?? ''} ${isolated.stdout}`);
   assert.match(isolated.stdout, /\x1b\[0m\nlo\n\x1b\[32;1m\$ if/, 'only the loopback interface should exist');
 
-  const host = await runStep('network-host', { networkMode: 'host', commands: [`${requestRegistry} | head -n 1`] });
+  const refused = await runStep('network-host-refused', { networkMode: 'host', commands: [`${requestRegistry} | head -n 1`] });
+  assert.equal(refused.outcome.status, 'failed');
+  assert.equal(refused.outcome.error, 'network_mode host is not allowed on this runner; its admin can start it with --allow-host-network');
+  assert.equal(refused.stdout, '');
+
+  const allowed = { ...DEFAULT_RUNNER_POLICY, allowHostNetwork: true };
+  const host = await runStep('network-host', { networkMode: 'host', policy: allowed, commands: [`${requestRegistry} | head -n 1`] });
   assert.equal(host.outcome.status, 'succeeded', host.outcome.error);
   assert.ok(host.stdout.includes('HTTP/1.0 200 OK'), `host network should reach the local registry: ${host.stdout}`);
 });
