@@ -1,8 +1,11 @@
-import { login, logout, me } from './api/auth';
+import { changePassword, login, logout, me } from './api/auth';
 import { ApiError } from './api/core';
 import type { Role, User } from './api/types';
 
 const RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 };
+
+/** Where a user whose password was chosen by someone else (first admin, reset) must go before anything else. */
+export const CHANGE_PASSWORD_PATH = '/settings/password';
 
 /** Who is signed in, shared by every page. `/api/auth/me` is asked once; sign-in and sign-out keep it current. */
 class Session {
@@ -25,6 +28,12 @@ class Session {
   async signIn(email: string, password: string): Promise<void> {
     this.user = await login(email, password);
     this.#known = true;
+  }
+
+  /** Replaces the password; clears the must-change flag so the rest of the app opens. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await changePassword(currentPassword, newPassword);
+    if (this.user) this.user = { ...this.user, mustChangePassword: false };
   }
 
   async signOut(): Promise<void> {

@@ -14,3 +14,8 @@ export async function logout(): Promise<void> {
 export async function me(options: { fetch?: typeof fetch } = {}): Promise<User> {
   return (await request<{ user: User }>('/auth/me', options)).user;
 }
+
+/** Replaces your own password; your other sessions end. */
+export async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  await request<void>('/auth/password', { method: 'POST', body: { currentPassword, newPassword } });
+}

@@ -384,3 +384,15 @@ export interface VersionBuild {
   plan: Plan;
   diagnostics: Diagnostic[];
 }
+
+/** Merged into `User`: set when someone else chose the password (first admin, reset); it must be changed first. */
+export interface User {
+  mustChangePassword: boolean;
+}
+
+/** A user as admins see them on the Users page. */
+export interface UserDetails extends User {
+  /** ISO time the user was disabled, or null: a disabled user cannot sign in and their sessions and tokens are refused. */
+  disabledAt: string | null;
+  createdAt: string;
+}
