@@ -79,6 +79,7 @@ export async function runServe(args: string[]): Promise<number> {
   const publicUrl = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
   const leaseMs = process.env.FLOWYARD_LEASE_MS ? Number(process.env.FLOWYARD_LEASE_MS) : undefined;
   const deps = await buildDeps({ db: handle.db, dataDir: options.dataDir, publicUrl, adminToken, leaseMs });
+  if (options.runner) deps.dockerPing = async () => void (await createDockerClient().ping());
   const app = createApp(
     deps,
     { ui: (a) => serveUi(a, process.env.FLOWYARD_UI_DIR ?? resolve(import.meta.dirname, '../../build')) },
