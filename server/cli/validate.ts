@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWorkflow, type BuildResult } from '../engine/build.ts';
 import type { Diagnostic } from '../engine/diagnostics.ts';
@@ -16,7 +17,7 @@ async function buildFile(file: string): Promise<BuildResult> {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
     return { ok: false, error: reason, diagnostics: [{ severity: 'error', code: 'unreadable', message: `cannot read the file: ${reason}`, path: '', line: 1, column: 1 }] };
   }
-  return buildWorkflow(bytes);
+  return buildWorkflow(bytes, basename(file));
 }
 
 export async function runValidate(args: string[]): Promise<number> {
