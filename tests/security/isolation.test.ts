@@ -127,6 +127,16 @@ test('RUN instructions of a build have no network: only the loopback interface, 
   assert.deepEqual(http.requests, []);
 });
 
+test('a build with network_mode bridge gets a network interface yet cannot reach the host loopback', async () => {
+  const path = `build-bridge-${nonce}`;
+  const built = await runJob({ runId: newRunId(), steps: probingBuild(path, 'bridge') });
+  await settle();
+  assert.equal(built.result.state, 'succeeded', `${built.result.error}\n${built.log(1)}`);
+  assert.match(built.log(1), new RegExp(`probe ${path}: interfaces lo eth0 \\n`), built.log(1));
+  assert.match(built.log(1), /unreachable/);
+  assert.deepEqual(http.requests, []);
+});
+
 test('a build on the host network is refused unless the runner allows the host network', async () => {
   const path = `build-host-${nonce}`;
   const refused = await runJob({ runId: newRunId(), steps: probingBuild(path, 'host') });
