@@ -169,8 +169,8 @@ test('editing keeps secret names and never shows their values', async ({ page, r
   await expectNoSecretValues(page);
   await dialog.getByLabel('Docker host').fill('unix:///var/run/docker.sock');
   // New environments are protected; the deploy in the details test below comes from workflow "deliver".
-  await expect(dialog.getByLabel(/^Protected/)).toBeChecked();
-  await dialog.getByLabel('Allowed workflows').fill('deliver');
+  await expect(dialog.getByRole('checkbox', { name: /Protected/ })).toBeChecked();
+  await dialog.getByRole('textbox', { name: /^Allowed workflows/ }).fill('deliver');
   await addSecret(dialog, 'OTHER_TOKEN', OTHER_SECRET);
   await dialog.getByRole('button', { name: 'Save changes' }).click();
   await expect(dialog).toBeHidden();
