@@ -6,6 +6,7 @@ import { createApp } from '../../server/api/app.ts';
 import type { AppDeps } from '../../server/api/env.ts';
 import { buildDeps } from '../../server/cli/deps.ts';
 import { createDockerClient } from '../../runners/docker/engine.ts';
+import { startServer } from '../e2e-helpers/server.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 interface Readiness {
@@ -85,4 +86,23 @@ test('a closed database makes /readyz 503', async () => {
   assert.equal(status, 503);
   assert.equal(body.checks.database.status, 'error');
   assert.ok(body.checks.database.message.length > 0);
+});
+
+test('flowyard serve wires the Docker engine into /readyz when its embedded runner is on', async () => {
+  const withRunner = await startServer({ runner: true });
+  try {
+    const response = await fetch(`${withRunner.url}/readyz`);
+    const body = (await response.json()) as Readiness;
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.checks.docker, { status: 'ok', message: 'the Docker engine answers' });
+  } finally {
+    await withRunner.stop();
+  }
+  const withoutRunner = await startServer();
+  try {
+    const body = (await (await fetch(`${withoutRunner.url}/readyz`)).json()) as Readiness;
+    assert.equal(body.checks.docker.status, 'skipped');
+  } finally {
+    await withoutRunner.stop();
+  }
 });
