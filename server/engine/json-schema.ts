@@ -15,8 +15,9 @@ export function workflowJsonSchema(id?: string): Record<string, unknown> {
     io: 'input',
     unrepresentable: 'any',
     override: ({ zodSchema, jsonSchema }) => {
-      if (anyCaseSchemas.has(zodSchema) && Array.isArray(jsonSchema.enum)) {
-        const values = jsonSchema.enum.map(String);
+      const synonyms = anyCaseSchemas.get(zodSchema);
+      if (synonyms && Array.isArray(jsonSchema.enum)) {
+        const values = [...jsonSchema.enum.map(String), ...synonyms];
         jsonSchema.enum = [...new Set([...values, ...values.map((v) => v.toUpperCase()), ...values.map((v) => v.toLowerCase())])];
       }
     },

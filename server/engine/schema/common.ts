@@ -60,15 +60,18 @@ export const pullPolicy = z
   .enum(['if_not_present', 'always', 'never'])
   .describe('When to pull the image: if_not_present (default), always, never.');
 
-/** Schemas whose values are accepted in any letter case; the JSON Schema lists their upper-case spellings too. */
-export const anyCaseSchemas = new WeakSet<object>();
+/**
+ * Enumerations whose values are accepted in any letter case, with their synonyms: the JSON Schema lists the
+ * upper-case spellings and the synonyms too, so editors accept what the build accepts.
+ */
+export const anyCaseSchemas = new WeakMap<object, readonly string[]>();
 
 const lowerCased = (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value);
 
 /** An enumeration accepted in any case (`HIGH`, `High`, `high`) and built as its lower-case value. */
 export function anyCaseEnum<const T extends readonly [string, ...string[]]>(values: T, synonyms: Record<string, T[number]> = {}) {
   const schema = z.enum(values);
-  anyCaseSchemas.add(schema);
+  anyCaseSchemas.set(schema, Object.keys(synonyms));
   return z.preprocess((value) => {
     const lower = lowerCased(value);
     return typeof lower === 'string' && Object.hasOwn(synonyms, lower) ? synonyms[lower] : lower;

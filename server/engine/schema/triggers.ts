@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { anyCaseSchemas, secretName } from './common.ts';
 
 const httpMethods = z.enum(['POST', 'PUT', 'GET']);
-anyCaseSchemas.add(httpMethods);
+anyCaseSchemas.set(httpMethods, []);
 const httpMethod = z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), httpMethods);
 
 export const triggerTypes = ['manual', 'http', 'schedule'] as const;
