@@ -51,14 +51,14 @@ export async function ensureRegistered(options: RunnerOptions): Promise<RunnerCo
     throw new Error(`no runner identity in ${options.configPath}: pass --token with a registration token from ${options.url}`);
   }
   const api = new RunnerApi(options.url);
-  const registered = (await api.call<{ runnerId: string; token: string }>('POST', '/register', {
+  const registered = (await api.call<{ runnerId: string; token: string; labels?: string[] }>('POST', '/register', {
     registrationToken: options.registrationToken,
     name: options.name,
     labels: options.labels,
     capacity: options.capacity,
     version: RUNNER_VERSION,
   }))!;
-  const config: RunnerConfig = { url: options.url, runnerId: registered.runnerId, token: registered.token, name: options.name, labels: options.labels, capacity: options.capacity };
+  const config: RunnerConfig = { url: options.url, runnerId: registered.runnerId, token: registered.token, name: options.name, labels: registered.labels ?? options.labels, capacity: options.capacity };
   await saveRunnerConfig(options.configPath, config);
   return config;
 }

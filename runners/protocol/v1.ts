@@ -15,7 +15,12 @@ export const RegisterRequest = z.object({
   capacity: z.number().int().min(1).max(64).default(1),
   version: z.string().max(50).default('unknown'),
 });
-export const RegisterResponse = z.object({ runnerId: z.string(), token: z.string() });
+export const RegisterResponse = z.object({
+  runnerId: z.string(),
+  token: z.string(),
+  /** The labels the runner got: those it asked for, or its registration token's when it asked for none. */
+  labels: z.array(z.string()).optional(),
+});
 
 export const HeartbeatRequest = z.object({ runningJobs: z.array(z.string()).default([]) });
 export const HeartbeatResponse = z.object({ cancelJobs: z.array(z.string()) });

@@ -130,12 +130,14 @@ async function startEmbeddedRunner(db: Db, url: string, dataDir: string, policy?
   }
   const configPath = join(dataDir, 'runner.json');
   const known = await loadRunnerConfig(configPath);
-  const registrationToken = known?.url === url ? undefined : (await createRegistrationToken(db, { description: 'embedded runner', expiresInHours: 1 }, null)).token;
+  const labels = ['linux', 'docker', 'embedded'];
+  // Same data directory and port: the same runner id, so what a killed process left is removed at start.
+  const registrationToken = known?.url === url ? undefined : (await createRegistrationToken(db, { description: 'embedded runner', expiresInHours: 1, labels }, null)).token;
   const runner = await startRunner({
     url,
     registrationToken,
     name: `embedded-${hostname()}`,
-    labels: ['linux', 'docker', 'embedded'],
+    labels,
     capacity: 2,
     configPath,
     docker,

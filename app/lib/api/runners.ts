@@ -10,7 +10,41 @@ export function revokeRunner(id: string): Promise<void> {
   return request(`/runners/${encodeURIComponent(id)}`, { method: 'DELETE' });
 }
 
+export interface RegistrationTokenOptions {
+  description?: string;
+  expiresInHours?: number;
+  /** The only labels runners registered with the token may have; none lets the runner choose. */
+  labels?: string[];
+  /** Registers any number of runners (a fleet) instead of one. */
+  reusable?: boolean;
+}
+
+export type CreatedRegistrationToken = RegistrationToken & { labels: string[]; reusable: boolean };
+
+/** A registration token as listed: never its secret. */
+export interface RegistrationTokenInfo {
+  id: string;
+  description: string;
+  labels: string[];
+  reusable: boolean;
+  createdAt: string;
+  expiresAt: string | null;
+  usedAt: string | null;
+  revokedAt: string | null;
+  state: 'active' | 'used' | 'expired' | 'revoked';
+}
+
 /** Admins only: a registration token for new runners and the command that uses it; shown once. */
-export function createRegistrationToken(input: { description?: string; expiresInHours?: number } = {}): Promise<RegistrationToken> {
+export function createRegistrationToken(input: RegistrationTokenOptions = {}): Promise<CreatedRegistrationToken> {
   return request('/runner-tokens', { method: 'POST', body: input });
+}
+
+/** Admins only. */
+export async function listRegistrationTokens(signal?: AbortSignal): Promise<RegistrationTokenInfo[]> {
+  return (await request<{ tokens: RegistrationTokenInfo[] }>('/runner-tokens', { signal })).tokens;
+}
+
+/** Admins only: registering with it is refused from now on; runners it registered keep working. */
+export function revokeRegistrationToken(id: string): Promise<void> {
+  return request(`/runner-tokens/${encodeURIComponent(id)}`, { method: 'DELETE' });
 }

@@ -35,7 +35,11 @@ const tags = ['runner protocol v1'];
 const authed = requireRunner;
 
 const routes = {
-  register: createRoute({ method: 'post', path: '/register', tags, summary: 'Exchange a registration token for a runner token (shown once)', request: body(RegisterRequest, 'Runner identity'), responses: { 201: jsonContent(RegisterResponse, 'Registered'), ...errors } }),
+  register: createRoute({
+    method: 'post', path: '/register', tags, summary: 'Exchange a registration token for a runner token (shown once); a one-time token is spent',
+    request: body(RegisterRequest, 'Runner identity'),
+    responses: { 201: jsonContent(RegisterResponse, 'Registered'), ...errors, 401: jsonContent(ApiErrorSchema, 'Registration token unknown, expired, revoked or used'), 403: jsonContent(ApiErrorSchema, 'Labels the registration token does not grant') },
+  }),
   heartbeat: createRoute({ method: 'post', path: '/heartbeat', tags, middleware: authed, summary: 'Report liveness; learn which running jobs were cancelled', request: body(HeartbeatRequest, 'Jobs running here'), responses: { 200: jsonContent(HeartbeatResponse, 'Jobs to cancel'), ...errors } }),
   claim: createRoute({ method: 'post', path: '/claim', tags, middleware: authed, summary: 'Long-poll for a job matching this runner\'s labels', request: body(ClaimRequest, 'How long to wait'), responses: { 200: jsonContent(ClaimResponse, 'A job, leased to this runner'), 204: { description: 'No job within the wait' }, ...errors } }),
   lease: createRoute({ method: 'post', path: '/jobs/{jobId}/lease', tags, middleware: authed, summary: 'Renew the lease on a job', request: { params: JobParams }, responses: { 200: jsonContent(LeaseResponse, 'Renewed'), ...errors } }),

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { createRegistrationToken, listRunners, revokeRunner } from '../../services/runners.ts';
+import { createRegistrationToken, listRegistrationTokens, listRunners, revokeRegistrationToken, revokeRunner } from '../../services/runners.ts';
 import type { AppEnv } from '../env.ts';
 import { notFound } from '../errors.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
@@ -14,6 +14,15 @@ const RunnerSchema = z
     currentJobs: z.array(z.object({ jobId: z.string(), runId: z.string() })),
   })
   .openapi('Runner');
+const Label = z.string().trim().min(1).max(50).regex(/^[^\s,]+$/, 'a label has no spaces or commas');
+const RegistrationTokenSchema = z
+  .object({
+    id: z.string(), description: z.string(), labels: z.array(z.string()), reusable: z.boolean(),
+    createdAt: z.string(), expiresAt: z.string().nullable(), usedAt: z.string().nullable(), revokedAt: z.string().nullable(),
+    state: z.enum(['active', 'used', 'expired', 'revoked']),
+  })
+  .openapi('RunnerRegistrationToken');
+const TokenParams = z.object({ id: z.string().min(1).max(64) });
 
 const routes = {
   list: createRoute({ method: 'get', path: '/runners', tags, summary: 'Registered runners with their state', responses: { 200: jsonContent(z.object({ runners: z.array(RunnerSchema) }), 'Runners') } }),
@@ -23,8 +32,31 @@ const routes = {
   }),
   createToken: createRoute({
     method: 'post', path: '/runner-tokens', tags, summary: 'Create a registration token for new runners (shown once)', middleware: [requireRole('admin')] as const,
-    request: { body: { ...jsonContent(z.object({ description: z.string().max(200).optional(), expiresInHours: z.number().int().min(1).max(24 * 365).optional() }), 'Token options'), required: false } },
-    responses: { 201: jsonContent(z.object({ id: z.string(), token: z.string(), expiresAt: z.string().nullable(), command: z.string() }), 'The token and the command to start a runner') },
+    request: {
+      body: {
+        ...jsonContent(
+          z.object({
+            description: z.string().max(200).optional(),
+            expiresInHours: z.number().int().min(1).max(24 * 365).optional().openapi({ description: 'Lifetime; 24 hours when absent' }),
+            labels: z.array(Label).max(50).optional().openapi({ description: 'The only labels runners registered with it may have; none lets the runner choose' }),
+            reusable: z.boolean().optional().openapi({ description: 'Registers any number of runners until it expires (fleets); one registration when absent' }),
+          }),
+          'Token options',
+        ),
+        required: false,
+      },
+    },
+    responses: {
+      201: jsonContent(z.object({ id: z.string(), token: z.string(), expiresAt: z.string().nullable(), labels: z.array(z.string()), reusable: z.boolean(), command: z.string() }), 'The token and the command to start a runner'),
+    },
+  }),
+  listTokens: createRoute({
+    method: 'get', path: '/runner-tokens', tags, summary: 'Registration tokens (never their secret) and their state', middleware: [requireRole('admin')] as const,
+    responses: { 200: jsonContent(z.object({ tokens: z.array(RegistrationTokenSchema) }), 'Registration tokens') },
+  }),
+  revokeToken: createRoute({
+    method: 'delete', path: '/runner-tokens/{id}', tags, summary: 'Revoke a registration token; registering with it is refused at once', middleware: [requireRole('admin')] as const,
+    request: { params: TokenParams }, responses: { 204: { description: 'Revoked' }, 404: jsonContent(ApiErrorSchema, 'No such token, or already revoked') },
   }),
 };
 
@@ -36,6 +68,12 @@ export const runnerRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
   })
   .openapi(routes.createToken, async (c) => {
     const created = await createRegistrationToken(c.get('deps').db, c.req.valid('json') ?? {}, c.get('user').id);
-    const command = `npx flowyard runner --url ${c.get('deps').config.publicUrl} --token ${created.token} --labels linux,docker`;
-    return c.json({ id: created.id, token: created.token, expiresAt: created.expiresAt?.toISOString() ?? null, command }, 201);
+    const labels = created.labels.length ? created.labels.join(',') : 'linux,docker';
+    const command = `npx flowyard runner --url ${c.get('deps').config.publicUrl} --token ${created.token} --labels ${labels}`;
+    return c.json({ id: created.id, token: created.token, expiresAt: created.expiresAt.toISOString(), labels: created.labels, reusable: created.reusable, command }, 201);
+  })
+  .openapi(routes.listTokens, async (c) => c.json({ tokens: (await listRegistrationTokens(c.get('deps').db)).map(iso) }, 200))
+  .openapi(routes.revokeToken, async (c) => {
+    if (!(await revokeRegistrationToken(c.get('deps').db, c.req.valid('param').id))) throw notFound(`registration token ${c.req.valid('param').id}`);
+    return c.body(null, 204);
   });
