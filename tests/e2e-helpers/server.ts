@@ -26,7 +26,8 @@ export interface FlowyardServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(options: { runner?: boolean } = {}): Promise<FlowyardServer> {
+/** `keepPrintedPassword`: leave the first admin with the printed one-time password (tests of the forced change). */
+export async function startServer(options: { runner?: boolean; keepPrintedPassword?: boolean } = {}): Promise<FlowyardServer> {
   if (!existsSync(join(BUILD_DIR, 'index.html'))) throw new Error(`${BUILD_DIR}/index.html is missing: run \`npx vite build\` first`);
   const dataDir = mkdtempSync(join(tmpdir(), 'flowyard-e2e-'));
   const port = await freePort();
@@ -56,6 +57,7 @@ export async function startServer(options: { runner?: boolean } = {}): Promise<F
     throw error;
   }
   const [, adminEmail, printedPassword] = PASSWORD_LINE.exec(output)!;
+  if (options.keepPrintedPassword) return { url, adminEmail: adminEmail!, adminPassword: printedPassword!, adminToken, output: () => output, stop };
   const adminPassword = await replacePrintedPassword(url, adminEmail!, printedPassword!).catch(async (error) => {
     await stop();
     throw error;
