@@ -136,7 +136,8 @@ export const scheduleRegistrations = sqliteTable(
   (t) => [index('schedule_registrations_workflow_idx').on(t.workflowId)],
 );
 
-export const runStates = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+/** `succeeded_with_warnings`: it got through, but `continue_on_error` steps failed on the way. */
+export const runStates = ['queued', 'running', 'waiting', 'succeeded', 'succeeded_with_warnings', 'failed', 'cancelled', 'timed_out'] as const;
 export type RunState = (typeof runStates)[number];
 export const stepStates = ['pending', 'running', 'waiting', 'succeeded', 'failed', 'skipped', 'cancelled', 'timed_out'] as const;
 export type StepState = (typeof stepStates)[number];

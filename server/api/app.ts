@@ -15,6 +15,7 @@ import { userRoutes } from './routes/users.ts';
 import { tryActivateRoutes } from './routes/try-activate.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
+import { rerunRoutes } from './routes/reruns.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { shareRoutes } from './routes/shares.ts';
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api/try-activate', tryActivateRoutes);
   app.route('/api/workflows', workflowRoutes);
   app.route('/api', runRoutes);
+  app.route('/api', rerunRoutes);
   app.route('/api', secretRoutes);
   app.route('/api', runnerRoutes);
   app.route('/api', shareRoutes);

@@ -1,6 +1,6 @@
-import { desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { deployments, environments, users, type environmentProviders } from '../../db/schema.ts';
+import { deployments, environments, runs, runSteps, users, workflows, type environmentProviders } from '../../db/schema.ts';
 import { ApiError, notFound } from '../api/errors.ts';
 import { decrypt, encrypt } from './secrets.ts';
 import type { EnvironmentProtection } from '../engine/environment-access.ts';
@@ -107,13 +107,24 @@ export async function recordDeployment(db: Db, entry: typeof deployments.$inferI
 
 export async function deploymentHistory(db: Db, environmentName: string, limit = 50) {
   return db
-    .select({ deployment: deployments, triggeredByEmail: users.email })
+    .select({ deployment: deployments, triggeredByEmail: users.email, workflowName: workflows.name, runNumber: runs.number, stepOutputs: runSteps.outputs })
     .from(deployments)
     .leftJoin(users, eq(users.id, deployments.triggeredBy))
+    .leftJoin(workflows, eq(workflows.id, deployments.workflowId))
+    .leftJoin(runs, eq(runs.id, deployments.runId))
+    .leftJoin(runSteps, and(eq(runSteps.runId, deployments.runId), eq(runSteps.name, deployments.step)))
     .where(eq(deployments.environment, environmentName))
     .orderBy(desc(deployments.createdAt))
     .limit(limit)
-    .then((rows) => rows.map((row) => ({ ...row.deployment, triggeredByEmail: row.triggeredByEmail })));
+    .then((rows) =>
+      rows.map((row) => ({
+        ...row.deployment,
+        triggeredByEmail: row.triggeredByEmail,
+        workflowName: row.workflowName,
+        runNumber: row.runNumber,
+        url: typeof row.stepOutputs?.url === 'string' ? row.stepOutputs.url : null,
+      })),
+    );
 }
 
 export async function environmentSecretValues(db: Db, key: CryptoKey, id: string) {

@@ -8,6 +8,7 @@ import { parseDuration } from '../engine/schema/common.ts';
 import type { Step, Workflow } from '../engine/schema/workflow.ts';
 import { builtVersion, settleRun } from './runs.ts';
 import { hasRole } from './auth.ts';
+import { renderGateMessage } from './gate-message.ts';
 import { deploySteps } from '../engine/environment-access.ts';
 import { environmentProtections } from './environments.ts';
 import { runSecretValues } from './secret-masking.ts';
@@ -88,7 +89,8 @@ export async function openGate(db: Db, runId: string, stepIndex: number): Promis
     return;
   }
   const waitingUntil = new Date(Date.now() + (parseDuration(config.timeout) ?? 86_400_000));
-  await db.update(runSteps).set({ state: 'waiting', startedAt: new Date(), waitingUntil }).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+  const message = await renderGateMessage(db, runId, stepIndex, config.message);
+  await db.update(runSteps).set({ state: 'waiting', startedAt: new Date(), waitingUntil, ...(message ? { outputs: { message } } : {}) }).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
   await db.update(runs).set({ state: 'waiting' }).where(eq(runs.id, runId));
 }
 

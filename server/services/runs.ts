@@ -11,11 +11,12 @@ import { environmentProtections, environmentSecrets, recordDeployment } from './
 import type { Step } from '../engine/schema/workflow.ts';
 import { deployRefusal, deploySteps } from '../engine/environment-access.ts';
 import { expireGates, listGateDecisions, openGate } from './gates.ts';
+import { describeTriggers, runInsights, successState } from './run-insights.ts';
 import { cachedMasker, forgetMasker, runSecretValues } from './secret-masking.ts';
 import { maskDeep, type SecretMasker } from '../../runners/job/masker.ts';
 
 export const DEFAULT_LEASE_MS = 30_000;
-const FINAL_STATES: RunState[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+const FINAL_STATES: RunState[] = ['succeeded', 'succeeded_with_warnings', 'failed', 'cancelled', 'timed_out'];
 
 export async function builtVersion(db: Db, workflowId: string, version: number) {
   const [row] = await db.select().from(workflowVersions).where(and(eq(workflowVersions.workflowId, workflowId), eq(workflowVersions.number, version)));
@@ -96,15 +97,21 @@ export async function getRun(db: Db, runId: string) {
     .where(eq(jobs.runId, runId))
     .orderBy(jobs.index);
   const decisions = await listGateDecisions(db, runId);
-  return { ...run.run, workflowName: run.workflowName, steps, jobs: runJobs, gateDecisions: decisions };
+  return { ...run.run, workflowName: run.workflowName, steps, jobs: runJobs, gateDecisions: decisions, ...(await runInsights(db, run.run, runJobs)) };
 }
 
-export async function listRuns(db: Db, workflowId: string, page: { limit: number; before?: number }) {
-  const where = page.before ? and(eq(runs.workflowId, workflowId), lt(runs.number, page.before)) : eq(runs.workflowId, workflowId);
+export async function listRuns(db: Db, workflowId: string, page: { limit: number; before?: number; state?: RunState; pipeline?: string }) {
+  const where = and(
+    eq(runs.workflowId, workflowId),
+    page.before ? lt(runs.number, page.before) : undefined,
+    page.state ? eq(runs.state, page.state) : undefined,
+    page.pipeline ? eq(runs.pipeline, page.pipeline) : undefined,
+  );
   const rows = await db.select().from(runs).where(where).orderBy(desc(runs.number)).limit(page.limit + 1);
   const more = rows.length > page.limit;
   const items = rows.slice(0, page.limit);
-  return { runs: items, nextBefore: more ? items.at(-1)!.number : null };
+  const triggers = await describeTriggers(db, items);
+  return { runs: items.map((run) => ({ ...run, trigger: triggers.get(run.id)! })), nextBefore: more ? items.at(-1)!.number : null };
 }
 
 /**
@@ -280,14 +287,14 @@ export async function finishJob(db: Db, runner: AuthRunner, jobId: string, unmas
       return;
     }
   }
-  await settleRun(db, job.runId, result.state, result.error ?? null, result.outputs);
+  await settleRun(db, job.runId, await successState(db, job.runId, result.state), result.error ?? null, result.outputs);
 }
 
 /** Cancels a queued run at once; a running one is flagged and its runner stops it. */
-export async function cancelRun(db: Db, runId: string) {
+export async function cancelRun(db: Db, runId: string, cancelledBy: string | null = null) {
   const run = await getRun(db, runId);
   if (FINAL_STATES.includes(run.state)) throw new ApiError(409, 'already_finished', `run #${run.number} already ended ${run.state}`);
-  await db.update(runs).set({ cancelRequestedAt: new Date() }).where(eq(runs.id, runId));
+  await db.update(runs).set({ cancelRequestedAt: new Date(), cancelledBy }).where(eq(runs.id, runId));
   if (run.state === 'queued' || run.state === 'waiting') {
     await db.update(jobs).set({ state: 'cancelled', finishedAt: new Date() }).where(and(eq(jobs.runId, runId), eq(jobs.state, 'queued')));
     await settleRun(db, runId, 'cancelled', run.state === 'waiting' ? 'cancelled while waiting for approval' : 'cancelled before a runner took it');

@@ -11,6 +11,7 @@ import { checkEnvironmentAccess, deploySteps } from '../engine/environment-acces
 import { sortDiagnostics } from '../engine/diagnostics.ts';
 import { parseSource } from '../engine/source.ts';
 import { environmentProtections } from './environments.ts';
+import { runnerMatchWarnings } from './runner-match.ts';
 
 type Built = Extract<BuildResult, { ok: true }>;
 
@@ -108,7 +109,7 @@ async function buildFor(db: Db, workflowName: string, yaml: string): Promise<Bui
   const environments = await environmentProtections(db, deploySteps(build.workflow).map((step) => step.environment));
   const refused = checkEnvironmentAccess(parsed.source, build.workflow, workflowName, environments);
   const first = refused[0];
-  if (!first) return build;
+  if (!first) return { ...build, diagnostics: sortDiagnostics([...build.diagnostics, ...(await runnerMatchWarnings(db, yaml, build.plan))]) };
   const more = refused.length > 1 ? ` (and ${refused.length - 1} more error${refused.length > 2 ? 's' : ''})` : '';
   return { ok: false, error: `line ${first.line}, column ${first.column}: ${first.message}${more}`, diagnostics: sortDiagnostics([...build.diagnostics, ...refused]) };
 }

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { cancelRun, createRun, getRun, listRuns } from '../../services/runs.ts';
 import { listArtifacts, signArtifactDownload } from '../../services/run-artifacts.ts';
 import { decideGate } from '../../services/gates.ts';
+import { runStates } from '../../../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -22,7 +23,15 @@ const routes = {
   }),
   list: createRoute({
     method: 'get', path: '/workflows/{id}/runs', tags, summary: 'Runs of a workflow, newest first, paged by run number',
-    request: { params: RunParams, query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), before: z.coerce.number().int().positive().optional() }) },
+    request: {
+      params: RunParams,
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(100).default(20),
+        before: z.coerce.number().int().positive().optional(),
+        state: z.enum(runStates).optional(),
+        pipeline: z.string().min(1).max(200).optional(),
+      }),
+    },
     responses: { 200: jsonContent(z.object({ runs: z.array(RunSchema), nextBefore: z.number().int().nullable() }), 'A page of runs'), ...errors },
   }),
   get: createRoute({ method: 'get', path: '/runs/{id}', tags, summary: 'A run with its steps and jobs', request: { params: RunParams }, responses: { 200: jsonContent(RunSchema, 'The run'), ...errors } }),
@@ -65,13 +74,12 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     return c.json(runBody(run), 201);
   })
   .openapi(routes.list, async (c) => {
-    const { limit, before } = c.req.valid('query');
-    const page = await listRuns(c.get('deps').db, c.req.valid('param').id, { limit, before });
+    const page = await listRuns(c.get('deps').db, c.req.valid('param').id, c.req.valid('query'));
     return c.json({ runs: page.runs.map((r) => iso(r) as Record<string, unknown>), nextBefore: page.nextBefore }, 200);
   })
   .openapi(routes.get, async (c) => c.json(runBody(await getRun(c.get('deps').db, c.req.valid('param').id)), 200))
   .openapi(routes.cancel, async (c) => {
-    const run = await cancelRun(c.get('deps').db, c.req.valid('param').id);
+    const run = await cancelRun(c.get('deps').db, c.req.valid('param').id, c.get('user').id);
     wakeups.signal(cancelTopic(run.id));
     return c.json(runBody(run), 200);
   })

@@ -10,11 +10,13 @@ const tags = ['share links'];
 const RunParams = z.object({ id: z.string().min(1).max(64) });
 const TokenParams = z.object({ token: z.string().min(1).max(200) });
 const notFound = { 404: jsonContent(ApiErrorSchema, 'Unknown, expired or revoked') };
+/** A link nobody set a lifetime for lasts a week; `expiresInHours: null` asks for one that lasts until revoked. */
+export const DEFAULT_SHARE_HOURS = 24 * 7;
 
 const routes = {
   create: createRoute({
     method: 'post', path: '/runs/{id}/shares', tags, summary: 'Create a read-only link to a run; the token is shown once', middleware: [requireRole('editor')] as const,
-    request: { params: RunParams, body: { ...jsonContent(z.object({ expiresInHours: z.number().int().min(1).max(24 * 365).optional() }), 'Optional lifetime'), required: false } },
+    request: { params: RunParams, body: { ...jsonContent(z.object({ expiresInHours: z.number().int().min(1).max(24 * 365).nullable().default(DEFAULT_SHARE_HOURS) }), 'Lifetime in hours (default 7 days; null: until revoked)'), required: false } },
     responses: { 201: jsonContent(z.object({ id: z.string(), token: z.string(), url: z.string(), expiresAt: z.string().nullable() }), 'The link'), ...notFound },
   }),
   list: createRoute({
@@ -37,7 +39,9 @@ const routes = {
 
 export const shareRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
-    const created = await createShareLink(c.get('deps').db, c.req.valid('param').id, c.get('user').id, c.req.valid('json')?.expiresInHours);
+    // Without a JSON body nothing is validated (and no default applied), so the default is applied here too.
+    const hours = c.req.valid('json')?.expiresInHours;
+    const created = await createShareLink(c.get('deps').db, c.req.valid('param').id, c.get('user').id, hours === undefined ? DEFAULT_SHARE_HOURS : (hours ?? undefined));
     const url = new URL(`/share/${created.token}`, c.get('deps').config.publicUrl).toString();
     return c.json({ id: created.id, token: created.token, url, expiresAt: created.expiresAt?.toISOString() ?? null }, 201);
   })
