@@ -128,7 +128,7 @@ test('cancel from the page stops a long step', async ({ page }) => {
   await page.goto(`${server.url}/runs/${run.id}`);
   await expect.poll(() => terminalText(page), { timeout: 30_000 }).toContain('started');
   await page.getByRole('button', { name: 'Cancel run' }).click();
-  await page.getByRole('button', { name: 'Cancel this run' }).click();
+  await page.getByRole('group', { name: 'Cancel run' }).getByRole('button', { name: 'Cancel run' }).click();
   await expect(page.getByRole('heading', { name: 'long #1' }).locator('..')).toContainText('cancelled', { timeout: 30_000 });
   await expect(page.getByRole('button', { name: 'Cancel run' })).toHaveCount(0);
   expect((await getRun(server, run.id)).state).toBe('cancelled');

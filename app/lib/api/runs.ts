@@ -1,5 +1,5 @@
 import { apiUrl, request } from './core';
-import type { Artifact, Run, RunSummary } from './types';
+import type { Artifact, Run, RunState, RunSummary } from './types';
 
 export interface RunPage {
   runs: RunSummary[];
@@ -7,8 +7,15 @@ export interface RunPage {
   nextBefore: number | null;
 }
 
-/** Runs of a workflow, newest first. */
-export function listRuns(workflowId: string, page: { limit?: number; before?: number } = {}, signal?: AbortSignal): Promise<RunPage> {
+export type RunFilter = {
+  limit?: number;
+  before?: number;
+  state?: RunState;
+  pipeline?: string;
+};
+
+/** Runs of a workflow, newest first, optionally only those in one state or of one pipeline. */
+export function listRuns(workflowId: string, page: RunFilter = {}, signal?: AbortSignal): Promise<RunPage> {
   return request(`/workflows/${encodeURIComponent(workflowId)}/runs`, { query: page, signal });
 }
 
@@ -23,6 +30,11 @@ export function getRun(id: string, signal?: AbortSignal): Promise<Run> {
 
 export function cancelRun(id: string): Promise<Run> {
   return request(`/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+}
+
+/** A new run of the same version and inputs; `fromFailed` starts at the failed job, carrying the earlier jobs over. */
+export function rerun(id: string, fromFailed = false): Promise<Run> {
+  return request(`/runs/${encodeURIComponent(id)}/rerun`, { method: 'POST', body: { fromFailed } });
 }
 
 /** A step's log: raw text for download, or an SSE stream (`new EventSource(url)`, resumable by `Last-Event-ID`). */

@@ -3,8 +3,8 @@ import type { CreatedShareLink, ShareLink, SharedRun } from './types';
 
 const path = (runId: string, rest = '') => `/runs/${encodeURIComponent(runId)}/shares${rest}`;
 
-/** A read-only link to the run; without `expiresInHours` it lasts until revoked. */
-export function createShare(runId: string, input: { expiresInHours?: number } = {}): Promise<CreatedShareLink> {
+/** A read-only link to the run; without `expiresInHours` it lasts 7 days, with `null` until revoked. */
+export function createShare(runId: string, input: { expiresInHours?: number | null } = {}): Promise<CreatedShareLink> {
   return request(path(runId), { method: 'POST', body: input });
 }
 
