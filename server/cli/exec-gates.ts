@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { conditionHolds } from '../engine/expressions.ts';
 
@@ -17,21 +17,22 @@ export interface GateDecision {
   reason: string;
 }
 
-/** Asks until the answer is yes or no; Ctrl-C or a closed input rejects. */
-export async function askOnTerminal(question: string, input: Readable, output: Writable): Promise<boolean> {
-  const rl = createInterface({ input, output, terminal: false });
-  const closed = new Promise<string>((resolve) => {
-    rl.once('close', () => resolve('no'));
-    rl.once('SIGINT', () => resolve('no'));
-  });
+/** Asks until the answer is yes or no; a closed input or an aborted run (Ctrl-C) rejects. */
+export async function askOnTerminal(question: string, input: Readable, output: Writable, signal?: AbortSignal): Promise<boolean> {
+  const rl = createInterface({ input, terminal: false });
+  const stop = () => rl.close();
+  signal?.addEventListener('abort', stop, { once: true });
+  output.write(question);
   try {
-    for (;;) {
-      const answer = (await Promise.race([rl.question(question), closed])).trim().toLowerCase();
+    for await (const line of rl) {
+      const answer = line.trim().toLowerCase();
       if (['y', 'yes', 'approve'].includes(answer)) return true;
       if (['n', 'no', 'reject'].includes(answer)) return false;
-      output.write('answer y (approve) or n (reject)\n');
+      output.write(`answer y (approve) or n (reject)\n${question}`);
     }
+    return false;
   } finally {
+    signal?.removeEventListener('abort', stop);
     rl.close();
   }
 }
@@ -45,7 +46,7 @@ export async function decideGate(
   config: GateConfig,
   steps: Record<string, unknown>,
   policy: GatePolicy,
-  terminal: { input: Readable & { isTTY?: boolean }; output: Writable & { isTTY?: boolean } },
+  terminal: { input: Readable & { isTTY?: boolean }; output: Writable & { isTTY?: boolean }; signal?: AbortSignal },
 ): Promise<GateDecision> {
   const conditions = config.auto_approve_conditions ?? [];
   if (conditions.length > 0 && conditions.every((condition) => conditionHolds(condition, { steps }))) {
@@ -58,6 +59,6 @@ export async function decideGate(
     throw new Error(`gate "${name}" needs a decision and there is no terminal to ask: pass --approve-gates or --reject-gates`);
   }
   const question = `gate "${name}"${config.message ? `: ${config.message}` : ''} — approve? [y/n] `;
-  const passed = await askOnTerminal(question, terminal.input, terminal.output);
+  const passed = await askOnTerminal(question, terminal.input, terminal.output, terminal.signal);
   return { passed, type: 'manual', reason: passed ? 'approved on the terminal' : 'rejected on the terminal' };
 }

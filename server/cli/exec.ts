@@ -163,7 +163,7 @@ export async function runExec(args: string[]): Promise<number> {
         const config = { ...(allSteps.find((s) => s.name === gate.name)?.config ?? {}) } as GateConfig;
         if (config.message) config.message = renderOrKeep(config.message, { ...context, steps: seen, trigger, Inputs: inputs, Version: job.version ?? '' });
         process.stdout.write(`${paint('1', `⏸ ${gate.name}`)}\n`);
-        const decision = await decideGate(gate.name, config, seen, gatePolicy, { input: process.stdin, output: process.stdout }).catch((error: Error) => error);
+        const decision = await decideGate(gate.name, config, seen, gatePolicy, { input: process.stdin, output: process.stdout, signal: controller.signal }).catch((error: Error) => error);
         if (decision instanceof Error) {
           result = { state: 'failed', error: decision.message };
           break;
