@@ -21,6 +21,7 @@ import { secretRoutes } from './routes/secrets.ts';
 import { shareRoutes } from './routes/shares.ts';
 import { environmentRoutes } from './routes/environments.ts';
 import { runnerProtocolRoutes } from './routes/runner-protocol.ts';
+import { downloadRoutes } from './routes/downloads.ts';
 import { RUNNER_PROTOCOL_PREFIX } from '../../runners/protocol/v1.ts';
 
 export const API_VERSION = '0.1.0';
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api', shareRoutes);
   app.route('/api/environments', environmentRoutes);
   app.route(RUNNER_PROTOCOL_PREFIX, runnerProtocolRoutes);
+  app.route('/', downloadRoutes);
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flowyard API', version: API_VERSION, description: 'Workflows, try-activate, publish, versions.' },
