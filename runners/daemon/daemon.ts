@@ -158,7 +158,8 @@ class Runner {
 
   /**
    * Renews the lease and long-polls for a cancel until the job ends. A lease the API refuses, or one that
-   * could not be renewed for `fenceAfterMs`, fences the job off this runner.
+   * could not be renewed for `fenceAfterMs`, fences the job off this runner; renewing every third of that
+   * leaves two more tries before it comes to that.
    */
   private async watch(job: JobSpec, controller: AbortController, outbox: JobOutbox, finished: AbortSignal) {
     const fenceAfter = fenceAfterMs(job.leaseMs);
@@ -178,13 +179,13 @@ class Runner {
           failures = 0;
           if (!finished.aborted) armFence(sentAt);
           if (lease?.cancelled) controller.abort('cancelled');
-          await sleep(job.leaseMs / 3, finished);
+          await sleep(fenceAfter / 3, finished);
         } catch (error) {
           if (error instanceof ApiCallError && error.status === 409) {
             this.fence(job, controller, outbox, 'the API took it back');
             return;
           }
-          await sleep(Math.min(backoffMs(failures++), job.leaseMs / 6), finished);
+          await sleep(Math.min(backoffMs(failures++), fenceAfter / 6), finished);
         }
       }
     };

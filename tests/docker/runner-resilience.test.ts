@@ -4,7 +4,8 @@ import { RunnerApi } from '../../runners/daemon/client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { finished, json, publishWorkflow, rawLog, runnerFor, startRun, waitForRun } from '../helpers/runs.ts';
 
-const LEASE_MS = 1500;
+// Long enough that a runner on a busy machine renews before it would fence itself (after half the lease).
+const LEASE_MS = 4000;
 let server: TestServer;
 
 before(async () => {
