@@ -61,6 +61,28 @@ export async function recordLoginSuccess(db: Db, keys: LoginKeys): Promise<void>
   await db.delete(loginThrottles).where(eq(loginThrottles.key, keys.account));
 }
 
+const attemptsInFlight = new Map<string, Promise<void>>();
+
+/**
+ * Runs this process's sign-in attempts for one account one after another, so a parallel burst cannot all pass
+ * the lock check before the first failure is counted. (Across several API processes the counts are shared,
+ * so a burst can exceed the threshold by at most one attempt per process.)
+ */
+export async function oneAttemptAtATime<T>(keys: LoginKeys, attempt: () => Promise<T>): Promise<T> {
+  const previous = attemptsInFlight.get(keys.account) ?? Promise.resolve();
+  let release!: () => void;
+  const done = new Promise<void>((resolve) => (release = resolve));
+  const mine = previous.then(() => done);
+  attemptsInFlight.set(keys.account, mine);
+  await previous;
+  try {
+    return await attempt();
+  } finally {
+    release();
+    if (attemptsInFlight.get(keys.account) === mine) attemptsInFlight.delete(keys.account);
+  }
+}
+
 export function lockDurationMs(failures: number, threshold: number, policy: ThrottlePolicy): number {
   if (failures < threshold) return 0;
   const doublings = Math.min(failures - threshold, 30);

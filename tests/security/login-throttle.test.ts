@@ -65,6 +65,15 @@ test('200 wrong passwords against one account: 401 only up to the threshold, the
   assert.equal((await login(proxied, 'bystander@example.com', PASSWORD, '198.51.100.7')).status, 200);
 });
 
+test('a parallel burst against one account gets no more guesses than the threshold', async () => {
+  await createUser(proxied.database.db, { email: 'burst@example.com', name: 'b', role: 'viewer', password: PASSWORD });
+  const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => login(proxied, 'burst@example.com', `parallel guess ${i}`, `198.18.0.${i}`)));
+  const statuses = responses.map((r) => r.status);
+  await Promise.all(responses.map((r) => r.body?.cancel()));
+  assert.equal(statuses.filter((s) => s === 401).length, DEFAULT_THROTTLE_POLICY.accountFailures, statuses.join(' '));
+  assert.equal(statuses.filter((s) => s === 429).length, 40 - DEFAULT_THROTTLE_POLICY.accountFailures);
+});
+
 test('spraying many accounts from one address locks that address, not the others', async () => {
   const threshold = DEFAULT_THROTTLE_POLICY.clientFailures;
   const statuses: number[] = [];

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { roles } from '../../../db/schema.ts';
 import { authenticatePassword, changePassword, createSession, deleteSession, NEW_PASSWORD_MIN_LENGTH, WrongPasswordError } from '../../services/auth.ts';
-import { checkLoginAllowed, recordLoginFailure, recordLoginSuccess, throttleKeys, type LoginKeys } from '../../services/login-throttle.ts';
+import { checkLoginAllowed, oneAttemptAtATime, recordLoginFailure, recordLoginSuccess, throttleKeys, type LoginKeys } from '../../services/login-throttle.ts';
 import { PasswordPolicyError } from '../../services/passwords.ts';
 import { clearSessionCookie, clientAddress, sessionTokenOf, setSessionCookie } from '../middleware/auth.ts';
 import type { AppEnv } from '../env.ts';
@@ -91,13 +91,13 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { email, password } = c.req.valid('json');
     const { db } = c.get('deps');
     const keys = throttleKeys(email, clientAddress(c));
-    await assertNotThrottled(c, keys);
-    const user = await authenticatePassword(db, email, password);
-    if (!user) {
-      await recordLoginFailure(db, keys);
-      return c.json({ error: { code: 'invalid_credentials', message: 'wrong email or password' } }, 401);
-    }
-    await recordLoginSuccess(db, keys);
+    const user = await oneAttemptAtATime(keys, async () => {
+      await assertNotThrottled(c, keys);
+      const authenticated = await authenticatePassword(db, email, password);
+      await (authenticated ? recordLoginSuccess(db, keys) : recordLoginFailure(db, keys));
+      return authenticated;
+    });
+    if (!user) return c.json({ error: { code: 'invalid_credentials', message: 'wrong email or password' } }, 401);
     const session = await createSession(db, user.id);
     setSessionCookie(c, session.token, session.expiresAt);
     return c.json({ user }, 200);
@@ -115,17 +115,19 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const user = c.get('user');
     // A stolen session must not become a way around the sign-in limit to guess the password.
     const keys = throttleKeys(user.email, clientAddress(c));
-    await assertNotThrottled(c, keys);
-    try {
-      await changePassword(db, user.id, currentPassword, newPassword, sessionTokenOf(c));
-    } catch (error) {
-      if (error instanceof WrongPasswordError) {
-        await recordLoginFailure(db, keys);
-        throw new ApiError(403, 'wrong_password', error.message);
+    await oneAttemptAtATime(keys, async () => {
+      await assertNotThrottled(c, keys);
+      try {
+        await changePassword(db, user.id, currentPassword, newPassword, sessionTokenOf(c));
+      } catch (error) {
+        if (error instanceof WrongPasswordError) {
+          await recordLoginFailure(db, keys);
+          throw new ApiError(403, 'wrong_password', error.message);
+        }
+        if (error instanceof PasswordPolicyError) throw new ApiError(400, 'weak_password', error.message);
+        throw error;
       }
-      if (error instanceof PasswordPolicyError) throw new ApiError(400, 'weak_password', error.message);
-      throw error;
-    }
-    await recordLoginSuccess(db, keys);
+      await recordLoginSuccess(db, keys);
+    });
     return c.body(null, 204);
   });
