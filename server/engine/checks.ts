@@ -231,7 +231,14 @@ class Checker {
         return;
       }
       for (const { path: read, at: offset } of expressionPaths(tree)) {
-        if (read[0] !== 'steps' || read[1] === undefined) continue;
+        if (read[0] !== 'steps') {
+          // Upstream writes scan.passed for a step's output; conditions here see only steps.<name>.<output>.
+          const hint = byName.has(read[0]!) ? `; did you mean steps.${read.join('.')}?` : '';
+          this.diagnostics.push(diagnosticInString(this.source, at, condition, offset, read.join('.').length, 'warning', 'unreadable_condition',
+            `condition reads ${read.join('.')}, which is never set: gate conditions read step outputs as steps.<name>.<output>${hint}`));
+          continue;
+        }
+        if (read[1] === undefined) continue;
         const target = byName.get(read[1]);
         const message = !target
           ? `condition reads steps.${read[1]}, but no step has that name${didYouMean(read[1], [...byName.keys()])}`

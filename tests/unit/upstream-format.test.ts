@@ -146,6 +146,15 @@ describe('upstream format: field names normalised to the canonical ones', () => 
     assert.match(wrongHost!.message, /registry module "team" is for 127.0.0.1:5000, not ghcr.io/);
   });
 
+  test("gate conditions that read upstream's <step>.<output> warn: only steps.<name>.<output> is ever set", () => {
+    const result = buildWorkflow(pipeline(step('step.scan_deps', '{}', 'scan') + step('step.gate', '{ auto_approve_conditions: ["scan.passed_gate == true", "tests.passed"] }', 'g')));
+    assert.equal(result.ok, true);
+    const warnings = result.diagnostics.filter((d) => d.code === 'unreadable_condition');
+    assert.deepEqual(warnings.map((d) => [d.severity, d.line, d.column]), [['warning', 9, 46], ['warning', 9, 74]]);
+    assert.match(warnings[0]!.message, /condition reads scan.passed_gate, which is never set: .*; did you mean steps.scan.passed_gate\?/);
+    assert.doesNotMatch(warnings[1]!.message, /did you mean/);
+  });
+
   test('gate automated is auto; scheduled is refused', () => {
     assert.equal(configOf(built(pipeline(step('step.gate', '{ type: automated }')))).type, 'auto');
     assert.match(errorsOf(pipeline(step('step.gate', '{ type: scheduled }')))[0]!.message, /gate type "scheduled" is not implemented yet/);
