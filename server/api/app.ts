@@ -16,6 +16,7 @@ import { tryActivateRoutes } from './routes/try-activate.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
 import { rerunRoutes } from './routes/reruns.ts';
+import { runLogRoutes } from './routes/run-log.ts';
 import { runnerRoutes } from './routes/runners.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { shareRoutes } from './routes/shares.ts';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api/workflows', workflowRoutes);
   app.route('/api', runRoutes);
   app.route('/api', rerunRoutes);
+  app.route('/api', runLogRoutes);
   app.route('/api', secretRoutes);
   app.route('/api', runnerRoutes);
   app.route('/api', shareRoutes);

@@ -63,6 +63,15 @@ test('failed continue_on_error steps end the run succeeded_with_warnings; the li
   assert.equal(run.state, 'succeeded_with_warnings', JSON.stringify(run.steps));
   assert.deepEqual(run.steps.map((s: any) => s.state), ['failed', 'succeeded']);
   assert.equal(run.runnerNames[run.jobs[0].id], 'view-runner');
+  const whole = await server.call('GET', `/api/runs/${run.id}/log`);
+  assert.equal(whole.status, 200);
+  assert.match(await whole.text(), /── flaky \(failed\) ──\x1b\[0m\n(.|\n)*── after \(succeeded\) ──\x1b\[0m\n(.|\n)*fine\n$/);
+  const tail = await server.call('GET', `/api/runs/${run.id}/log?tail_lines=1`);
+  assert.equal(tail.headers.get('x-log-truncated'), '1');
+  assert.equal(await tail.text(), 'fine\n');
+  const all = await server.call('GET', `/api/runs/${run.id}/log?tail_lines=1000`);
+  assert.equal(all.headers.get('x-log-truncated'), '0');
+  assert.equal(await all.text(), await (await server.call('GET', `/api/runs/${run.id}/log`)).text());
   const clean = await waitForRun(server, (await startRun(server, await publishWorkflow(server, 'clean', workflow('clean', 'view', shell('ok', ['true']))))).id, ended);
   assert.equal(clean.state, 'succeeded');
 

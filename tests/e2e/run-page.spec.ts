@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
 import { screenshot } from '../e2e-helpers/browser.ts';
-import { api, startWorkflow, waitForEmbeddedRunner, waitForRun } from '../e2e-helpers/runs.ts';
+import { api, startWorkflow, terminalText, waitForEmbeddedRunner, waitForRun } from '../e2e-helpers/runs.ts';
 import { startServer, type FlowyardServer } from '../e2e-helpers/server.ts';
 
 let server: FlowyardServer;
@@ -163,7 +163,7 @@ test('a gate shows its rendered message; the workspace artifact is not listed; r
   await screenshot(page, 'run-rerun-from-failed');
 });
 
-test('the layout holds at 800 px: the top bar does not overlap, the run page and environments fit', async ({ page }) => {
+test('the layout holds at 800 px: the top bar does not overlap, the run page and environments fit; a clean finished run opens on the whole log', async ({ page }) => {
   await page.setViewportSize({ width: 800, height: 700 });
   const { run } = await startWorkflow(server, 'narrow', workflow('narrow', shell('one', ['echo one'])));
   await waitForRun(server, run.id, ended);
@@ -178,5 +178,8 @@ test('the layout holds at 800 px: the top bar does not overlap, the run page and
     expect(await page.evaluate(() => document.documentElement.scrollWidth), `no sideways scrolling on ${path}`).toBeLessThanOrEqual(800);
   }
   await page.goto(`${server.url}/runs/${run.id}`);
+  // Nothing failed: the finished run opens on the whole log.
+  await expect(stepLink(page, 'All steps')).toHaveAttribute('aria-current', 'step');
+  await expect.poll(() => terminalText(page), { timeout: 15_000 }).toMatch(/── one \(succeeded\) ──\n\$ echo one\none/);
   await screenshot(page, 'run-page-800');
 });

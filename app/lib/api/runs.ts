@@ -42,6 +42,11 @@ export function stepLogUrl(runId: string, step: string): string {
   return apiUrl(`/runs/${encodeURIComponent(runId)}/logs`, { step });
 }
 
+/** The whole run's log, every step under a heading: raw text, for download or `loadLog`. */
+export function runLogUrl(runId: string): string {
+  return apiUrl(`/runs/${encodeURIComponent(runId)}/log`);
+}
+
 export async function listArtifacts(runId: string, signal?: AbortSignal): Promise<Artifact[]> {
   return (await request<{ artifacts: Artifact[] }>(`/runs/${encodeURIComponent(runId)}/artifacts`, { signal })).artifacts;
 }

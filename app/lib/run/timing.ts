@@ -37,6 +37,9 @@ export function timeline(steps: SharedStep[], now: number): Array<Bar | null> {
   );
 }
 
+/** A failed, timed-out step: what a finished run opens on. */
+export const hasFailedStep = (steps: SharedStep[]) => steps.some((s) => s.state === 'failed' || s.state === 'timed_out');
+
 /** The step to show when none is chosen: the one running or waiting, else the first failure, else the last that started. */
 export function defaultStep(steps: SharedStep[]): SharedStep | undefined {
   return (
