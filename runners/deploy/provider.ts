@@ -1,6 +1,4 @@
-import type Dockerode from 'dockerode';
 import type { deployProviders } from '../../server/engine/schema/modules.ts';
-import { DockerProvider } from './docker-provider.ts';
 
 export type ProviderName = (typeof deployProviders)[number];
 export type Strategy = 'rolling' | 'blue_green' | 'canary';
@@ -75,7 +73,7 @@ export interface InstanceMetrics {
   memoryBytes: number;
 }
 
-/** The provider interface of the seed plan; one implementation per deploy.target provider. */
+/** The provider interface of the seed plan; one implementation per deploy.target provider (`providers.ts` picks one). */
 export interface DeployProvider {
   readonly name: ProviderName;
   /** Checks that the target answers; throws with a message fit for a user otherwise. Resolves to a one-line description. */
@@ -97,34 +95,4 @@ export interface DeployTarget {
   docker_host?: string;
   region?: string;
   settings?: Record<string, unknown>;
-}
-
-const CLOUD_PROVIDER_TITLES: Record<Exclude<ProviderName, 'docker'>, string> = {
-  aws_ecs: 'AWS ECS',
-  gcp_cloud_run: 'GCP Cloud Run',
-  azure_container_apps: 'Azure Container Apps',
-  digitalocean: 'DigitalOcean App Platform',
-};
-
-/** A cloud provider whose implementation is still to be written: every operation says so. */
-export class NotImplementedProvider implements DeployProvider {
-  constructor(readonly name: Exclude<ProviderName, 'docker'>) {}
-
-  private refuse(): never {
-    throw new Error(`deploy provider "${this.name}" (${CLOUD_PROVIDER_TITLES[this.name]}) is not implemented yet; only "docker" can deploy today`);
-  }
-
-  testConnection = async (): Promise<string> => this.refuse();
-  pushImage = async (): Promise<void> => this.refuse();
-  pullImage = async (): Promise<void> => this.refuse();
-  deploy = async (): Promise<DeployOutcome> => this.refuse();
-  status = async (): Promise<AppStatus> => this.refuse();
-  rollback = async (): Promise<DeployOutcome> => this.refuse();
-  metrics = async (): Promise<InstanceMetrics[]> => this.refuse();
-}
-
-/** The provider for a deploy.target; `runnerDocker` is used when a docker target names no docker_host. */
-export function createProvider(target: DeployTarget, runnerDocker: Dockerode): DeployProvider {
-  if (target.provider === 'docker') return DockerProvider.forTarget(target, runnerDocker);
-  return new NotImplementedProvider(target.provider);
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createProvider } from '../../runners/deploy/provider.ts';
+import { createProvider } from '../../runners/deploy/providers.ts';
 import { createDockerClient, describeDockerHost, imageExists, pingDocker } from '../../runners/docker/engine.ts';
 import { deploy } from '../../runners/executors/deploy.ts';
 import type { StepResult } from '../../runners/executors/types.ts';
