@@ -109,6 +109,8 @@ async function pruneOccasionally(db: Db, nowMs: number): Promise<void> {
  * constant time.
  */
 export async function deliverWebhook(db: Db, secretsKey: CryptoKey, path: string, method: string, body: Uint8Array<ArrayBuffer>, headers: WebhookHeaders, nowMs = Date.now()) {
+  // A GET delivery carries its payload in the query string, which is then what the signature covers.
+  const query = method === 'GET' ? new TextDecoder().decode(body) : undefined;
   const [hook] = await db.select().from(webhookRegistrations).where(eq(webhookRegistrations.path, path));
   if (!hook) throw new ApiError(404, 'not_found', `no active workflow listens on /hooks${path}`);
   if (hook.method !== method) throw new ApiError(405, 'method_not_allowed', `/hooks${path} accepts ${hook.method}`);
@@ -126,7 +128,7 @@ export async function deliverWebhook(db: Db, secretsKey: CryptoKey, path: string
   } else if (headers.timestamp !== undefined) {
     checkTimestamp(headers.timestamp, nowMs);
   }
-  const payload = parsePayload(body);
+  const payload = query === undefined ? parsePayload(body) : Object.fromEntries(new URLSearchParams(query));
   await pruneOccasionally(db, nowMs);
   const now = new Date(nowMs);
   await claimDelivery(db, path, replayKeys, now);

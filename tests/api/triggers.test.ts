@@ -77,3 +77,21 @@ pipelines:
   const runs = (await (await api.call('GET', `/api/workflows/${id}/runs`)).json()) as { runs: Array<{ triggerType: string }> };
   assert.deepEqual(runs.runs.map((r) => r.triggerType), ['schedule', 'schedule']);
 });
+
+test('an http trigger with method GET takes its payload from the signed query string', async () => {
+  const id = await published(hookYaml('/gh/ping').replace('path: /gh/ping', 'path: /gh/ping, method: GET'), 'hooked-get');
+  await api.call('PUT', `/api/workflows/${id}/secrets/HOOK_SECRET`, { value: 'hook-secret-get' });
+  const query = 'ref=refs%2Fheads%2Fmain&sha=abc123';
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = await signWebhook('hook-secret-get', timestamp, new TextEncoder().encode(query));
+  const headers = { 'x-flowyard-delivery': 'd-get-1', 'x-flowyard-timestamp': timestamp, 'x-flowyard-signature': signature };
+  const accepted = await api.app.request(`/hooks/gh/ping?${query}`, { method: 'GET', headers });
+  assert.equal(accepted.status, 202, await accepted.clone().text());
+  const { runId } = (await accepted.json()) as { runId: string };
+  const run = (await (await api.call('GET', `/api/runs/${runId}`)).json()) as { triggerPayload: { ref: string; sha: string } };
+  assert.equal(run.triggerPayload.ref, 'refs/heads/main');
+  assert.equal(run.triggerPayload.sha, 'abc123');
+  const tampered = await api.app.request(`/hooks/gh/ping?ref=refs%2Fheads%2Fevil&sha=abc123`, { method: 'GET', headers: { ...headers, 'x-flowyard-delivery': 'd-get-2' } });
+  assert.equal(tampered.status, 401, 'a changed query string breaks the signature');
+  assert.equal((await api.app.request(`/hooks/gh/ping?${query}`, { method: 'POST', headers: { ...headers, 'x-flowyard-delivery': 'd-get-3' } })).status, 405);
+});

@@ -5,10 +5,13 @@ import { JOBS_TOPIC, wakeups } from '../wakeups.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
-/** Webhook deliveries: `/hooks/<registered path>`; the HMAC signature is the credential. */
-export const hookRoutes = new Hono<AppEnv>().on(['POST', 'PUT'], '/*', async (c) => {
+/**
+ * Webhook deliveries: `/hooks/<registered path>`; the HMAC signature is the credential. A GET delivery's
+ * payload is its query string (signed as the body would be).
+ */
+export const hookRoutes = new Hono<AppEnv>().on(['GET', 'POST', 'PUT'], '/*', async (c) => {
   const path = c.req.path.replace(/^\/hooks/, '') || '/';
-  const body = new Uint8Array(await c.req.arrayBuffer());
+  const body = c.req.method === 'GET' ? new TextEncoder().encode(new URL(c.req.url).search.slice(1)) : new Uint8Array(await c.req.arrayBuffer());
   if (body.byteLength > MAX_WEBHOOK_BYTES) return c.json({ error: { code: 'too_large', message: 'webhook bodies are limited to 1 MiB' } }, 413);
   const { db, secretsKey } = c.get('deps');
   const run = await deliverWebhook(db, secretsKey, path, c.req.method, body, {
