@@ -177,6 +177,16 @@ test('the layout holds at 800 px: the top bar does not overlap, the run page and
     expect(account!.x + account!.width).toBeLessThanOrEqual(800);
     expect(await page.evaluate(() => document.documentElement.scrollWidth), `no sideways scrolling on ${path}`).toBeLessThanOrEqual(800);
   }
+  const environment = (await (await api(server, 'POST', '/api/environments', { name: 'narrow-env', provider: 'docker', config: {} })).json()) as { id: string };
+  await page.goto(`${server.url}/environments/${environment.id}`);
+  const middle = async (name: string) => {
+    const box = (await page.getByRole('button', { name }).boundingBox())!;
+    return box.y + box.height / 2;
+  };
+  expect(Math.abs((await middle('Test narrow-env')) - (await middle('Edit'))), 'Test lines up with Edit and Delete').toBeLessThan(2);
+  expect(Math.abs((await middle('Delete')) - (await middle('Edit')))).toBeLessThan(2);
+  await screenshot(page, 'environment-actions-800');
+
   await page.goto(`${server.url}/runs/${run.id}`);
   // Nothing failed: the finished run opens on the whole log.
   await expect(stepLink(page, 'All steps')).toHaveAttribute('aria-current', 'step');
