@@ -15,7 +15,7 @@ import { formatDiagnostic } from './validate.ts';
 
 const USAGE = 'usage: flowyard exec FILE [--pipeline NAME] [--input k=v]... [--secret NAME[=VALUE]]... [--event webhook --payload FILE] [--approve-gates | --reject-gates]\n';
 /** Kept artifacts of local runs, under the current folder, one folder per run. */
-export const LOCAL_ARTIFACTS_DIR = join('.flowyard', 'artifacts');
+const LOCAL_ARTIFACTS_DIR = join('.flowyard', 'artifacts');
 const WORKSPACE_KEYS_DIR = '_workspace';
 
 function keyValues(list: string[] | undefined, flag: string, env: NodeJS.ProcessEnv, fromEnv: boolean): Record<string, string> {
@@ -166,6 +166,10 @@ export async function runExec(args: string[]): Promise<number> {
         const decision = await decideGate(gate.name, config, seen, gatePolicy, { input: process.stdin, output: process.stdout, signal: controller.signal }).catch((error: Error) => error);
         if (decision instanceof Error) {
           result = { state: 'failed', error: decision.message };
+          break;
+        }
+        if (controller.signal.aborted) {
+          result = { state: 'cancelled', error: `cancelled at gate ${gate.name}` };
           break;
         }
         outputs[gate.name] = { gate_result: decision };
