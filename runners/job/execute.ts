@@ -11,7 +11,7 @@ import { executors } from '../executors/index.ts';
 import type { ArtifactTransfer, StepResult } from '../executors/types.ts';
 import { jobSecretValues, type JobResult, type JobSpec, type StepReport, type StepSpec } from '../protocol/v1.ts';
 import { StepLogWriter, type LogSink } from './log-writer.ts';
-import { maskDeep, SecretMasker } from './masker.ts';
+import { maskDeep, SecretMasker } from '../../server/engine/masker.ts';
 import { jobLabels } from './ownership.ts';
 import { isTruthy, resolveTemplates, templateData } from './template-data.ts';
 

@@ -1,4 +1,4 @@
-import { SecretMasker } from './masker.ts';
+import { SecretMasker } from '../../server/engine/masker.ts';
 
 export const FLUSH_BYTES = 64 * 1024;
 export const FLUSH_INTERVAL_MS = 100;

@@ -2,7 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppDeps, AppEnv } from './env.ts';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../services/errors.ts';
 import { authUnlessPublic } from './middleware/auth.ts';
 import { limitRequestBodies } from './middleware/body-limit.ts';
 import { authRoutes } from './routes/auth.ts';

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/client.ts';
-import type { Role } from '../../db/schema.ts';
 import type { ServerConfig } from '../config.ts';
 import type { ArtifactStore, LocalBlobAccess } from '../services/artifacts/index.ts';
+import type { AuthUser } from '../services/auth.ts';
 import type { AuthRunner } from '../services/runners.ts';
 
 export interface AppDeps {
@@ -16,15 +16,6 @@ export interface AppDeps {
   testConnection: (provider: string, config: Record<string, unknown>, secrets: Record<string, string>) => Promise<{ ok: boolean; message: string }>;
   /** Set when this process runs the embedded runner: `/readyz` then requires the Docker engine to answer. */
   dockerPing?: () => Promise<void>;
-}
-
-export interface AuthUser {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  /** Set for a password someone else chose (first admin, reset): every call but a few answers 403 until it is changed. */
-  mustChangePassword: boolean;
 }
 
 /** Hono environment shared by every router: dependencies and the authenticated user. */

@@ -5,7 +5,7 @@ import { runSteps } from '../../db/schema.ts';
 import { readLogPage, readLogTail, readWholeLog } from '../services/logs.ts';
 import { getRun } from '../services/runs.ts';
 import { runIdForShareToken } from '../services/shares.ts';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../services/errors.ts';
 import type { AppEnv } from './env.ts';
 import { authenticateRequest } from './middleware/auth.ts';
 import { logsTopic, wakeups } from './wakeups.ts';

@@ -5,9 +5,17 @@
 import { and, asc, eq, isNull, lt, ne, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { apiTokens, roles, runnerRegistrationTokens, sessions, users, workflows, workflowVersions, type Role } from '../../db/schema.ts';
-import type { AuthUser } from '../api/env.ts';
 import { sha256Hex } from './crypto.ts';
 import { hashPassword, PasswordPolicyError, toBase64Url, verifyPassword } from './passwords.ts';
+
+export interface AuthUser {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  /** Set for a password someone else chose (first admin, reset): every call but a few answers 403 until it is changed. */
+  mustChangePassword: boolean;
+}
 
 export const API_TOKEN_PREFIX = 'fy_pat_';
 export const SESSION_TOKEN_PREFIX = 'fy_sess_';

@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { deployments, environments, runs, runSteps, users, workflows, type environmentProviders } from '../../db/schema.ts';
-import { ApiError, notFound } from '../api/errors.ts';
+import { ApiError, notFound } from './errors.ts';
 import { decrypt, encrypt } from './secrets.ts';
 import type { EnvironmentProtection } from '../engine/environment-access.ts';
 

@@ -1,8 +1,8 @@
 import { and, asc, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { gateDecisions, jobs, runs, runSteps } from '../../db/schema.ts';
-import type { AuthUser } from '../api/env.ts';
-import { ApiError } from '../api/errors.ts';
+import type { AuthUser } from './auth.ts';
+import { ApiError } from './errors.ts';
 import { conditionHolds } from '../engine/expressions.ts';
 import { parseDuration } from '../engine/schema/common.ts';
 import type { Step, Workflow } from '../engine/schema/workflow.ts';
@@ -12,7 +12,7 @@ import { renderGateMessage } from './gate-message.ts';
 import { deploySteps } from '../engine/environment-access.ts';
 import { environmentProtections } from './environments.ts';
 import { runSecretValues } from './secret-masking.ts';
-import { SecretMasker } from '../../runners/job/masker.ts';
+import { SecretMasker } from '../engine/masker.ts';
 
 interface GateConfig {
   type: 'manual' | 'auto';

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { artifacts, jobs, runs, runSteps, type RunState } from '../../db/schema.ts';
-import { ApiError, notFound } from '../api/errors.ts';
+import { ApiError, notFound } from './errors.ts';
 import { runStepList } from './run-spec.ts';
 import type { RerunOrigin } from './run-insights.ts';
 import { builtVersion, getRun } from './runs.ts';

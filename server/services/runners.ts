@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { jobs, runnerRegistrationTokens, runners } from '../../db/schema.ts';
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from './errors.ts';
 import { generateToken, hashToken } from './auth.ts';
 
 export const REGISTRATION_TOKEN_PREFIX = 'fy_reg_';

@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { jobs, logChunks, runs, runSteps, workflows, workflowVersions, type RunState } from '../../db/schema.ts';
 import type { JobResult, JobSpec, StepReport } from '../../runners/protocol/v1.ts';
-import { ApiError, notFound } from '../api/errors.ts';
+import { ApiError, notFound } from './errors.ts';
 import { buildWorkflow } from '../engine/build.ts';
 import type { AuthRunner } from './runners.ts';
 import { jobSpecFor, resolveInputs, runStepList } from './run-spec.ts';
@@ -13,7 +13,7 @@ import { deployRefusal, deploySteps } from '../engine/environment-access.ts';
 import { expireGates, listGateDecisions, openGate } from './gates.ts';
 import { describeTriggers, runInsights, successState } from './run-insights.ts';
 import { cachedMasker, forgetMasker, runSecretValues } from './secret-masking.ts';
-import { maskDeep, type SecretMasker } from '../../runners/job/masker.ts';
+import { maskDeep, type SecretMasker } from '../engine/masker.ts';
 
 export const DEFAULT_LEASE_MS = 30_000;
 const FINAL_STATES: RunState[] = ['succeeded', 'succeeded_with_warnings', 'failed', 'cancelled', 'timed_out'];

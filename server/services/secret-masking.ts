@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.ts';
-import { SecretMasker } from '../../runners/job/masker.ts';
+import { SecretMasker } from '../engine/masker.ts';
 import type { Workflow } from '../engine/schema/workflow.ts';
 import { deploySteps } from '../engine/environment-access.ts';
 import { environmentSecrets } from './environments.ts';

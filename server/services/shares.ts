@@ -1,7 +1,7 @@
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { shareLinks } from '../../db/schema.ts';
-import { notFound } from '../api/errors.ts';
+import { notFound } from './errors.ts';
 import { generateToken, hashToken } from './auth.ts';
 import { getRun } from './runs.ts';
 

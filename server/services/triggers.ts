@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { and, eq, inArray, lte } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { scheduleRegistrations, webhookDeliveries, webhookRegistrations } from '../../db/schema.ts';
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from './errors.ts';
 import { createRun } from './runs.ts';
 import { workflowSecrets } from './secrets.ts';
 

@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { scheduleRegistrations, users, webhookRegistrations, workflows, workflowVersions } from '../../db/schema.ts';
-import { ApiError, notFound } from '../api/errors.ts';
+import { ApiError, notFound } from './errors.ts';
 import { buildWorkflow, type BuildResult } from '../engine/build.ts';
 import { summariseChange, type ChangeSummary } from '../engine/diff.ts';
 import { sha256Hex } from './crypto.ts';
@@ -102,7 +102,7 @@ async function activeVersionRow(db: Db, workflowId: string, activeVersion: numbe
 
 /** Builds, then refuses deploys to protected environments this workflow is not allowed to (the engine is pure: the facts come from here). */
 async function buildFor(db: Db, workflowName: string, yaml: string): Promise<BuildResult> {
-  const build = buildWorkflow(yaml);
+  const build = buildWorkflow(yaml, workflowName);
   if (!build.ok) return build;
   const parsed = parseSource(yaml);
   if (!parsed.ok) return build;
@@ -126,7 +126,7 @@ export async function tryActivateWorkflow(db: Db, id: string, yaml?: string): Pr
   if (!build.ok) return { status: 'build_failed', build };
   const active = await activeVersionRow(db, id, workflow.activeVersion);
   if (!active) return { status: 'build_ok', build, changes: null };
-  const activeBuild = buildWorkflow(active.yaml);
+  const activeBuild = buildWorkflow(active.yaml, workflow.name);
   const changes = activeBuild.ok ? summariseChange({ yaml: active.yaml, build: activeBuild }, { yaml: candidateYaml, build }) : null;
   return { status: 'build_ok', build, changes };
 }

@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { serverSecret } from '../../server/cli/deps.ts';
-import { ApiError } from '../../server/api/errors.ts';
+import { ApiError } from '../../server/services/errors.ts';
 import { ArtifactStoreUnavailableError, createArtifactStore, createS3Store, storeFailure } from '../../server/services/artifacts/index.ts';
 import { commitArtifact } from '../../server/services/run-artifacts.ts';
 import { testApi, type TestApi } from '../helpers/api.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FLUSH_BYTES, StepLogWriter } from '../../runners/job/log-writer.ts';
-import { SecretMasker } from '../../runners/job/masker.ts';
+import { SecretMasker } from '../../server/engine/masker.ts';
 
 test('a secret split across chunks is still masked, and nothing else is held back at the end', () => {
   const masker = new SecretMasker(['hunter2-secret']);

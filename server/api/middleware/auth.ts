@@ -8,7 +8,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Role } from '../../../db/schema.ts';
 import { hasRole, userForApiToken, userForSession } from '../../services/auth.ts';
-import type { AppEnv, AuthUser } from '../env.ts';
+import type { AuthUser } from '../../services/auth.ts';
+import type { AppEnv } from '../env.ts';
 
 export const SESSION_COOKIE = 'flowyard_session';
 

@@ -6,7 +6,7 @@ import { checkLoginAllowed, oneAttemptAtATime, recordLoginFailure, recordLoginSu
 import { PasswordPolicyError } from '../../services/passwords.ts';
 import { clearSessionCookie, clientAddress, sessionTokenOf, setSessionCookie } from '../middleware/auth.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError } from '../../services/errors.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 
 export const UserSchema = z

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError } from '../../services/errors.ts';
 import { jsonContent } from '../validation.ts';
 import { runnerInstallCommand, tarballName, tarballUrl } from '../../services/runner-install.ts';
 

@@ -1,22 +1,6 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import {
-  AppendLogsRequest,
-  ArtifactCommitRequest,
-  ArtifactDownloadRequest,
-  ArtifactDownloadResponse,
-  ArtifactUploadRequest,
-  SignedUrl,
-  AppendLogsResponse,
-  ClaimRequest,
-  ClaimResponse,
-  HeartbeatRequest,
-  HeartbeatResponse,
-  JobResult,
-  LeaseResponse,
-  RegisterRequest,
-  RegisterResponse,
-  StepReport,
-} from '../../../runners/protocol/v1.ts';
+import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { protocolMismatch, RUNNER_ROUTES as table } from '../../../runners/protocol/v1.ts';
 import { appendLogChunks } from '../../services/logs.ts';
 import { commitArtifact, signArtifactDownload, signArtifactUpload } from '../../services/run-artifacts.ts';
 import { registerRunner } from '../../services/runners.ts';
@@ -28,31 +12,44 @@ import { decodeBase64 } from '../base64.ts';
 import { cancelTopic, JOBS_TOPIC, logsTopic, wakeups } from '../wakeups.ts';
 
 const POLL_INTERVAL_MS = 250;
-const JobParams = z.object({ jobId: z.string().min(1).max(64) });
 const body = <T extends z.ZodType>(schema: T, description: string) => ({ body: { ...jsonContent(schema, description), required: true } });
 const errors = { 400: jsonContent(ApiErrorSchema, 'Malformed request'), 401: jsonContent(ApiErrorSchema, 'Bad runner token'), 409: jsonContent(ApiErrorSchema, 'Job not held by this runner') };
 const tags = ['runner protocol v1'];
 const authed = requireRunner;
+const method = <M extends 'GET' | 'POST'>(name: M) => name.toLowerCase() as Lowercase<M>;
 
-const routes = {
-  register: createRoute({
-    method: 'post', path: '/register', tags, summary: 'Exchange a registration token for a runner token (shown once); a one-time token is spent',
-    request: body(RegisterRequest, 'Runner identity'),
-    responses: { 201: jsonContent(RegisterResponse, 'Registered'), ...errors, 401: jsonContent(ApiErrorSchema, 'Registration token unknown, expired, revoked or used'), 403: jsonContent(ApiErrorSchema, 'Labels the registration token does not grant') },
-  }),
-  heartbeat: createRoute({ method: 'post', path: '/heartbeat', tags, middleware: authed, summary: 'Report liveness; learn which running jobs were cancelled', request: body(HeartbeatRequest, 'Jobs running here'), responses: { 200: jsonContent(HeartbeatResponse, 'Jobs to cancel'), ...errors } }),
-  claim: createRoute({ method: 'post', path: '/claim', tags, middleware: authed, summary: 'Long-poll for a job matching this runner\'s labels', request: body(ClaimRequest, 'How long to wait'), responses: { 200: jsonContent(ClaimResponse, 'A job, leased to this runner'), 204: { description: 'No job within the wait' }, ...errors } }),
-  lease: createRoute({ method: 'post', path: '/jobs/{jobId}/lease', tags, middleware: authed, summary: 'Renew the lease on a job', request: { params: JobParams }, responses: { 200: jsonContent(LeaseResponse, 'Renewed'), ...errors } }),
-  waitCancel: createRoute({ method: 'get', path: '/jobs/{jobId}/cancel', tags, middleware: authed, summary: 'Long-poll until the job is cancelled (or the wait ends)', request: { params: JobParams, query: z.object({ wait: z.coerce.number().int().min(0).max(30).default(25) }) }, responses: { 200: jsonContent(z.object({ cancelled: z.boolean() }), 'Whether a cancel is pending'), ...errors } }),
-  step: createRoute({ method: 'post', path: '/jobs/{jobId}/steps/{index}', tags, middleware: authed, summary: 'Report a step\'s state, exit code and outputs', request: { params: JobParams.extend({ index: z.coerce.number().int().min(0) }), ...body(StepReport, 'Step state') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
-  logs: createRoute({ method: 'post', path: '/jobs/{jobId}/logs', tags, middleware: authed, summary: 'Append numbered log chunks; re-sent chunks are ignored', request: { params: JobParams, ...body(AppendLogsRequest, 'Chunks') }, responses: { 200: jsonContent(AppendLogsResponse, 'Stored'), ...errors } }),
-  uploadUrl: createRoute({ method: 'post', path: '/jobs/{jobId}/artifacts/upload-url', tags, middleware: authed, summary: 'A signed URL to upload an artifact of this job\'s run', request: { params: JobParams, ...body(ArtifactUploadRequest, 'Key, size and SHA-256') }, responses: { 200: jsonContent(SignedUrl, 'Where to PUT the bytes'), ...errors } }),
-  commit: createRoute({ method: 'post', path: '/jobs/{jobId}/artifacts/commit', tags, middleware: authed, summary: 'Record an uploaded artifact once its size and SHA-256 check out', request: { params: JobParams, ...body(ArtifactCommitRequest, 'Key, size and SHA-256') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
-  downloadUrl: createRoute({ method: 'post', path: '/jobs/{jobId}/artifacts/download-url', tags, middleware: authed, summary: 'A signed URL to download an artifact of this run or an earlier one', request: { params: JobParams, ...body(ArtifactDownloadRequest, 'Key and optional run') }, responses: { 200: jsonContent(ArtifactDownloadResponse, 'Where to GET the bytes'), ...errors } }),
-  release: createRoute({ method: 'post', path: '/jobs/{jobId}/release', tags, middleware: authed, summary: 'Hand a job back (runner shutting down); it is queued again', request: { params: JobParams }, responses: { 204: { description: 'Requeued' }, ...errors } }),
-  done: createRoute({ method: 'post', path: '/jobs/{jobId}/done', tags, middleware: authed, summary: 'Finish the job with its result', request: { params: JobParams, ...body(JobResult, 'Result') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
+/**
+ * Refuses a runner of another protocol before its body is validated against this one's schema, so it learns
+ * what is wrong (code `protocol_version`) rather than which of our fields its body lacks.
+ */
+const sameProtocol: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const spoken = ((await c.req.json().catch(() => undefined)) as { protocol?: unknown } | undefined)?.protocol;
+  const mismatch = typeof spoken === 'number' ? protocolMismatch(spoken) : undefined;
+  if (mismatch) return c.json({ error: { code: 'protocol_version', message: mismatch } }, 400);
+  await next();
 };
 
+const { register, heartbeat, claim, renewLease: lease, awaitCancel, reportStep: step, appendLogs, artifactUploadUrl, commitArtifact: commit, artifactDownloadUrl, release, done } = table;
+
+/** Each route is the table's entry (method, path, schemas) plus what only the server knows: summary, auth, statuses. */
+const routes = {
+  register: createRoute({
+    method: method(register.method), path: register.path, tags, middleware: sameProtocol, summary: 'Exchange a registration token for a runner token (shown once); a one-time token is spent',
+    request: body(register.request, 'Runner identity and the protocol it speaks'),
+    responses: { 201: jsonContent(register.response, 'Registered'), ...errors, 400: jsonContent(ApiErrorSchema, 'Malformed request, or a runner of another protocol (code protocol_version)'), 401: jsonContent(ApiErrorSchema, 'Registration token unknown, expired, revoked or used'), 403: jsonContent(ApiErrorSchema, 'Labels the registration token does not grant') },
+  }),
+  heartbeat: createRoute({ method: method(heartbeat.method), path: heartbeat.path, tags, middleware: authed, summary: 'Report liveness; learn which running jobs were cancelled', request: body(heartbeat.request, 'Jobs running here'), responses: { 200: jsonContent(heartbeat.response, 'Jobs to cancel'), ...errors } }),
+  claim: createRoute({ method: method(claim.method), path: claim.path, tags, middleware: authed, summary: 'Long-poll for a job matching this runner\'s labels', request: body(claim.request, 'How long to wait'), responses: { 200: jsonContent(claim.response, 'A job, leased to this runner'), 204: { description: 'No job within the wait' }, ...errors } }),
+  lease: createRoute({ method: method(lease.method), path: lease.path, tags, middleware: authed, summary: 'Renew the lease on a job', request: { params: lease.params }, responses: { 200: jsonContent(lease.response, 'Renewed'), ...errors } }),
+  waitCancel: createRoute({ method: method(awaitCancel.method), path: awaitCancel.path, tags, middleware: authed, summary: 'Long-poll until the job is cancelled (or the wait ends)', request: { params: awaitCancel.params, query: awaitCancel.query }, responses: { 200: jsonContent(awaitCancel.response, 'Whether a cancel is pending'), ...errors } }),
+  step: createRoute({ method: method(step.method), path: step.path, tags, middleware: authed, summary: 'Report a step\'s state, exit code and outputs', request: { params: step.params, ...body(step.request, 'Step state') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
+  logs: createRoute({ method: method(appendLogs.method), path: appendLogs.path, tags, middleware: authed, summary: 'Append numbered log chunks; re-sent chunks are ignored', request: { params: appendLogs.params, ...body(appendLogs.request, 'Chunks') }, responses: { 200: jsonContent(appendLogs.response, 'Stored'), ...errors } }),
+  uploadUrl: createRoute({ method: method(artifactUploadUrl.method), path: artifactUploadUrl.path, tags, middleware: authed, summary: 'A signed URL to upload an artifact of this job\'s run', request: { params: artifactUploadUrl.params, ...body(artifactUploadUrl.request, 'Key, size and SHA-256') }, responses: { 200: jsonContent(artifactUploadUrl.response, 'Where to PUT the bytes'), ...errors } }),
+  commit: createRoute({ method: method(commit.method), path: commit.path, tags, middleware: authed, summary: 'Record an uploaded artifact once its size and SHA-256 check out', request: { params: commit.params, ...body(commit.request, 'Key, size and SHA-256') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
+  downloadUrl: createRoute({ method: method(artifactDownloadUrl.method), path: artifactDownloadUrl.path, tags, middleware: authed, summary: 'A signed URL to download an artifact of this run or an earlier one', request: { params: artifactDownloadUrl.params, ...body(artifactDownloadUrl.request, 'Key and optional run') }, responses: { 200: jsonContent(artifactDownloadUrl.response, 'Where to GET the bytes'), ...errors } }),
+  release: createRoute({ method: method(release.method), path: release.path, tags, middleware: authed, summary: 'Hand a job back (runner shutting down); it is queued again', request: { params: release.params }, responses: { 204: { description: 'Requeued' }, ...errors } }),
+  done: createRoute({ method: method(done.method), path: done.path, tags, middleware: authed, summary: 'Finish the job with its result', request: { params: done.params, ...body(done.request, 'Result') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
+};
 
 export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.register, async (c) => c.json(await registerRunner(c.get('deps').db, c.req.valid('json')), 201))

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { createRegistrationToken, listRegistrationTokens, listRunners, revokeRegistrationToken, revokeRunner } from '../../services/runners.ts';
 import type { AppEnv } from '../env.ts';
-import { notFound } from '../errors.ts';
+import { notFound } from '../../services/errors.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';

@@ -3,7 +3,7 @@ import { secretName } from '../../engine/schema/common.ts';
 import { deleteWorkflowSecret, listWorkflowSecretNames, setWorkflowSecret } from '../../services/secrets.ts';
 import { getWorkflow } from '../../services/workflows.ts';
 import type { AppEnv } from '../env.ts';
-import { notFound } from '../errors.ts';
+import { notFound } from '../../services/errors.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';

@@ -3,7 +3,7 @@ import { roles } from '../../../db/schema.ts';
 import { createUser, deleteUser, DuplicateEmailError, LastAdminError, listUsers, revokeUserCredentials, getUser, UnknownUserError, updateUser, type UserSummary } from '../../services/auth.ts';
 import { PasswordPolicyError } from '../../services/passwords.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError, notFound } from '../errors.ts';
+import { ApiError, notFound } from '../../services/errors.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 import { UserSchema } from './auth.ts';

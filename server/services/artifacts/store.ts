@@ -3,7 +3,7 @@
  * directly; the API signs short-lived URLs and runners upload and download through them.
  * Runtime-neutral: no `node:` imports here.
  */
-import { ApiError } from '../../api/errors.ts';
+import { ApiError } from '../errors.ts';
 
 /** Same shape as `SignedUrl` in `runners/protocol/v1.ts`. */
 export interface SignedUrl {

@@ -1,3 +1,4 @@
+// Pure string masking shared by the runner (before it reports) and the server (before it stores).
 export const MASK = '***';
 
 /**
