@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Role } from '../../db/schema.ts';
+import { createApiToken, createSession } from '../../server/services/auth.ts';
 import { TEST_ADMIN_TOKEN } from './api.ts';
 import type { TestServer } from './server.ts';
 
@@ -83,8 +84,9 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
   const admin = (method: string, path: string, body?: unknown) => server.call(method, path, body);
   const request = (path: string, init: RequestInit) => fetch(`${server.url}${path}`, init);
 
-  async function newUser(email: string, role: Role): Promise<string> {
-    return (await expectJson(await admin('POST', '/api/users', { email, name: email.split('@')[0], role, password: PASSWORD }), 201)).user.id;
+  /** Through the API; without a password when the test never signs in as them (hashing is the slow part). */
+  async function newUser(email: string, role: Role, password: string | undefined = PASSWORD): Promise<string> {
+    return (await expectJson(await admin('POST', '/api/users', { email, name: email.split('@')[0], role, password }), 201)).user.id;
   }
   async function signIn(email: string): Promise<string> {
     const response = await request('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) });
@@ -98,13 +100,12 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
   const cookieCredential = (name: string, role: Role | null, cookie: string): Credential => ({ name, role, runner: false, cookie, headers: { cookie, origin: server.url } });
   const bearerCredential = (name: string, role: Role | null, token: string, runner = false): Credential => ({ name, role, runner, headers: { authorization: `Bearer ${token}` } });
 
-  const viewerId = await newUser('viewer@example.com', 'viewer');
+  await newUser('viewer@example.com', 'viewer');
   await newUser('editor@example.com', 'editor');
   await newUser('admin2@example.com', 'admin');
-  const disabledId = await newUser('gone@example.com', 'editor');
-  const expiredId = await newUser('expired@example.com', 'editor');
-  const victimUserId = await newUser('victim@example.com', 'viewer');
-  assert.ok(viewerId);
+  const disabledId = await newUser('gone@example.com', 'editor', undefined);
+  const expiredId = await newUser('expired@example.com', 'editor', undefined);
+  const victimUserId = await newUser('victim@example.com', 'viewer', undefined);
 
   const viewerCookie = await signIn('viewer@example.com');
   const editorCookie = await signIn('editor@example.com');
@@ -113,9 +114,11 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
   const editorToken = await apiToken(editorCookie, 'editor automation');
   const revoked = await apiToken(viewerCookie, 'leaked');
   assert.equal((await request(`/api/tokens/${revoked.id}`, { method: 'DELETE', headers: { cookie: viewerCookie, origin: server.url } })).status, 204);
-  const disabledToken = await apiToken(await signIn('gone@example.com'), 'former colleague');
+  const expiredToken = await apiToken(viewerCookie, 'expired automation');
+  await server.database.client.execute({ sql: 'update api_tokens set expires_at = ? where id = ?', args: [Date.now() - 60_000, expiredToken.id] });
+  const disabledToken = await createApiToken(server.database.db, disabledId, 'former colleague');
   await expectJson(await admin('PATCH', `/api/users/${disabledId}`, { disabled: true }), 200);
-  const expiredCookie = await signIn('expired@example.com');
+  const expiredCookie = `flowyard_session=${(await createSession(server.database.db, expiredId)).token}`;
   await server.database.client.execute({ sql: 'update sessions set expires_at = ? where user_id = ?', args: [Date.now() - 60_000, expiredId] });
 
   // The runner registers through the protocol with a registration token an admin created.
@@ -166,6 +169,7 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
     bearerCredential('runner token', null, registered.token, true),
     bearerCredential('share token as Bearer', null, share.token),
     bearerCredential('revoked API token', null, revoked.token),
+    bearerCredential('expired API token', null, expiredToken.token),
     bearerCredential('disabled user API token', null, disabledToken.token),
     cookieCredential('expired session', null, expiredCookie),
   ];
