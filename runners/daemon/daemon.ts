@@ -51,13 +51,13 @@ export async function ensureRegistered(options: RunnerOptions): Promise<RunnerCo
     throw new Error(`no runner identity in ${options.configPath}: pass --token with a registration token from ${options.url}`);
   }
   const api = new RunnerApi(options.url);
-  const registered = (await api.call<{ runnerId: string; token: string; labels?: string[] }>('POST', '/register', {
+  const registered = await api.register({
     registrationToken: options.registrationToken,
     name: options.name,
     labels: options.labels,
     capacity: options.capacity,
     version: RUNNER_VERSION,
-  }))!;
+  });
   const config: RunnerConfig = { url: options.url, runnerId: registered.runnerId, token: registered.token, name: options.name, labels: registered.labels ?? options.labels, capacity: options.capacity };
   await saveRunnerConfig(options.configPath, config);
   return config;
@@ -103,7 +103,7 @@ class Runner {
         continue;
       }
       try {
-        const claimed = await this.api.call<{ job: JobSpec }>('POST', '/claim', { waitSeconds: CLAIM_WAIT_SECONDS }, this.stopping.signal);
+        const claimed = await this.api.claim(CLAIM_WAIT_SECONDS, this.stopping.signal);
         failures = 0;
         if (claimed) this.start(claimed.job);
       } catch (error) {
@@ -122,8 +122,8 @@ class Runner {
   private async heartbeatLoop() {
     while (!this.stopping.signal.aborted) {
       try {
-        const answer = await this.api.call<{ cancelJobs: string[] }>('POST', '/heartbeat', { runningJobs: [...this.running.keys()] });
-        for (const jobId of answer?.cancelJobs ?? []) this.running.get(jobId)?.abort('cancelled');
+        const answer = await this.api.heartbeat([...this.running.keys()]);
+        for (const jobId of answer.cancelJobs) this.running.get(jobId)?.abort('cancelled');
       } catch {
         /* the API may be away; jobs keep running and their reports wait in the outbox */
       }
@@ -175,10 +175,10 @@ class Runner {
       while (!finished.aborted && controller.signal.reason !== 'lost') {
         const sentAt = Date.now();
         try {
-          const lease = await this.api.call<{ cancelled: boolean }>('POST', `/jobs/${job.jobId}/lease`, undefined, finished);
+          const lease = await this.api.renewLease(job.jobId, finished);
           failures = 0;
           if (!finished.aborted) armFence(sentAt);
-          if (lease?.cancelled) controller.abort('cancelled');
+          if (lease.cancelled) controller.abort('cancelled');
           await sleep(fenceAfter / 3, finished);
         } catch (error) {
           if (error instanceof ApiCallError && error.status === 409) {
@@ -192,8 +192,8 @@ class Runner {
     const cancelPoll = async () => {
       while (!finished.aborted) {
         try {
-          const answer = await this.api.call<{ cancelled: boolean }>('GET', `/jobs/${job.jobId}/cancel?wait=${CANCEL_WAIT_SECONDS}`, undefined, finished);
-          if (answer?.cancelled) {
+          const answer = await this.api.awaitCancel(job.jobId, CANCEL_WAIT_SECONDS, finished);
+          if (answer.cancelled) {
             controller.abort('cancelled');
             return;
           }
@@ -220,7 +220,7 @@ class Runner {
     if (controller.signal.reason === 'released') {
       outbox.close();
       await outbox.drained;
-      await this.api.call('POST', `/jobs/${job.jobId}/release`).catch((error: Error) => this.log(`could not hand back ${job.jobId}: ${error.message}`));
+      await this.api.release(job.jobId).catch((error: Error) => this.log(`could not hand back ${job.jobId}: ${error.message}`));
     } else if (controller.signal.reason === 'lost') {
       this.log(`job ${job.jobId} stopped: this runner no longer holds its lease`);
     } else {

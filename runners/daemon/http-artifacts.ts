@@ -6,13 +6,6 @@ import { pipeline } from 'node:stream/promises';
 import type { ArtifactTransfer } from '../executors/types.ts';
 import type { RunnerApi } from './client.ts';
 
-interface SignedUrl {
-  url: string;
-  method: 'GET' | 'PUT';
-  headers: Record<string, string>;
-  expiresAt: number;
-}
-
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
@@ -25,7 +18,7 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
     async upload(key, file) {
       const size = (await stat(file)).size;
       const sha256 = await sha256File(file);
-      const signed = (await api.call<SignedUrl>('POST', `/jobs/${jobId}/artifacts/upload-url`, { key, size, sha256 }))!;
+      const signed = await api.artifactUploadUrl(jobId, { key, size, sha256 });
       const response = await fetch(signed.url, {
         method: 'PUT',
         headers: { ...signed.headers, 'content-length': String(size) },
@@ -35,11 +28,11 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
         redirect: 'error',
       } as RequestInit);
       if (!response.ok) throw new Error(`artifact "${key}" upload refused: ${response.status} ${(await response.text()).slice(0, 300)}`);
-      await api.call('POST', `/jobs/${jobId}/artifacts/commit`, { key, size, sha256 });
+      await api.commitArtifact(jobId, { key, size, sha256 });
       return { key, size, sha256 };
     },
     async download(key, fromRun, file) {
-      const signed = (await api.call<SignedUrl & { size: number; sha256: string }>('POST', `/jobs/${jobId}/artifacts/download-url`, { key, ...(fromRun === undefined ? {} : { fromRun }) }))!;
+      const signed = await api.artifactDownloadUrl(jobId, { key, ...(fromRun === undefined ? {} : { fromRun }) });
       const response = await fetch(signed.url, { headers: signed.headers });
       if (!response.ok || !response.body) throw new Error(`artifact "${key}" download failed: ${response.status}`);
       const hash = createHash('sha256');

@@ -64,18 +64,18 @@ export class JobOutbox {
     this.wake?.();
   }
 
-  private nextBatch(): { path: string; body: unknown; count: number } {
+  private nextBatch(): { send: () => Promise<unknown>; count: number } {
     const head = this.queue[0]!;
-    if (head.kind === 'step') return { path: `/jobs/${this.jobId}/steps/${head.index}`, body: head.report, count: 1 };
-    if (head.kind === 'done') return { path: `/jobs/${this.jobId}/done`, body: head.result, count: 1 };
-    const chunks = [];
+    if (head.kind === 'step') return { send: () => this.api.reportStep(this.jobId, head.index, head.report), count: 1 };
+    if (head.kind === 'done') return { send: () => this.api.done(this.jobId, head.result), count: 1 };
+    const chunks: Array<{ stepIndex: number; seq: number; data: string }> = [];
     let bytes = 0;
     for (const event of this.queue) {
       if (event.kind !== 'log' || chunks.length >= MAX_CHUNKS_PER_CALL || bytes >= MAX_BYTES_PER_CALL) break;
       chunks.push({ stepIndex: event.stepIndex, seq: event.seq, data: event.data });
       bytes += event.data.length;
     }
-    return { path: `/jobs/${this.jobId}/logs`, body: { chunks }, count: chunks.length };
+    return { send: () => this.api.appendLogs(this.jobId, chunks), count: chunks.length };
   }
 
   private async pump(): Promise<void> {
@@ -90,7 +90,7 @@ export class JobOutbox {
       }
       const batch = this.nextBatch();
       try {
-        await this.api.call('POST', batch.path, batch.body);
+        await batch.send();
         this.queue.splice(0, batch.count);
         failures = 0;
       } catch (error) {

@@ -2,8 +2,33 @@ import { z } from 'zod';
 
 /**
  * Runner protocol v1: the whole contract between the API and runner daemons, under /api/runner/v1.
- * Runners authenticate with `Authorization: Bearer <runner token>` on everything but register.
- * Bump the version (new module, new prefix) for any incompatible change.
+ * `RUNNER_ROUTES` at the end is the one table both sides derive from: the daemon's client builds its typed calls
+ * from it, the API declares its routes from it, and a test holds the served routes equal to it.
+ * Bump the version (new module, new prefix) for any incompatible change; additive optional fields are not one.
+ *
+ * A runner's life, in calls:
+ *
+ *   register            once, with a registration token and the protocol it speaks (a runner of another protocol
+ *                       is refused with code `protocol_version`); the answer is the runner token, kept on disk.
+ *                       Every later call carries `Authorization: Bearer <runner token>`; a 401 stops the daemon.
+ *   heartbeat           every 10 s: "I am alive and run these jobs"; the answer names jobs to cancel.
+ *   claim               long-poll (up to 30 s) for a job matching the runner's labels; 204 when none came. A job
+ *                       comes leased to this runner for `leaseMs`.
+ *   while the job runs, two loops side by side:
+ *     renewLease        every third of the fence time. The runner fences itself: a job whose lease could not be
+ *                       renewed for `leaseMs - margin` (see fenceAfterMs in runners/daemon/daemon.ts) is given up
+ *                       at once (containers killed, nothing more reported), before the server can hand it to
+ *                       another runner. A 409 (the server took the job back) gives it up too.
+ *     awaitCancel       long-poll until the run is cancelled (or the wait ends, then again).
+ *   reportStep          a step's state, exit code and outputs; a plain state update, so re-sending is harmless.
+ *   appendLogs          numbered chunks per step; the server stores each (step, seq) once, so a batch re-sent after
+ *                       a lost answer is idempotent (the answer counts the duplicates).
+ *   artifactUploadUrl   a signed URL to PUT an artifact to, then commitArtifact once the bytes are there (the
+ *     commitArtifact    server checks size and SHA-256); artifactDownloadUrl signs a GET for this run or an earlier one.
+ *   done                the job's result; ends the job.
+ *   release             instead of done when the runner shuts down: the job is queued again for another runner.
+ *
+ * Every call about a job is refused with 409 once this runner no longer holds the job's lease.
  */
 export const RUNNER_PROTOCOL_VERSION = 1;
 export const RUNNER_PROTOCOL_PREFIX = '/api/runner/v1';
@@ -14,6 +39,8 @@ export const RegisterRequest = z.object({
   labels: z.array(z.string().min(1).max(50)).max(50).default([]),
   capacity: z.number().int().min(1).max(64).default(1),
   version: z.string().max(50).default('unknown'),
+  /** The protocol the runner speaks; runners from before this field spoke v1. */
+  protocol: z.number().int().min(1).default(RUNNER_PROTOCOL_VERSION),
 });
 export const RegisterResponse = z.object({
   runnerId: z.string(),
@@ -83,7 +110,12 @@ export function jobSecretValues(job: Pick<JobSpec, 'secrets' | 'steps' | 'compen
 }
 export const ClaimResponse = z.object({ job: JobSpec });
 
+export const JobParams = z.object({ jobId: z.string().min(1).max(64) });
+export const StepParams = JobParams.extend({ index: z.coerce.number().int().min(0) });
+
 export const LeaseResponse = z.object({ leaseExpiresAt: z.number().int(), cancelled: z.boolean() });
+export const CancelWaitQuery = z.object({ wait: z.coerce.number().int().min(0).max(30).default(25) });
+export const CancelWaitResponse = z.object({ cancelled: z.boolean() });
 
 export const StepStates = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'timed_out'] as const;
 export const StepReport = z.object({
@@ -121,3 +153,40 @@ export const JobResult = z.object({
   outputs: z.record(z.string(), z.unknown()).optional(),
 });
 export type JobResult = z.infer<typeof JobResult>;
+
+/** One call of the protocol: where it is served and what travels each way. */
+export interface ProtocolRoute {
+  method: 'GET' | 'POST';
+  /** Below RUNNER_PROTOCOL_PREFIX; `{name}` segments are path parameters. */
+  path: string;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  /** JSON body; absent: the call sends none. */
+  request?: z.ZodType;
+  /** JSON answer; absent: 204 No Content. */
+  response?: z.ZodType;
+  /** The call may also answer 204 with no body (claim: no job came within the wait). */
+  mayBeEmpty?: boolean;
+}
+
+export const RUNNER_ROUTES = {
+  register: { method: 'POST', path: '/register', request: RegisterRequest, response: RegisterResponse },
+  heartbeat: { method: 'POST', path: '/heartbeat', request: HeartbeatRequest, response: HeartbeatResponse },
+  claim: { method: 'POST', path: '/claim', request: ClaimRequest, response: ClaimResponse, mayBeEmpty: true },
+  renewLease: { method: 'POST', path: '/jobs/{jobId}/lease', params: JobParams, response: LeaseResponse },
+  awaitCancel: { method: 'GET', path: '/jobs/{jobId}/cancel', params: JobParams, query: CancelWaitQuery, response: CancelWaitResponse },
+  reportStep: { method: 'POST', path: '/jobs/{jobId}/steps/{index}', params: StepParams, request: StepReport },
+  appendLogs: { method: 'POST', path: '/jobs/{jobId}/logs', params: JobParams, request: AppendLogsRequest, response: AppendLogsResponse },
+  artifactUploadUrl: { method: 'POST', path: '/jobs/{jobId}/artifacts/upload-url', params: JobParams, request: ArtifactUploadRequest, response: SignedUrl },
+  commitArtifact: { method: 'POST', path: '/jobs/{jobId}/artifacts/commit', params: JobParams, request: ArtifactCommitRequest },
+  artifactDownloadUrl: { method: 'POST', path: '/jobs/{jobId}/artifacts/download-url', params: JobParams, request: ArtifactDownloadRequest, response: ArtifactDownloadResponse },
+  release: { method: 'POST', path: '/jobs/{jobId}/release', params: JobParams },
+  done: { method: 'POST', path: '/jobs/{jobId}/done', params: JobParams, request: JobResult },
+} as const satisfies Record<string, ProtocolRoute>;
+
+/** Why a runner speaking `protocol` cannot be served, or undefined when it can. */
+export function protocolMismatch(protocol: number): string | undefined {
+  if (protocol === RUNNER_PROTOCOL_VERSION) return undefined;
+  const upgrade = protocol > RUNNER_PROTOCOL_VERSION ? 'upgrade the server' : `upgrade the runner to one that speaks protocol v${RUNNER_PROTOCOL_VERSION}`;
+  return `this runner speaks protocol v${protocol}; the server speaks v${RUNNER_PROTOCOL_VERSION} — ${upgrade}`;
+}
