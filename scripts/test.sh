@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 echo "== standalone (nothing read outside the repository)"
 npx tsx scripts/check-standalone.ts
 
+echo "== import rules"
+bash scripts/check-imports.sh
+
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 

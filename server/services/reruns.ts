@@ -4,7 +4,8 @@ import { artifacts, jobs, runs, runSteps, type RunState } from '../../db/schema.
 import { ApiError, notFound } from './errors.ts';
 import { runStepList } from './run-spec.ts';
 import type { RerunOrigin } from './run-insights.ts';
-import { builtVersion, getRun } from './runs.ts';
+import { builtVersion } from './built-versions.ts';
+import { getRun } from './runs.ts';
 
 const ACTIVE: RunState[] = ['queued', 'running', 'waiting'];
 const FAILED_STEP = ['failed', 'timed_out', 'cancelled'];

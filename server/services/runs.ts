@@ -1,9 +1,8 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { jobs, logChunks, runs, runSteps, workflows, workflowVersions, type RunState } from '../../db/schema.ts';
+import { jobs, logChunks, runs, runSteps, workflows, type RunState } from '../../db/schema.ts';
 import type { JobResult, JobSpec, StepReport } from '../../runners/protocol/v1.ts';
 import { ApiError, notFound } from './errors.ts';
-import { buildWorkflow } from '../engine/build.ts';
 import type { AuthRunner } from './runners.ts';
 import { jobSpecFor, resolveInputs, runStepList } from './run-spec.ts';
 import { workflowSecrets } from './secrets.ts';
@@ -11,20 +10,14 @@ import { environmentProtections, environmentSecrets, recordDeployment } from './
 import type { Step } from '../engine/schema/workflow.ts';
 import { deployRefusal, deploySteps } from '../engine/environment-access.ts';
 import { expireGates, listGateDecisions, openGate } from './gates.ts';
+import { builtVersion } from './built-versions.ts';
+import { settleRun } from './run-settle.ts';
 import { describeTriggers, runInsights, successState } from './run-insights.ts';
 import { cachedMasker, forgetMasker, runSecretValues } from './secret-masking.ts';
 import { maskDeep, type SecretMasker } from '../engine/masker.ts';
 
 export const DEFAULT_LEASE_MS = 30_000;
 const FINAL_STATES: RunState[] = ['succeeded', 'succeeded_with_warnings', 'failed', 'cancelled', 'timed_out'];
-
-export async function builtVersion(db: Db, workflowId: string, version: number) {
-  const [row] = await db.select().from(workflowVersions).where(and(eq(workflowVersions.workflowId, workflowId), eq(workflowVersions.number, version)));
-  if (!row) throw notFound(`version ${version} of workflow ${workflowId}`);
-  const build = buildWorkflow(row.yaml);
-  if (!build.ok) throw new ApiError(409, 'version_does_not_build', `version ${version} no longer builds: ${build.error}`);
-  return build;
-}
 
 export interface NewRun {
   pipeline?: string;
@@ -254,21 +247,6 @@ export async function reportStep(db: Db, runner: AuthRunner, jobId: string, step
       ...(report.error !== undefined ? { error: report.error } : {}),
     })
     .where(and(eq(runSteps.runId, job.runId), eq(runSteps.index, stepIndex)));
-}
-
-export async function settleRun(db: Db, runId: string, state: RunState, error: string | null, outputs?: Record<string, unknown>) {
-  const now = new Date();
-  await db.batch([
-    db.update(runs).set({ state, error, finishedAt: now, ...(outputs ? { outputs } : {}) }).where(eq(runs.id, runId)),
-    db
-      .update(runSteps)
-      .set({ state: state === 'cancelled' ? 'cancelled' : 'skipped' })
-      .where(and(eq(runSteps.runId, runId), inArray(runSteps.state, ['pending', 'waiting']))),
-    db
-      .update(runSteps)
-      .set({ state: state === 'cancelled' ? 'cancelled' : 'failed', finishedAt: now })
-      .where(and(eq(runSteps.runId, runId), eq(runSteps.state, 'running'))),
-  ]);
 }
 
 /** Ends a job; a successful job followed by a gate opens the gate instead of ending the run. */
