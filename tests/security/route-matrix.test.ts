@@ -40,13 +40,13 @@ interface Seen {
  * One request on its own connection (node:http, not fetch): when the server answers 413 before reading an
  * oversized body and closes the connection, the answer is kept and the write error that follows is ignored.
  */
-function send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Seen> {
+function send(method: string, path: string, headers: Record<string, string>, body?: string, options: { chunked?: boolean } = {}): Promise<Seen> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(body);
     const request = httpRequest(`${server.url}${path}`, {
       method,
       agent: false,
-      headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) }) },
+      headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json', ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(payload.length) }) }) },
     });
     let answered = false;
     request.on('response', (response) => {
@@ -59,7 +59,9 @@ function send(method: string, path: string, headers: Record<string, string>, bod
     request.on('error', (error) => {
       if (!answered) reject(error);
     });
-    request.end(payload);
+    // Chunked: no Content-Length to refuse up front, so the limit must hold while the body streams in.
+    if (options.chunked && payload) for (let at = 0; at < payload.length && !answered; at += 64 * 1024) request.write(payload.subarray(at, at + 64 * 1024));
+    request.end(options.chunked ? undefined : payload);
   });
 }
 
@@ -97,11 +99,13 @@ test('user routes refuse every credential below their minimum role, with real pa
   for (const key of routesWith((_, access) => isUserAccess(access as never))) {
     const needed = userRank(ROUTE_ACCESS[key] as never);
     const below = world.credentials.filter((c) => c.role === null || c.runner || ROLE_RANK[c.role] < needed);
-    await Promise.all(below.map(async (credential) => {
-      const seen = await send(methodOf(key), concretePath(key, world), credential.headers, bodyFor(key));
+    // HEAD runs the GET route in Hono, so it is refused the same way.
+    const methods = methodOf(key) === 'GET' ? ['GET', 'HEAD'] : [methodOf(key)];
+    await Promise.all(below.flatMap((credential) => methods.map(async (method) => {
+      const seen = await send(method, concretePath(key, world), credential.headers, bodyFor(key));
       const problem = refusalProblem(seen);
-      if (problem) problems.push(`${problem}: ${describe(key, credential, seen)}`);
-    }));
+      if (problem) problems.push(`${problem}: ${describe(method === 'HEAD' ? `HEAD ${key.slice(4)}` : key, credential, seen)}`);
+    })));
   }
   assert.deepEqual(problems, []);
 });
@@ -230,8 +234,10 @@ test('blob URLs need their signature whoever asks; a signed upload is held to it
   const tampered = new URL(url);
   for (const [name, value] of url.searchParams) if (/sig/i.test(name)) tampered.searchParams.set(name, value.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')));
   assert.equal((await send('PUT', tampered.pathname + tampered.search, {}, content.toString())).status, 403, 'a tampered signature is refused');
-  const huge = await send('PUT', url.pathname + url.search, {}, 'x'.repeat(2 * MiB));
-  assert.equal(huge.status, 413, huge.body);
+  for (const chunked of [false, true]) {
+    const huge = await send('PUT', url.pathname + url.search, {}, 'x'.repeat(2 * MiB), { chunked });
+    assert.equal(huge.status, 413, `${chunked ? 'chunked' : 'with Content-Length'}: ${huge.body}`);
+  }
 });
 
 test('webhook deliveries need the HMAC signature, whatever else the caller holds', async () => {
@@ -276,15 +282,28 @@ test('the co-editing WebSocket admits editors only, and cookies only from our or
   assert.equal(await upgradeStatus(path, { cookie: editor.cookie!, origin: 'https://evil.example' }), 401, 'a cross-site handshake with the editor cookie');
 });
 
+/** OpenAPI operations that declare a request body. */
+async function operationsWithBodies(): Promise<string[]> {
+  const paths = (JSON.parse((await send('GET', '/api/openapi.json', {})).body) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }).paths;
+  return Object.entries(paths).flatMap(([path, operations]) =>
+    Object.entries(operations).filter(([, operation]) => operation.requestBody).map(([method]) => `${method.toUpperCase()} ${path}`),
+  );
+}
+
 test('every unsafe route answers a 2 MiB JSON body with 413, before any credential is checked', async () => {
   const problems: string[] = [];
   const huge = JSON.stringify({ padding: 'x'.repeat(2 * MiB) });
+  const credentialFor = (key: string) => (ROUTE_ACCESS[key] === 'runner' ? world.byName('runner token') : world.byName('admin API token'));
   for (const key of routesWith((key, access) => UNSAFE.has(methodOf(key)) && access !== 'signed-url')) {
-    const credential = ROUTE_ACCESS[key] === 'runner' ? world.byName('runner token') : world.byName('admin API token');
-    for (const headers of [credential.headers, {}]) {
+    for (const [who, headers] of [[credentialFor(key).name, credentialFor(key).headers], ['anonymous', {}]] as const) {
       const seen = await send(methodOf(key), concretePath(key, world), headers, huge);
-      if (seen.status !== 413 || !seen.body.includes('too_large')) problems.push(`expected 413: ${describe(key, headers === credential.headers ? credential : 'anonymous', seen)}`);
+      if (seen.status !== 413 || !seen.body.includes('too_large')) problems.push(`expected 413: ${describe(key, who, seen)}`);
     }
+  }
+  // Without a Content-Length the limit holds while the body streams in, on every route that reads a body.
+  for (const key of [...(await operationsWithBodies()), 'POST /hooks/*', 'PUT /hooks/*']) {
+    const seen = await send(methodOf(key), concretePath(key, world), credentialFor(key).headers, huge, { chunked: true });
+    if (seen.status !== 413 || !seen.body.includes('too_large')) problems.push(`expected 413: ${describe(key, `${credentialFor(key).name}, chunked`, seen)}`);
   }
   assert.deepEqual(problems, []);
 });
@@ -298,10 +317,7 @@ test('the runner log route is bounded by the body limit and by its chunk count',
 });
 
 test('malformed JSON gets 400 with a clear message on every route that takes a body', async () => {
-  const paths = (JSON.parse((await send('GET', '/api/openapi.json', {})).body) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }).paths;
-  const withBodies = Object.entries(paths).flatMap(([path, operations]) =>
-    Object.entries(operations).filter(([, operation]) => operation.requestBody).map(([method]) => `${method.toUpperCase()} ${path}`),
-  );
+  const withBodies = await operationsWithBodies();
   assert.ok(withBodies.length >= 20, `found only ${withBodies.length} routes with bodies`);
   const problems: string[] = [];
   for (const key of withBodies) {
