@@ -5,6 +5,7 @@ import { ApiError, notFound } from './errors.ts';
 import { runStepList } from './run-spec.ts';
 import type { RerunOrigin } from './run-insights.ts';
 import { builtVersion } from './built-versions.ts';
+import { openGate } from './gates.ts';
 import { getRun } from './runs.ts';
 
 const ACTIVE: RunState[] = ['queued', 'running', 'waiting'];
@@ -20,7 +21,7 @@ function failedJob(steps: Array<{ jobIndex: number; state: string }>): number | 
  * A new run of the same version, pipeline, inputs and trigger payload. With `fromFailed`, it starts at the
  * job that failed: the earlier jobs are carried over as a gate carries them between jobs (their steps'
  * states, outputs and logs, their artifacts including the saved workspace), so the failed job restores the
- * same workspace and sees the same earlier outputs. The new run is numbered like any other and records
+ * same workspace and sees the same earlier outputs; the gate in front of it decides again. The new run is numbered like any other and records
  * where it came from in `trigger.rerun_of`.
  */
 export async function rerunRun(db: Db, runId: string, options: { fromFailed: boolean; userId: string }) {
@@ -32,7 +33,9 @@ export async function rerunRun(db: Db, runId: string, options: { fromFailed: boo
   const pipeline = build.workflow.pipelines[old.pipeline];
   const plan = build.plan.pipelines.find((p) => p.name === old.pipeline);
   if (!pipeline || !plan) throw notFound(`pipeline "${old.pipeline}" in version ${old.version}`);
-  const carried = new Map(old.steps.filter((s) => s.jobIndex >= 0 && s.jobIndex < fromJob).map((s) => [s.index, s]));
+  // The gate in front of the failed job is asked again: an approval (above all of a protected deploy) is not carried over.
+  const gate = fromJob > 0 ? old.steps.find((s) => s.type === 'step.gate' && s.jobIndex === fromJob - 1) : undefined;
+  const carried = new Map(old.steps.filter((s) => s.jobIndex >= 0 && s.jobIndex < fromJob && s !== gate).map((s) => [s.index, s]));
   const origin: RerunOrigin = { run_id: old.id, number: old.number, from_job: fromJob };
   const newId = crypto.randomUUID();
   await db.transaction(async (tx) => {
@@ -66,7 +69,7 @@ export async function rerunRun(db: Db, runId: string, options: { fromFailed: boo
     if (earlierJobs.length) {
       await tx.insert(jobs).values(earlierJobs.map((j) => ({ ...settings, runId: newId, index: j.index, state: j.state, runnerId: j.runnerId, attempt: j.attempt, finishedAt: new Date() })));
     }
-    await tx.insert(jobs).values({ ...settings, runId: newId, index: fromJob });
+    if (!gate) await tx.insert(jobs).values({ ...settings, runId: newId, index: fromJob });
     if (fromJob > 0) {
       // The same stored objects, listed under the new run: nothing is copied byte by byte.
       const failedAt = old.jobs.find((j) => j.index === fromJob)?.id;
@@ -78,6 +81,7 @@ export async function rerunRun(db: Db, runId: string, options: { fromFailed: boo
         SELECT ${newId}, step_index, seq, data, created_at FROM log_chunks WHERE run_id = ${old.id} AND step_index IN (${sql.join([...carried.keys()].map((i) => sql`${i}`), sql`, `)})`);
     }
   });
+  if (gate) await openGate(db, newId, gate.index);
   return getRun(db, newId);
 }
 

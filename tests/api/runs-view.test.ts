@@ -156,6 +156,34 @@ ${shell('check', ['cat artifact.txt', 'echo exit={{ .steps.build.exit_code }}', 
   assert.equal((await server.call('POST', '/api/runs/no-such-run/rerun')).status, 404);
 });
 
+test('re-running from the failed job asks its manual gate again: an approval is never carried over', async () => {
+  const yaml = `name: rerun-gated
+pipelines:
+  main:
+    runs_on: [view]
+    steps:
+${shell('build', ['echo built'])}      - name: approval
+        type: step.gate
+        config: { approvers: ["admin@flowyard.local"] }
+${shell('deploy', ['test "$GO" = go-ahead'])}`;
+  const id = await publishWorkflow(server, 'rerun-gated', yaml);
+  await server.call('PUT', `/api/workflows/${id}/secrets/GO`, { value: 'stop-here' });
+  const started = await startRun(server, id);
+  await waitForRun(server, started.id, (run: any) => run.state === 'waiting');
+  assert.equal((await server.call('POST', `/api/runs/${started.id}/gates/approval/approve`, { comment: 'first time' })).status, 200);
+  const first = await waitForRun(server, started.id, ended);
+  assert.equal(first.state, 'failed');
+
+  await server.call('PUT', `/api/workflows/${id}/secrets/GO`, { value: 'go-ahead' });
+  const rerun = await json(await server.call('POST', `/api/runs/${first.id}/rerun`, { fromFailed: true }));
+  assert.equal(rerun.state, 'waiting', 'the re-run waits for a new decision instead of deploying at once');
+  assert.deepEqual(rerun.steps.map((s: any) => s.state), ['succeeded', 'waiting', 'pending']);
+  assert.deepEqual(rerun.gateDecisions, [], 'the first run\'s approval is not copied');
+  assert.equal((await server.call('POST', `/api/runs/${rerun.id}/gates/approval/approve`, { comment: 'again' })).status, 200);
+  const second = await waitForRun(server, rerun.id, ended);
+  assert.equal(second.state, 'succeeded', JSON.stringify(second.steps));
+});
+
 test('share links last 7 days unless told otherwise; null means until revoked', async () => {
   const id = await publishWorkflow(server, 'shared', workflow('shared', 'view', shell('one', ['true'])));
   const run = await startRun(server, id);
