@@ -1,4 +1,4 @@
-import { and, desc, eq, ne } from 'drizzle-orm';
+import { and, desc, eq, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { artifacts, runs } from '../../db/schema.ts';
 import { ApiError, notFound } from './errors.ts';
@@ -68,7 +68,7 @@ async function sourceRunId(db: Db, runId: string, fromRun: number | 'latest_succ
       ? await db
           .select({ id: runs.id })
           .from(runs)
-          .where(and(eq(runs.workflowId, current.workflowId), eq(runs.state, 'succeeded'), ne(runs.id, runId)))
+          .where(and(eq(runs.workflowId, current.workflowId), inArray(runs.state, ['succeeded', 'succeeded_with_warnings']), ne(runs.id, runId)))
           .orderBy(desc(runs.number))
           .limit(1)
       : await db.select({ id: runs.id }).from(runs).where(and(eq(runs.workflowId, current.workflowId), eq(runs.number, fromRun)));

@@ -42,7 +42,7 @@ export async function waitForRun(server: TestServer, runId: string, done: (run: 
   }
 }
 
-export const finished = (run: any) => ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(run.state);
+export const finished = (run: any) => ['succeeded', 'succeeded_with_warnings', 'failed', 'cancelled', 'timed_out'].includes(run.state);
 
 export async function rawLog(server: TestServer, runId: string, step: string): Promise<string> {
   const response = await server.call('GET', `/api/runs/${runId}/logs?step=${encodeURIComponent(step)}`);

@@ -5,6 +5,7 @@ import { notFound } from '../../services/errors.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
+import { runnerInstallCommand } from '../../services/runner-install.ts';
 
 const tags = ['runners'];
 const RunnerSchema = z
@@ -69,7 +70,8 @@ export const runnerRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
   .openapi(routes.createToken, async (c) => {
     const created = await createRegistrationToken(c.get('deps').db, c.req.valid('json') ?? {}, c.get('user').id);
     const labels = created.labels.length ? created.labels.join(',') : 'linux,docker';
-    const command = `npx flowyard runner --url ${c.get('deps').config.publicUrl} --token ${created.token} --labels ${labels}`;
+    const version = await (await import('../../services/package-tarball.ts')).packageVersion();
+    const command = runnerInstallCommand(c.get('deps').config.publicUrl, version, created.token, labels);
     return c.json({ id: created.id, token: created.token, expiresAt: created.expiresAt.toISOString(), labels: created.labels, reusable: created.reusable, command }, 201);
   })
   .openapi(routes.listTokens, async (c) => c.json({ tokens: (await listRegistrationTokens(c.get('deps').db)).map(iso) }, 200))
