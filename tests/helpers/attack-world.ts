@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Role } from '../../db/schema.ts';
-import { createApiToken, createSession } from '../../server/services/auth.ts';
+import { createApiToken, createSession, resetPassword } from '../../server/services/auth.ts';
 import { TEST_ADMIN_TOKEN } from './api.ts';
 import type { TestServer } from './server.ts';
 
@@ -17,6 +17,8 @@ export interface Credential {
   /** Cookie credentials send our Origin on unsafe requests, as the browser does; CSRF is tested separately. */
   headers: Record<string, string>;
   cookie?: string;
+  /** Routes this credential may still use although it counts as no role (a password that must be changed first). */
+  stillAllowed?: string[];
 }
 
 export interface AttackWorld {
@@ -88,8 +90,8 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
   async function newUser(email: string, role: Role, password: string | undefined = PASSWORD): Promise<string> {
     return (await expectJson(await admin('POST', '/api/users', { email, name: email.split('@')[0], role, password }), 201)).user.id;
   }
-  async function signIn(email: string): Promise<string> {
-    const response = await request('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) });
+  async function signIn(email: string, password = PASSWORD): Promise<string> {
+    const response = await request('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
     await expectJson(response.clone(), 200);
     return (response.headers.get('set-cookie') ?? '').split(';')[0]!;
   }
@@ -118,6 +120,9 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
   await server.database.client.execute({ sql: 'update api_tokens set expires_at = ? where id = ?', args: [Date.now() - 60_000, expiredToken.id] });
   const disabledToken = await createApiToken(server.database.db, disabledId, 'former colleague');
   await expectJson(await admin('PATCH', `/api/users/${disabledId}`, { disabled: true }), 200);
+  // An admin whose password was reset (a printed password, perhaps read from a log) must choose a new one first.
+  await newUser('pending@example.com', 'admin');
+  const pendingCookie = await signIn('pending@example.com', await resetPassword(server.database.db, 'pending@example.com'));
   const expiredCookie = `flowyard_session=${(await createSession(server.database.db, expiredId)).token}`;
   await server.database.client.execute({ sql: 'update sessions set expires_at = ? where user_id = ?', args: [Date.now() - 60_000, expiredId] });
 
@@ -172,6 +177,7 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
     bearerCredential('expired API token', null, expiredToken.token),
     bearerCredential('disabled user API token', null, disabledToken.token),
     cookieCredential('expired session', null, expiredCookie),
+    { ...cookieCredential('admin session before the forced password change', null, pendingCookie), stillAllowed: ['GET /api/auth/me', 'POST /api/auth/password', 'POST /api/auth/logout'] },
   ];
   return {
     credentials,
