@@ -65,10 +65,10 @@ export class RunnerApi {
     route: Route,
     params: Record<PathParams<Route['path']>, string | number>,
     body: Body<Route['request']>,
-    options: { query?: Record<string, string | number>; signal?: AbortSignal } = {},
+    options: { query?: Body<Route['query']>; signal?: AbortSignal } = {},
   ): Promise<Answer<Route>> {
     const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String((params as Record<string, string | number>)[name])));
-    const query = options.query ? `?${new URLSearchParams(Object.entries(options.query).map(([key, value]) => [key, String(value)]))}` : '';
+    const query = options.query ? `?${new URLSearchParams(Object.entries(options.query as Record<string, unknown>).map(([key, value]) => [key, String(value)]))}` : '';
     const { status, payload } = await this.send(route.method, path + query, body, options.signal);
     if (!route.response) return undefined as Answer<Route>;
     if (payload === null && route.mayBeEmpty) return null as Answer<Route>;
