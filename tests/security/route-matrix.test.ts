@@ -163,6 +163,15 @@ test('a runner reaches only the jobs it holds', async () => {
   assert.deepEqual(problems, []);
   const log = await send('GET', `/api/runs/${world.runId}/logs?step=say`, world.byName('admin API token').headers);
   assert.ok(!log.body.includes('forged line'), 'no line was appended to a job the runner does not hold');
+
+  // Once revoked, its token opens no runner route at all.
+  const { runnerId } = JSON.parse(registered.body) as { runnerId: string };
+  assert.equal((await send('DELETE', `/api/runners/${runnerId}`, world.byName('admin API token').headers)).status, 204);
+  for (const key of routesWith((_, access) => access === 'runner')) {
+    const seen = await send(methodOf(key), concretePath(key, world), other, bodyFor(key));
+    if (seen.status !== 401) problems.push(`expected 401: ${describe(key, 'a revoked runner', seen)}`);
+  }
+  assert.deepEqual(problems, []);
 });
 
 test('a share token reads its own run and its log, nothing else', async () => {
