@@ -6,12 +6,13 @@ import { buildWorkflow, type BuildResult } from '../engine/build.ts';
 import { summariseChange, type ChangeSummary } from '../engine/diff.ts';
 import { sha256Hex } from './crypto.ts';
 import { activationFor, type Activation } from './activation.ts';
-import { draftSaved } from '../collab/draft-events.ts';
+import type { EventBus } from './events.ts';
 import { checkEnvironmentAccess, deploySteps } from '../engine/environment-access.ts';
 import { sortDiagnostics } from '../engine/diagnostics.ts';
 import { parseSource } from '../engine/source.ts';
 import { environmentProtections } from './environments.ts';
 import { runnerMatchWarnings } from './runner-match.ts';
+import { builtVersion } from './built-versions.ts';
 
 type Built = Extract<BuildResult, { ok: true }>;
 
@@ -75,20 +76,35 @@ export async function deleteWorkflow(db: Db, id: string): Promise<void> {
 }
 
 /** Saves a draft only if nobody saved since `baseRevision`, so concurrent editors never lose an update. */
-export async function updateDraft(db: Db, id: string, input: { yaml: string; baseRevision: number }, actor: Actor) {
+export async function updateDraft(db: Db, events: EventBus, id: string, input: { yaml: string; baseRevision: number }, actor: Actor) {
   const updated = await db
     .update(workflows)
     .set({ draftYaml: input.yaml, draftRevision: sql`${workflows.draftRevision} + 1`, updatedBy: actor.id, updatedAt: new Date() })
     .where(and(eq(workflows.id, id), eq(workflows.draftRevision, input.baseRevision)))
     .returning({ revision: workflows.draftRevision, updatedAt: workflows.updatedAt });
   if (updated[0]) {
-    draftSaved(id, input.yaml);
+    events.publish({ type: 'draft.changed', workflowId: id, yaml: input.yaml });
     return updated[0];
   }
   const current = await getWorkflow(db, id);
   throw new ApiError(409, 'stale_revision', `the draft was changed since revision ${input.baseRevision}; it is now at revision ${current.draftRevision}`, {
     currentRevision: current.draftRevision,
   });
+}
+
+/**
+ * Saves a draft edited live: the co-editing document already merged every editor's changes, so there is no
+ * base revision to check; a new revision is made only when the text changed. Returns whether it did.
+ */
+export async function saveLiveDraft(db: Db, events: EventBus, id: string, yaml: string, editorId: string | null): Promise<boolean> {
+  const updated = await db
+    .update(workflows)
+    .set({ draftYaml: yaml, draftRevision: sql`${workflows.draftRevision} + 1`, updatedAt: new Date(), ...(editorId ? { updatedBy: editorId } : {}) })
+    .where(and(eq(workflows.id, id), ne(workflows.draftYaml, yaml)))
+    .returning({ revision: workflows.draftRevision });
+  if (updated.length === 0) return false;
+  events.publish({ type: 'draft.changed', workflowId: id, yaml });
+  return true;
 }
 
 async function activeVersionRow(db: Db, workflowId: string, activeVersion: number | null) {
@@ -126,8 +142,9 @@ export async function tryActivateWorkflow(db: Db, id: string, yaml?: string): Pr
   if (!build.ok) return { status: 'build_failed', build };
   const active = await activeVersionRow(db, id, workflow.activeVersion);
   if (!active) return { status: 'build_ok', build, changes: null };
-  const activeBuild = buildWorkflow(active.yaml, workflow.name);
-  const changes = activeBuild.ok ? summariseChange({ yaml: active.yaml, build: activeBuild }, { yaml: candidateYaml, build }) : null;
+  // The editor asks for this summary as the user types: the published side comes from the memo, not a new build.
+  const activeBuild = await builtVersion(db, id, active.number).catch(() => null);
+  const changes = activeBuild ? summariseChange({ yaml: active.yaml, build: activeBuild }, { yaml: candidateYaml, build }) : null;
   return { status: 'build_ok', build, changes };
 }
 
