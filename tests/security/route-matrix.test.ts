@@ -167,11 +167,12 @@ test('a runner reaches only the jobs it holds', async () => {
   // Once revoked, its token opens no runner route at all.
   const { runnerId } = JSON.parse(registered.body) as { runnerId: string };
   assert.equal((await send('DELETE', `/api/runners/${runnerId}`, world.byName('admin API token').headers)).status, 204);
+  const afterRevoke: string[] = [];
   for (const key of routesWith((_, access) => access === 'runner')) {
     const seen = await send(methodOf(key), concretePath(key, world), other, bodyFor(key));
-    if (seen.status !== 401) problems.push(`expected 401: ${describe(key, 'a revoked runner', seen)}`);
+    if (seen.status !== 401) afterRevoke.push(`expected 401: ${describe(key, 'a revoked runner', seen)}`);
   }
-  assert.deepEqual(problems, []);
+  assert.deepEqual(afterRevoke, []);
 });
 
 test('a share token reads its own run and its log, nothing else', async () => {
