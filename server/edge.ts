@@ -15,6 +15,7 @@ import { expireGates } from './services/gates.ts';
 import { DEFAULT_LEASE_MS, expireLeases } from './services/runs.ts';
 import { secretsKeyFrom } from './services/secrets.ts';
 import { fireDueSchedules } from './services/triggers.ts';
+import { createLocalEventBus } from './services/events.ts';
 
 interface EdgeEnv {
   DATABASE_URL: string;
@@ -41,6 +42,7 @@ async function appFor(env: EdgeEnv) {
     db,
     secretsKey: await secretsKeyFrom(env.FLOWYARD_SECRET_KEY),
     artifacts: createS3Store(env.ARTIFACTS_URL, { AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY }),
+    events: createLocalEventBus(),
     testConnection: async () => ({ ok: false, message: 'connection tests run on the Node server (they need sockets)' }),
     config: { publicUrl: env.FLOWYARD_PUBLIC_URL, adminToken: env.FLOWYARD_ADMIN_TOKEN, secureCookies: env.FLOWYARD_PUBLIC_URL.startsWith('https:'), leaseMs: DEFAULT_LEASE_MS },
   };
@@ -56,6 +58,6 @@ export default {
   /** A cron trigger (every minute) does what the Node server's timers do. */
   async scheduled(_controller: unknown, env: EdgeEnv, context: WaitUntil): Promise<void> {
     const { deps } = await appFor(env);
-    context.waitUntil(Promise.all([expireLeases(deps.db), expireGates(deps.db), fireDueSchedules(deps.db)]));
+    context.waitUntil(Promise.all([expireLeases(deps.db, deps.events), expireGates(deps.db, deps.events), fireDueSchedules(deps.db, deps.events)]));
   },
 };

@@ -3,6 +3,7 @@ import type { ServerConfig } from '../config.ts';
 import type { ArtifactStore, LocalBlobAccess } from '../services/artifacts/index.ts';
 import type { AuthUser } from '../services/auth.ts';
 import type { AuthRunner } from '../services/runners.ts';
+import type { EventBus } from '../services/events.ts';
 
 export interface AppDeps {
   db: Db;
@@ -10,6 +11,8 @@ export interface AppDeps {
   /** Encrypts workflow secrets at rest. */
   secretsKey: CryptoKey;
   artifacts: ArtifactStore;
+  /** What the services publish (runs, jobs, gates, logs, drafts) and long-polls, log streams and co-editing wait on. */
+  events: EventBus;
   /** Set when artifacts live in the built-in store, which the API serves itself through signed URLs. */
   localBlobs?: LocalBlobAccess;
   /** Reaches an environment's target (Node-only: sockets), injected by the CLI. */

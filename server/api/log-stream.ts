@@ -8,7 +8,6 @@ import { runIdForShareToken } from '../services/shares.ts';
 import { ApiError } from '../services/errors.ts';
 import type { AppEnv } from './env.ts';
 import { authenticateRequest } from './middleware/auth.ts';
-import { logsTopic, wakeups } from './wakeups.ts';
 
 const IDLE_WAIT_MS = 1000;
 const decoder = new TextDecoder();
@@ -34,7 +33,7 @@ function credentialCheck(c: Context<AppEnv>, runId: string): () => Promise<boole
  * `revoked` event and sends nothing more.
  */
 export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: number, lastEventId: number) {
-  const { db } = c.get('deps');
+  const { db, events } = c.get('deps');
   const stillAllowed = credentialCheck(c, runId);
   return streamSSE(c, async (sse) => {
     let after = lastEventId;
@@ -60,7 +59,7 @@ export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: numb
         await sse.writeSSE({ event: 'end', data: JSON.stringify({ state: step?.state ?? 'unknown' }) });
         return;
       }
-      await wakeups.wait(logsTopic(runId), IDLE_WAIT_MS);
+      await events.next('log.appended', IDLE_WAIT_MS, (event) => event.runId === runId);
     }
   });
 }

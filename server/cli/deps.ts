@@ -8,6 +8,7 @@ import { testEnvironmentConnection } from '../services/connection-test.ts';
 import { DEFAULT_LEASE_MS } from '../services/runs.ts';
 import { parseMaxBodyBytes } from '../api/middleware/body-limit.ts';
 import { secretsKeyFrom } from '../services/secrets.ts';
+import { createLocalEventBus, type EventBus } from '../services/events.ts';
 
 /** The server secret: FLOWYARD_SECRET_KEY, or a random one kept in the data folder (mode 0600). */
 export function serverSecret(dataDir: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -28,6 +29,8 @@ export interface DepsOptions {
   adminToken?: string;
   leaseMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** The in-process bus unless given. */
+  events?: EventBus;
 }
 
 /** Everything the API needs, from the data folder and the environment; checks the artifact store answers. */
@@ -40,6 +43,7 @@ export async function buildDeps(options: DepsOptions): Promise<AppDeps> {
     db: options.db,
     secretsKey: await secretsKeyFrom(secret),
     artifacts,
+    events: options.events ?? createLocalEventBus(),
     localBlobs: artifacts.kind === 'local' ? artifacts : undefined,
     testConnection: testEnvironmentConnection,
     config: {

@@ -94,8 +94,8 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const firstAdmin = await ensureFirstAdmin(handle.db, { adminToken });
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
-  const stopSweeper = startLeaseSweeper(handle.db, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));
-  const scheduler = setInterval(() => void fireDueSchedules(handle.db).catch((error: Error) => console.error(`[schedules] ${error.message}`)), SCHEDULE_TICK_MS);
+  const stopSweeper = startLeaseSweeper(handle.db, deps.events, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));
+  const scheduler = setInterval(() => void fireDueSchedules(handle.db, deps.events).catch((error: Error) => console.error(`[schedules] ${error.message}`)), SCHEDULE_TICK_MS);
   let embedded: RunningRunner | undefined;
   const url = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${bound.port}`;
   process.stdout.write(`flowyard: listening on ${url} (database ${redactUrl(options.databaseUrl)})\n`);

@@ -1,7 +1,9 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import * as Y from 'yjs';
 import type { Db } from '../../db/client.ts';
 import { collabDocs, workflows } from '../../db/schema.ts';
+import type { EventBus } from '../services/events.ts';
+import { saveLiveDraft } from '../services/workflows.ts';
 import { replaceText } from './text-sync.ts';
 
 export const TEXT_NAME = 'yaml';
@@ -11,18 +13,15 @@ export function workflowIdOfDoc(docName: string): string {
   return docName.replace(/^workflow\//, '');
 }
 
-/** Saves the CRDT state and, when the text changed, the draft YAML with a new revision. */
-export async function saveDoc(db: Db, workflowId: string, doc: Y.Doc, editorId: string | null): Promise<void> {
+/**
+ * Saves, when the text changed, the draft YAML with a new revision (through the workflows service), then the
+ * CRDT state. A crash between the two is harmless: loading brings the stored state up to the draft.
+ */
+export async function saveDoc(db: Db, events: EventBus, workflowId: string, doc: Y.Doc, editorId: string | null): Promise<void> {
   const state = Buffer.from(Y.encodeStateAsUpdate(doc));
-  const yaml = doc.getText(TEXT_NAME).toString();
+  await saveLiveDraft(db, events, workflowId, doc.getText(TEXT_NAME).toString(), editorId);
   const now = new Date();
-  await db.batch([
-    db.insert(collabDocs).values({ workflowId, state, updatedAt: now }).onConflictDoUpdate({ target: collabDocs.workflowId, set: { state, updatedAt: now } }),
-    db
-      .update(workflows)
-      .set({ draftYaml: yaml, draftRevision: sql`${workflows.draftRevision} + 1`, updatedAt: now, ...(editorId ? { updatedBy: editorId } : {}) })
-      .where(and(eq(workflows.id, workflowId), ne(workflows.draftYaml, yaml))),
-  ]);
+  await db.insert(collabDocs).values({ workflowId, state, updatedAt: now }).onConflictDoUpdate({ target: collabDocs.workflowId, set: { state, updatedAt: now } });
 }
 
 /**
@@ -46,6 +45,7 @@ export class DocSaver {
 
   constructor(
     private readonly db: Db,
+    private readonly events: EventBus,
     private readonly workflowId: string,
     private readonly doc: Y.Doc,
     private readonly onError: (error: Error) => void,
@@ -58,7 +58,7 @@ export class DocSaver {
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.saving = this.saving.then(() => saveDoc(this.db, this.workflowId, this.doc, this.lastEditor)).catch(this.onError);
+    this.saving = this.saving.then(() => saveDoc(this.db, this.events, this.workflowId, this.doc, this.lastEditor)).catch(this.onError);
     return this.saving;
   }
 }

@@ -7,7 +7,6 @@ import type { AppDeps } from '../api/env.ts';
 import type { AuthUser } from '../services/auth.ts';
 import { SESSION_COOKIE } from '../api/middleware/auth.ts';
 import { hasRole, userForApiToken, userForSession } from '../services/auth.ts';
-import { onDraftSaved } from './draft-events.ts';
 import { DocSaver, loadDoc, TEXT_NAME, workflowIdOfDoc } from './persistence.ts';
 import { replaceText } from './text-sync.ts';
 
@@ -52,7 +51,7 @@ export function attachCollab(server: Server, deps: AppDeps) {
     provider: null,
     bindState: (docName: string, doc: Y.Doc) => {
       const workflowId = workflowIdOfDoc(docName);
-      const saver = new DocSaver(deps.db, workflowId, doc, logError);
+      const saver = new DocSaver(deps.db, deps.events, workflowId, doc, logError);
       savers.set(docName, saver);
       doc.on('update', (_update: Uint8Array, origin: unknown) => {
         if (origin === 'server') return;
@@ -68,10 +67,11 @@ export function attachCollab(server: Server, deps: AppDeps) {
     },
   });
 
-  const stopListening = onDraftSaved((workflowId, yaml) => {
+  const stopListening = deps.events.subscribe('draft.changed', ({ workflowId, yaml }) => {
     const docName = `workflow/${workflowId}`;
     const doc = docs.get(docName);
-    if (!doc) return;
+    // A live document's own saves come back here too: their text is already in it.
+    if (!doc || doc.getText(TEXT_NAME).toString() === yaml) return;
     replaceText(doc.getText(TEXT_NAME), yaml);
     savers.get(docName)?.schedule();
   });

@@ -14,6 +14,7 @@ import { deploySteps } from '../engine/environment-access.ts';
 import { environmentProtections } from './environments.ts';
 import { runSecretValues } from './secret-masking.ts';
 import { SecretMasker } from '../engine/masker.ts';
+import type { EventBus } from './events.ts';
 
 interface GateConfig {
   type: 'manual' | 'auto';
@@ -53,7 +54,7 @@ async function outputsSoFar(db: Db, runId: string, beforeIndex: number) {
 }
 
 /** Records a decision; approval queues the next job, rejection ends the run failed. */
-async function decide(db: Db, runId: string, stepIndex: number, decision: 'approved' | 'rejected', via: 'manual' | 'auto' | 'timeout', user: AuthUser | null, comment: string) {
+async function decide(db: Db, events: EventBus, runId: string, stepIndex: number, decision: 'approved' | 'rejected', via: 'manual' | 'auto' | 'timeout', user: AuthUser | null, comment: string) {
   const passed = decision === 'approved';
   const reason = comment || (via === 'auto' ? 'approve conditions held' : via === 'timeout' ? `timed out: ${decision} by on_timeout` : decision);
   const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
@@ -66,27 +67,30 @@ async function decide(db: Db, runId: string, stepIndex: number, decision: 'appro
   await db.insert(gateDecisions).values({ runId, stepIndex, decision, via, userId: user?.id ?? null, comment });
   if (!passed) {
     await settleRun(db, runId, 'failed', `gate ${step?.name ?? stepIndex} rejected${user ? ` by ${user.email}` : ''}${comment ? `: ${comment}` : ''}`);
+    events.publish({ type: 'gate.decided', runId, stepIndex, decision, via });
     return;
   }
   const nextIndex = (step?.jobIndex ?? 0) + 1;
   const [first] = await db.select({ retry: jobs.retryOnRunnerLost, max: jobs.maxAttempts, runsOn: jobs.runsOn }).from(jobs).where(and(eq(jobs.runId, runId), eq(jobs.index, 0)));
   await db.insert(jobs).values({ runId, index: nextIndex, runsOn: first?.runsOn ?? [], retryOnRunnerLost: first?.retry ?? false, maxAttempts: first?.max ?? 1 });
   await db.update(runs).set({ state: 'queued' }).where(eq(runs.id, runId));
+  events.publish({ type: 'gate.decided', runId, stepIndex, decision, via });
+  events.publish({ type: 'job.queued', runId, jobIndex: nextIndex });
 }
 
 /** After the job before a gate: approve at once when the conditions hold, else wait without a runner. */
-export async function openGate(db: Db, runId: string, stepIndex: number): Promise<void> {
+export async function openGate(db: Db, events: EventBus, runId: string, stepIndex: number): Promise<void> {
   const { config, guards } = await gateContext(db, runId, stepIndex);
   const conditions = config.auto_approve_conditions ?? [];
   const data = await outputsSoFar(db, runId, stepIndex);
   // Before a protected deploy the environment's approvers decide: neither conditions nor type auto stand in for them.
   const guarded = guards.length > 0;
   if (!guarded && conditions.length > 0 && conditions.every((condition) => conditionHolds(condition, data))) {
-    await decide(db, runId, stepIndex, 'approved', 'auto', null, `approved: ${conditions.join(' and ')}`);
+    await decide(db, events, runId, stepIndex, 'approved', 'auto', null, `approved: ${conditions.join(' and ')}`);
     return;
   }
   if (!guarded && config.type === 'auto') {
-    await decide(db, runId, stepIndex, 'rejected', 'auto', null, `conditions did not hold: ${conditions.join(' and ') || 'none given'}`);
+    await decide(db, events, runId, stepIndex, 'rejected', 'auto', null, `conditions did not hold: ${conditions.join(' and ') || 'none given'}`);
     return;
   }
   const waitingUntil = new Date(Date.now() + (parseDuration(config.timeout) ?? 86_400_000));
@@ -103,7 +107,7 @@ export function mayDecide(user: AuthUser, approvers: string[] | undefined): bool
   );
 }
 
-export async function decideGate(db: Db, runId: string, stepName: string, decision: 'approved' | 'rejected', user: AuthUser, comment: string, secretsKey: CryptoKey) {
+export async function decideGate(db: Db, events: EventBus, runId: string, stepName: string, decision: 'approved' | 'rejected', user: AuthUser, comment: string, secretsKey: CryptoKey) {
   const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.name, stepName)));
   if (!step || step.type !== 'step.gate') throw new ApiError(404, 'not_found', `this run has no gate "${stepName}"`);
   if (step.state !== 'waiting') throw new ApiError(409, 'not_waiting', `gate "${stepName}" is ${step.state}, not waiting for a decision`);
@@ -117,7 +121,7 @@ export async function decideGate(db: Db, runId: string, stepName: string, decisi
   }
   // The comment lands in the run's outputs and error, which viewers and share links see.
   const masker = new SecretMasker(await runSecretValues(db, secretsKey, run.workflowId, build.workflow, run.pipeline));
-  await decide(db, runId, step.index, decision, 'manual', user, masker.mask(comment));
+  await decide(db, events, runId, step.index, decision, 'manual', user, masker.mask(comment));
 }
 
 export async function listGateDecisions(db: Db, runId: string) {
@@ -125,12 +129,15 @@ export async function listGateDecisions(db: Db, runId: string) {
 }
 
 /** Gates past their timeout decide by on_timeout. */
-export async function expireGates(db: Db, now = new Date()): Promise<number> {
+export async function expireGates(db: Db, events: EventBus, now = new Date()): Promise<number> {
   const due = await db.select().from(runSteps).where(and(eq(runSteps.state, 'waiting'), lt(runSteps.waitingUntil, now)));
   for (const step of due) {
     const { config, guards } = await gateContext(db, step.runId, step.index);
     const approve = config.on_timeout === 'approve' && guards.length === 0;
-    await decide(db, step.runId, step.index, approve ? 'approved' : 'rejected', 'timeout', null, '').catch(() => undefined);
+    // Someone may decide the gate in the same moment: their decision stands. Any other failure reaches the caller.
+    await decide(db, events, step.runId, step.index, approve ? 'approved' : 'rejected', 'timeout', null, '').catch((error: unknown) => {
+      if (!(error instanceof ApiError && error.code === 'not_waiting')) throw error;
+    });
   }
   return due.length;
 }

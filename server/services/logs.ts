@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { logChunks, runSteps } from '../../db/schema.ts';
+import type { EventBus } from './events.ts';
 
 /** Chunks read per query when streaming: bounds memory however long a log is. */
 const PAGE_CHUNKS = 32;
@@ -12,7 +13,7 @@ export interface IncomingChunk {
 }
 
 /** Stores chunks once each: a chunk re-sent after a lost reply is recognised by (run, step, seq) and ignored. */
-export async function appendLogChunks(db: Db, runId: string, chunks: IncomingChunk[]): Promise<{ stored: number; duplicates: number }> {
+export async function appendLogChunks(db: Db, events: EventBus, runId: string, chunks: IncomingChunk[]): Promise<{ stored: number; duplicates: number }> {
   if (chunks.length === 0) return { stored: 0, duplicates: 0 };
   const inserted = await db
     .insert(logChunks)
@@ -28,6 +29,7 @@ export async function appendLogChunks(db: Db, runId: string, chunks: IncomingChu
       .set({ logBytes: sql`${runSteps.logBytes} + ${bytes}` })
       .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
   }
+  if (inserted.length > 0) events.publish({ type: 'log.appended', runId, stored: inserted.length });
   return { stored: inserted.length, duplicates: chunks.length - inserted.length };
 }
 

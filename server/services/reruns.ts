@@ -7,6 +7,7 @@ import type { RerunOrigin } from './run-insights.ts';
 import { builtVersion } from './built-versions.ts';
 import { openGate } from './gates.ts';
 import { getRun } from './runs.ts';
+import type { EventBus } from './events.ts';
 
 const ACTIVE: RunState[] = ['queued', 'running', 'waiting'];
 const FAILED_STEP = ['failed', 'timed_out', 'cancelled'];
@@ -24,7 +25,7 @@ function failedJob(steps: Array<{ jobIndex: number; state: string }>): number | 
  * same workspace and sees the same earlier outputs; the gate in front of it decides again. The new run is numbered like any other and records
  * where it came from in `trigger.rerun_of`.
  */
-export async function rerunRun(db: Db, runId: string, options: { fromFailed: boolean; userId: string }) {
+export async function rerunRun(db: Db, events: EventBus, runId: string, options: { fromFailed: boolean; userId: string }) {
   const old = await getRun(db, runId);
   if (ACTIVE.includes(old.state)) throw new ApiError(409, 'still_active', `run #${old.number} is still ${old.state}; cancel it or wait for it to end before re-running`);
   const fromJob = options.fromFailed ? failedJob(old.steps) : 0;
@@ -81,7 +82,9 @@ export async function rerunRun(db: Db, runId: string, options: { fromFailed: boo
         SELECT ${newId}, step_index, seq, data, created_at FROM log_chunks WHERE run_id = ${old.id} AND step_index IN (${sql.join([...carried.keys()].map((i) => sql`${i}`), sql`, `)})`);
     }
   });
-  if (gate) await openGate(db, newId, gate.index);
+  events.publish({ type: 'run.created', runId: newId, workflowId: old.workflowId });
+  if (gate) await openGate(db, events, newId, gate.index);
+  else events.publish({ type: 'job.queued', runId: newId, jobIndex: fromJob });
   return getRun(db, newId);
 }
 

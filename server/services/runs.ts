@@ -15,6 +15,7 @@ import { settleRun } from './run-settle.ts';
 import { describeTriggers, runInsights, successState } from './run-insights.ts';
 import { cachedMasker, forgetMasker, runSecretValues } from './secret-masking.ts';
 import { maskDeep, type SecretMasker } from '../engine/masker.ts';
+import type { EventBus } from './events.ts';
 
 export const DEFAULT_LEASE_MS = 30_000;
 const FINAL_STATES: RunState[] = ['succeeded', 'succeeded_with_warnings', 'failed', 'cancelled', 'timed_out'];
@@ -28,7 +29,7 @@ export interface NewRun {
 }
 
 /** Queues a run of the active version: its steps as pending and its first job for a runner to claim. */
-export async function createRun(db: Db, workflowId: string, input: NewRun) {
+export async function createRun(db: Db, events: EventBus, workflowId: string, input: NewRun) {
   const [workflow] = await db.select().from(workflows).where(eq(workflows.id, workflowId));
   if (!workflow) throw notFound(`workflow ${workflowId}`);
   if (workflow.activeVersion === null) throw new ApiError(409, 'not_published', `workflow "${workflow.name}" has no published version to run`);
@@ -73,6 +74,8 @@ export async function createRun(db: Db, workflowId: string, input: NewRun) {
       maxAttempts: retry ? retry.max_attempts : 1,
     });
   });
+  events.publish({ type: 'run.created', runId, workflowId });
+  events.publish({ type: 'job.queued', runId, jobIndex: 0 });
   return getRun(db, runId);
 }
 
@@ -250,7 +253,7 @@ export async function reportStep(db: Db, runner: AuthRunner, jobId: string, step
 }
 
 /** Ends a job; a successful job followed by a gate opens the gate instead of ending the run. */
-export async function finishJob(db: Db, runner: AuthRunner, jobId: string, unmasked: JobResult, secretsKey: CryptoKey) {
+export async function finishJob(db: Db, events: EventBus, runner: AuthRunner, jobId: string, unmasked: JobResult, secretsKey: CryptoKey) {
   const job = await heldJob(db, runner, jobId);
   const result = maskReport(unmasked, await jobMasker(db, secretsKey, job));
   forgetMasker(job.id);
@@ -261,7 +264,7 @@ export async function finishJob(db: Db, runner: AuthRunner, jobId: string, unmas
       .from(runSteps)
       .where(and(eq(runSteps.runId, job.runId), eq(runSteps.jobIndex, job.index), eq(runSteps.type, 'step.gate')));
     if (gate) {
-      await openGate(db, job.runId, gate.index);
+      await openGate(db, events, job.runId, gate.index);
       return;
     }
   }
@@ -269,10 +272,11 @@ export async function finishJob(db: Db, runner: AuthRunner, jobId: string, unmas
 }
 
 /** Cancels a queued run at once; a running one is flagged and its runner stops it. */
-export async function cancelRun(db: Db, runId: string, cancelledBy: string | null = null) {
+export async function cancelRun(db: Db, events: EventBus, runId: string, cancelledBy: string | null = null) {
   const run = await getRun(db, runId);
   if (FINAL_STATES.includes(run.state)) throw new ApiError(409, 'already_finished', `run #${run.number} already ended ${run.state}`);
   await db.update(runs).set({ cancelRequestedAt: new Date(), cancelledBy }).where(eq(runs.id, runId));
+  events.publish({ type: 'cancel.requested', runId });
   if (run.state === 'queued' || run.state === 'waiting') {
     await db.update(jobs).set({ state: 'cancelled', finishedAt: new Date() }).where(and(eq(jobs.runId, runId), eq(jobs.state, 'queued')));
     await settleRun(db, runId, 'cancelled', run.state === 'waiting' ? 'cancelled while waiting for approval' : 'cancelled before a runner took it');
@@ -284,7 +288,7 @@ export async function cancelRun(db: Db, runId: string, cancelledBy: string | nul
  * Jobs whose lease lapsed lost their runner: requeue them when the pipeline asked for that and attempts
  * remain, otherwise end the run (cancelled if a cancel was pending, else failed with "runner lost").
  */
-export async function expireLeases(db: Db, now = Date.now()): Promise<number> {
+export async function expireLeases(db: Db, events: EventBus, now = Date.now()): Promise<number> {
   const lapsed = await db
     .select({ job: jobs, cancelRequestedAt: runs.cancelRequestedAt })
     .from(jobs)
@@ -300,6 +304,7 @@ export async function expireLeases(db: Db, now = Date.now()): Promise<number> {
     if (updated.length === 0) continue;
     if (requeue) {
       await resetJobSteps(db, job.runId, job.index);
+      events.publish({ type: 'job.queued', runId: job.runId, jobIndex: job.index });
     } else {
       await settleRun(db, job.runId, cancelRequestedAt ? 'cancelled' : 'failed', cancelRequestedAt ? 'cancelled (runner lost)' : 'runner lost');
     }
@@ -323,10 +328,11 @@ export async function cancelledJobs(db: Db, runner: AuthRunner, jobIds: string[]
 }
 
 /** A runner shutting down hands a job back: it is queued again from its first step. */
-export async function releaseJob(db: Db, runner: AuthRunner, jobId: string) {
+export async function releaseJob(db: Db, events: EventBus, runner: AuthRunner, jobId: string) {
   const job = await heldJob(db, runner, jobId);
   await db.update(jobs).set({ state: 'queued', runnerId: null, leaseExpiresAt: null, error: `handed back by runner ${runner.name}` }).where(eq(jobs.id, jobId));
   await resetJobSteps(db, job.runId, job.index);
+  events.publish({ type: 'job.queued', runId: job.runId, jobIndex: job.index });
 }
 
 /**
@@ -345,8 +351,8 @@ async function resetJobSteps(db: Db, runId: string, jobIndex: number) {
 }
 
 /** Periodically ends lost runners' jobs and decides timed-out gates; returns a stop function. */
-export function startLeaseSweeper(db: Db, intervalMs: number, onError: (error: Error) => void = () => undefined): () => void {
-  const timer = setInterval(() => void Promise.all([expireLeases(db), expireGates(db)]).catch(onError), intervalMs);
+export function startLeaseSweeper(db: Db, events: EventBus, intervalMs: number, onError: (error: Error) => void = () => undefined): () => void {
+  const timer = setInterval(() => void Promise.all([expireLeases(db, events), expireGates(db, events)]).catch(onError), intervalMs);
   timer.unref?.();
   return () => clearInterval(timer);
 }

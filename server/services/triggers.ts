@@ -5,6 +5,7 @@ import { scheduleRegistrations, webhookDeliveries, webhookRegistrations } from '
 import { ApiError } from './errors.ts';
 import { createRun } from './runs.ts';
 import { workflowSecrets } from './secrets.ts';
+import type { EventBus } from './events.ts';
 
 export const SIGNATURE_HEADER = 'x-flowyard-signature';
 export const TIMESTAMP_HEADER = 'x-flowyard-timestamp';
@@ -108,7 +109,7 @@ async function pruneOccasionally(db: Db, nowMs: number): Promise<void> {
  * `X-Flowyard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` are required, compared in
  * constant time.
  */
-export async function deliverWebhook(db: Db, secretsKey: CryptoKey, path: string, method: string, body: Uint8Array<ArrayBuffer>, headers: WebhookHeaders, nowMs = Date.now()) {
+export async function deliverWebhook(db: Db, events: EventBus, secretsKey: CryptoKey, path: string, method: string, body: Uint8Array<ArrayBuffer>, headers: WebhookHeaders, nowMs = Date.now()) {
   // A GET delivery carries its payload in the query string, which is then what the signature covers.
   const query = method === 'GET' ? new TextDecoder().decode(body) : undefined;
   const [hook] = await db.select().from(webhookRegistrations).where(eq(webhookRegistrations.path, path));
@@ -133,7 +134,7 @@ export async function deliverWebhook(db: Db, secretsKey: CryptoKey, path: string
   const now = new Date(nowMs);
   await claimDelivery(db, path, replayKeys, now);
   try {
-    const run = await createRun(db, hook.workflowId, { pipeline: hook.pipeline, triggerType: 'http', triggerPayload: { ...payload, type: payload.type ?? 'http' } });
+    const run = await createRun(db, events, hook.workflowId, { pipeline: hook.pipeline, triggerType: 'http', triggerPayload: { ...payload, type: payload.type ?? 'http' } });
     await db.update(webhookDeliveries).set({ runId: run.id }).where(eq(webhookDeliveries.deliveryId, deliveryId));
     return run;
   } catch (error) {
@@ -148,7 +149,7 @@ export async function deliverWebhook(db: Db, secretsKey: CryptoKey, path: string
  * with several API processes on one database every slot runs exactly once. Slots missed while no process
  * was up are not replayed one by one: one run starts for the latest of them, then the schedule continues.
  */
-export async function fireDueSchedules(db: Db, now = new Date()): Promise<number> {
+export async function fireDueSchedules(db: Db, events: EventBus, now = new Date()): Promise<number> {
   const due = await db.select().from(scheduleRegistrations).where(lte(scheduleRegistrations.nextRunAt, now));
   let fired = 0;
   for (const schedule of due) {
@@ -159,7 +160,7 @@ export async function fireDueSchedules(db: Db, now = new Date()): Promise<number
       .where(and(eq(scheduleRegistrations.id, schedule.id), eq(scheduleRegistrations.nextRunAt, schedule.nextRunAt!)))
       .returning({ id: scheduleRegistrations.id });
     if (claimed.length === 0) continue;
-    await createRun(db, schedule.workflowId, {
+    await createRun(db, events, schedule.workflowId, {
       pipeline: schedule.pipeline,
       triggerType: 'schedule',
       triggerPayload: { type: 'schedule', cron: schedule.cron, scheduled_for: schedule.nextRunAt!.toISOString() },

@@ -14,6 +14,7 @@ import type { ServerConfig } from '../../server/config.ts';
 import { createUser, ensureFirstAdmin } from '../../server/services/auth.ts';
 import { secretsKeyFrom } from '../../server/services/secrets.ts';
 import { createLocalStore } from '../../server/services/artifacts/index.ts';
+import { createLocalEventBus } from '../../server/services/events.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-value';
 const PUBLIC_URL = 'https://flowyard.example';
@@ -26,7 +27,7 @@ let secretsKey: CryptoKey;
 /** The app as the lead wires it: deps on the context, auth on /api/* except public paths, routers below. */
 function buildApp(config: Partial<ServerConfig> = {}) {
   const app = new OpenAPIHono<AppEnv>();
-  const deps = { db: handle.db, secretsKey, artifacts: createLocalStore({ dir: join(dir, 'artifacts'), publicUrl: PUBLIC_URL, signingKey: 'test' }), testConnection: async () => ({ ok: false, message: 'not used here' }), config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, secureCookies: false, leaseMs: 30_000, ...config } };
+  const deps = { db: handle.db, secretsKey, artifacts: createLocalStore({ dir: join(dir, 'artifacts'), publicUrl: PUBLIC_URL, signingKey: 'test' }), events: createLocalEventBus(), testConnection: async () => ({ ok: false, message: 'not used here' }), config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, secureCookies: false, leaseMs: 30_000, ...config } };
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     await next();

@@ -19,7 +19,7 @@ async function queuedRun(name: string) {
 
 test('a share link shows one run read-only to a signed-out visitor, and nothing after revoke', async () => {
   const run = await queuedRun('shared');
-  await appendLogChunks(api.database.db, run.id, [{ stepIndex: 0, seq: 0, data: new TextEncoder().encode('\x1b[32mhello\x1b[0m\n') }]);
+  await appendLogChunks(api.database.db, api.events, run.id, [{ stepIndex: 0, seq: 0, data: new TextEncoder().encode('\x1b[32mhello\x1b[0m\n') }]);
   const created = await api.call('POST', `/api/runs/${run.id}/shares`, {});
   assert.equal(created.status, 201);
   const { id, token, url } = (await created.json()) as { id: string; token: string; url: string };
@@ -66,7 +66,7 @@ test('the raw log can be asked for its last lines only', async () => {
   const lines = Array.from({ length: 250 }, (_, i) => `line ${i + 1}\n`);
   // Chunks of uneven sizes, so the cut falls inside a chunk.
   const chunks = [lines.slice(0, 7), lines.slice(7, 120), lines.slice(120, 121), lines.slice(121)].map((part, seq) => ({ stepIndex: 0, seq, data: new TextEncoder().encode(part.join('')) }));
-  await appendLogChunks(api.database.db, run.id, chunks);
+  await appendLogChunks(api.database.db, api.events, run.id, chunks);
   const tail = await api.call('GET', `/api/runs/${run.id}/logs?step=say&tail_lines=130`);
   assert.equal(tail.headers.get('x-log-truncated'), '1');
   assert.equal(await tail.text(), lines.slice(120).join(''));

@@ -67,13 +67,13 @@ pipelines:
   const slot = new Date(Number(registration!.next_run_at));
   assert.equal(slot.getUTCMinutes() % 5, 0);
   const before = await runCount();
-  const fired = await Promise.all([fireDueSchedules(api.database.db, new Date(slot.getTime() + 1000)), fireDueSchedules(api.database.db, new Date(slot.getTime() + 1000)), fireDueSchedules(api.database.db, new Date(slot.getTime() + 2000))]);
+  const fired = await Promise.all([fireDueSchedules(api.database.db, api.events, new Date(slot.getTime() + 1000)), fireDueSchedules(api.database.db, api.events, new Date(slot.getTime() + 1000)), fireDueSchedules(api.database.db, api.events, new Date(slot.getTime() + 2000))]);
   assert.equal(fired.reduce((a, b) => a + b, 0), 1);
   assert.equal(await runCount(), before + 1);
   // Two hours of downtime: one catch-up run, not 24.
   const later = new Date(slot.getTime() + 2 * 3_600_000);
-  assert.equal(await fireDueSchedules(api.database.db, later), 1);
-  assert.equal(await fireDueSchedules(api.database.db, later), 0);
+  assert.equal(await fireDueSchedules(api.database.db, api.events, later), 1);
+  assert.equal(await fireDueSchedules(api.database.db, api.events, later), 0);
   const runs = (await (await api.call('GET', `/api/workflows/${id}/runs`)).json()) as { runs: Array<{ triggerType: string }> };
   assert.deepEqual(runs.runs.map((r) => r.triggerType), ['schedule', 'schedule']);
 });

@@ -2,12 +2,15 @@ import { createApp } from '../../server/api/app.ts';
 import { ensureFirstAdmin } from '../../server/services/auth.ts';
 import { buildDeps } from '../../server/cli/deps.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
+import { createLocalEventBus, type EventBus } from '../../server/services/events.ts';
 
 export const TEST_ADMIN_TOKEN = 'fy_test_admin_token_0123456789abcdef';
 
 export interface TestApi {
   app: ReturnType<typeof createApp>;
   database: TestDatabase;
+  /** The bus the app's services publish on, for tests that call services directly. */
+  events: EventBus;
   /** Sends a request as the admin (Bearer token), JSON-encoding `body` when given. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
 }
@@ -16,10 +19,12 @@ export interface TestApi {
 export async function testApi(options: { leaseMs?: number } = {}): Promise<TestApi> {
   const database = await freshDatabase();
   await ensureFirstAdmin(database.db, { adminToken: TEST_ADMIN_TOKEN });
-  const app = createApp(await buildDeps({ db: database.db, dataDir: database.dir, publicUrl: 'http://127.0.0.1:8080', adminToken: TEST_ADMIN_TOKEN, leaseMs: options.leaseMs, env: {} }));
+  const events = createLocalEventBus();
+  const app = createApp(await buildDeps({ db: database.db, dataDir: database.dir, publicUrl: 'http://127.0.0.1:8080', adminToken: TEST_ADMIN_TOKEN, leaseMs: options.leaseMs, env: {}, events }));
   return {
     app,
     database,
+    events,
     call(method, path, body, headers = {}) {
       const init: RequestInit = { method, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...headers } };
       if (body !== undefined) {

@@ -9,11 +9,14 @@ import { buildDeps } from '../../server/cli/deps.ts';
 import { attachCollab } from '../../server/collab/ws.ts';
 import { TEST_ADMIN_TOKEN } from './api.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
+import type { EventBus } from '../../server/services/events.ts';
 
 export interface TestServer {
   url: string;
   port: number;
   database: TestDatabase;
+  /** The bus the server's services publish on, for tests that call services directly. */
+  events: EventBus;
   call(method: string, path: string, body?: unknown): Promise<Response>;
   registrationToken(): Promise<string>;
   /** Closes the listening socket and every open connection, as a crashed API would. */
@@ -50,7 +53,7 @@ export async function startTestServer(options: { leaseMs?: number; env?: NodeJS.
       collab = attachCollab(server as Server, deps);
     });
   await listen();
-  const stopSweeper = startLeaseSweeper(database.db, 250);
+  const stopSweeper = startLeaseSweeper(database.db, deps.events, 250);
   const stop = async () => {
     await collab?.close();
     await new Promise<void>((resolve) => {
@@ -67,6 +70,7 @@ export async function startTestServer(options: { leaseMs?: number; env?: NodeJS.
       return port;
     },
     database,
+    events: deps.events,
     call(method, path, body) {
       return fetch(`http://127.0.0.1:${port}${path}`, {
         method,

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { wakeups, logsTopic } from '../../server/api/wakeups.ts';
 import { createApiToken, createUser } from '../../server/services/auth.ts';
 import { appendLogChunks } from '../../server/services/logs.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -29,12 +28,11 @@ async function liveRun(): Promise<string> {
 }
 
 const nextSeq = new Map<string, number>();
-/** Appends a log line as the runner protocol would store it, and wakes the streams at once. */
+/** Appends a log line as the runner protocol would store it; the service wakes the streams at once. */
 async function appendLine(runId: string, text: string) {
   const seq = nextSeq.get(runId) ?? 0;
   nextSeq.set(runId, seq + 1);
-  await appendLogChunks(server.database.db, runId, [{ stepIndex: 0, seq, data: new TextEncoder().encode(text) }]);
-  wakeups.signal(logsTopic(runId));
+  await appendLogChunks(server.database.db, server.events, runId, [{ stepIndex: 0, seq, data: new TextEncoder().encode(text) }]);
 }
 
 interface OpenStream {

@@ -4,7 +4,6 @@ import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
-import { JOBS_TOPIC, wakeups } from '../wakeups.ts';
 
 const rerun = createRoute({
   method: 'post',
@@ -25,7 +24,6 @@ const rerun = createRoute({
 });
 
 export const rerunRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(rerun, async (c) => {
-  const run = await rerunRun(c.get('deps').db, c.req.valid('param').id, { fromFailed: c.req.valid('json')?.fromFailed ?? false, userId: c.get('user').id });
-  wakeups.signal(JOBS_TOPIC);
+  const run = await rerunRun(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, { fromFailed: c.req.valid('json')?.fromFailed ?? false, userId: c.get('user').id });
   return c.json({ ...iso(run), steps: run.steps.map(iso), gateDecisions: run.gateDecisions.map(iso) } as Record<string, unknown>, 201);
 });

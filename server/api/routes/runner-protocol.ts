@@ -9,7 +9,6 @@ import type { AppEnv } from '../env.ts';
 import { requireRunner } from '../middleware/runner-auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 import { decodeBase64 } from '../base64.ts';
-import { cancelTopic, JOBS_TOPIC, logsTopic, wakeups } from '../wakeups.ts';
 
 const POLL_INTERVAL_MS = 250;
 const body = <T extends z.ZodType>(schema: T, description: string) => ({ body: { ...jsonContent(schema, description), required: true } });
@@ -55,28 +54,28 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
   .openapi(routes.register, async (c) => c.json(await registerRunner(c.get('deps').db, c.req.valid('json')), 201))
   .openapi(routes.heartbeat, async (c) => c.json({ cancelJobs: await cancelledJobs(c.get('deps').db, c.get('runner'), c.req.valid('json').runningJobs) }, 200))
   .openapi(routes.claim, async (c) => {
-    const { db, config, secretsKey } = c.get('deps');
+    const { db, events, config, secretsKey } = c.get('deps');
     const deadline = Date.now() + c.req.valid('json').waitSeconds * 1000;
     const signal = c.req.raw.signal;
     for (;;) {
       if (signal.aborted) return c.body(null, 204);
-      await expireLeases(db);
+      await expireLeases(db, events);
       const job = await claimJob(db, c.get('runner'), secretsKey, config.leaseMs);
       if (job) return c.json({ job }, 200);
       if (Date.now() >= deadline) return c.body(null, 204);
-      await wakeups.wait(JOBS_TOPIC, Math.min(POLL_INTERVAL_MS * 4, deadline - Date.now()));
+      await events.next('job.queued', Math.min(POLL_INTERVAL_MS * 4, deadline - Date.now()));
     }
   })
   .openapi(routes.lease, async (c) => c.json(await renewLease(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.get('deps').config.leaseMs), 200))
   .openapi(routes.waitCancel, async (c) => {
-    const { db } = c.get('deps');
+    const { db, events } = c.get('deps');
     const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
     const deadline = Date.now() + c.req.valid('query').wait * 1000;
     for (;;) {
       if (c.req.raw.signal.aborted) return c.json({ cancelled: false }, 200);
       if (await isCancelRequested(db, runId)) return c.json({ cancelled: true }, 200);
       if (Date.now() >= deadline) return c.json({ cancelled: false }, 200);
-      await wakeups.wait(cancelTopic(runId), POLL_INTERVAL_MS);
+      await events.next('cancel.requested', POLL_INTERVAL_MS, (event) => event.runId === runId);
     }
   })
   .openapi(routes.step, async (c) => {
@@ -85,11 +84,10 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     return c.body(null, 204);
   })
   .openapi(routes.logs, async (c) => {
-    const { db } = c.get('deps');
+    const { db, events } = c.get('deps');
     const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
     const chunks = c.req.valid('json').chunks.map((chunk) => ({ stepIndex: chunk.stepIndex, seq: chunk.seq, data: decodeBase64(chunk.data) }));
-    const result = await appendLogChunks(db, runId, chunks);
-    if (result.stored > 0) wakeups.signal(logsTopic(runId));
+    const result = await appendLogChunks(db, events, runId, chunks);
     return c.json(result, 200);
   })
   .openapi(routes.uploadUrl, async (c) => {
@@ -109,11 +107,10 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     return c.json(await signArtifactDownload(db, artifacts, runId, c.req.valid('json')), 200);
   })
   .openapi(routes.release, async (c) => {
-    await releaseJob(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId);
-    wakeups.signal(JOBS_TOPIC);
+    await releaseJob(c.get('deps').db, c.get('deps').events, c.get('runner'), c.req.valid('param').jobId);
     return c.body(null, 204);
   })
   .openapi(routes.done, async (c) => {
-    await finishJob(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.req.valid('json'), c.get('deps').secretsKey);
+    await finishJob(c.get('deps').db, c.get('deps').events, c.get('runner'), c.req.valid('param').jobId, c.req.valid('json'), c.get('deps').secretsKey);
     return c.body(null, 204);
   });

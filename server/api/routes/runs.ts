@@ -7,7 +7,6 @@ import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
-import { cancelTopic, JOBS_TOPIC, wakeups } from '../wakeups.ts';
 import { respondWithStepLog } from '../log-stream.ts';
 
 const RunParams = z.object({ id: z.string().min(1).max(64) });
@@ -69,8 +68,7 @@ const runBody = (run: Awaited<ReturnType<typeof getRun>>) => ({
 export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
     const body = c.req.valid('json') ?? { inputs: {} };
-    const run = await createRun(c.get('deps').db, c.req.valid('param').id, { pipeline: body.pipeline, inputs: body.inputs, triggerType: 'manual', triggeredBy: c.get('user').id });
-    wakeups.signal(JOBS_TOPIC);
+    const run = await createRun(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, { pipeline: body.pipeline, inputs: body.inputs, triggerType: 'manual', triggeredBy: c.get('user').id });
     return c.json(runBody(run), 201);
   })
   .openapi(routes.list, async (c) => {
@@ -79,15 +77,13 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
   })
   .openapi(routes.get, async (c) => c.json(runBody(await getRun(c.get('deps').db, c.req.valid('param').id)), 200))
   .openapi(routes.cancel, async (c) => {
-    const run = await cancelRun(c.get('deps').db, c.req.valid('param').id, c.get('user').id);
-    wakeups.signal(cancelTopic(run.id));
+    const run = await cancelRun(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, c.get('user').id);
     return c.json(runBody(run), 200);
   })
   .openapi(routes.decide, async (c) => {
     const { id, step, decision } = c.req.valid('param');
-    const { db, secretsKey } = c.get('deps');
-    await decideGate(db, id, step, decision === 'approve' ? 'approved' : 'rejected', c.get('user'), c.req.valid('json')?.comment ?? '', secretsKey);
-    wakeups.signal(JOBS_TOPIC);
+    const { db, events, secretsKey } = c.get('deps');
+    await decideGate(db, events, id, step, decision === 'approve' ? 'approved' : 'rejected', c.get('user'), c.req.valid('json')?.comment ?? '', secretsKey);
     return c.json(runBody(await getRun(db, id)), 200);
   })
   .openapi(routes.logs, async (c) => (await respondWithStepLog(c, c.req.valid('param').id, c.req.valid('query').step, c.req.valid('query').tail_lines)) as never)

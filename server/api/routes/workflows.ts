@@ -110,7 +110,7 @@ export const workflowRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     return c.body(null, 204);
   })
   .openapi(routes.saveDraft, async (c) => {
-    const saved = await updateDraft(c.get('deps').db, c.req.valid('param').id, c.req.valid('json'), c.get('user'));
+    const saved = await updateDraft(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, c.req.valid('json'), c.get('user'));
     return c.json({ revision: saved.revision, updatedAt: saved.updatedAt.toISOString() }, 200);
   })
   .openapi(routes.tryActivate, async (c) => {

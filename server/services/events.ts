@@ -1,0 +1,71 @@
+/**
+ * The event bus: services publish what changed (after it is committed), long-polls, log streams and live
+ * co-editing subscribe. The bus is injected (AppDeps.events), so a cross-process implementation (Redis,
+ * Postgres NOTIFY) can replace the in-process one without touching the services. Events only cut waits
+ * short: every waiter still re-reads the database, so a missed event costs at most one poll interval.
+ */
+export interface EventMap {
+  'run.created': { runId: string; workflowId: string };
+  /** A job can be claimed: a new run, a gate passed, a job handed back or requeued after its runner was lost. */
+  'job.queued': { runId: string; jobIndex: number };
+  'gate.decided': { runId: string; stepIndex: number; decision: 'approved' | 'rejected'; via: 'auto' | 'manual' | 'timeout' };
+  'log.appended': { runId: string; stored: number };
+  'draft.changed': { workflowId: string; yaml: string };
+  'cancel.requested': { runId: string };
+}
+
+export type EventType = keyof EventMap;
+export type BusEvent<K extends EventType = EventType> = { [T in K]: { type: T } & EventMap[T] }[K];
+export type Unsubscribe = () => void;
+
+export interface EventBus {
+  publish(event: BusEvent): void;
+  /** Calls `handler` with each event of `type` that `filter` accepts (all of them without one). */
+  subscribe<K extends EventType>(type: K, handler: (event: BusEvent<K>) => void, filter?: (event: BusEvent<K>) => boolean): Unsubscribe;
+  /** The next event of `type` that `filter` accepts, or undefined once `ms` passed: what long-polls wait on. */
+  next<K extends EventType>(type: K, ms: number, filter?: (event: BusEvent<K>) => boolean): Promise<BusEvent<K> | undefined>;
+}
+
+type Handler = (event: BusEvent) => void;
+
+/** Events reach the subscribers of this process only; other API processes still see the work through their database polls. */
+export function createLocalEventBus(): EventBus {
+  const handlers = new Map<EventType, Set<Handler>>();
+  const subscribe = <K extends EventType>(type: K, handler: (event: BusEvent<K>) => void, filter?: (event: BusEvent<K>) => boolean): Unsubscribe => {
+    const set = handlers.get(type) ?? new Set();
+    handlers.set(type, set);
+    const entry: Handler = (event) => {
+      const typed = event as unknown as BusEvent<K>;
+      if (!filter || filter(typed)) handler(typed);
+    };
+    set.add(entry);
+    return () => {
+      set.delete(entry);
+      if (set.size === 0 && handlers.get(type) === set) handlers.delete(type);
+    };
+  };
+  return {
+    publish(event) {
+      for (const handler of [...(handlers.get(event.type) ?? [])]) {
+        try {
+          handler(event);
+        } catch (error) {
+          // One failing subscriber must not keep the event from the others, nor fail the service that published it.
+          console.error(`[events] ${event.type}: ${(error as Error).message}`);
+        }
+      }
+    },
+    subscribe,
+    next(type, ms, filter) {
+      return new Promise((resolve) => {
+        const done = (event?: BusEvent<typeof type>) => {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve(event);
+        };
+        const timer = setTimeout(() => done(), Math.max(0, ms));
+        const unsubscribe = subscribe(type, done, filter);
+      });
+    },
+  };
+}
