@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { BuildResult } from '../engine/build.ts';
 import type { ChangeSummary } from '../engine/diff.ts';
 import { availableTypes } from '../engine/validate.ts';
+import { orNull } from './validation.ts';
 
 export const DiagnosticSchema = z
   .object({
@@ -23,16 +24,78 @@ const TypeLists = {
   triggerTypes: z.array(z.string()),
 };
 
-const AvailableSchema = z.object(TypeLists).openapi({ description: 'Every type this server can build' });
+const AvailableSchema = z.object(TypeLists).openapi('AvailableTypes', { description: 'Every type this server can build' });
+
+const PlanStepSchema = z
+  .object({
+    name: z.string(),
+    type: z.string(),
+    description: z.string(),
+    job: z.number().int().openapi({ description: 'Index of the job the step runs in; a gate ends one job' }),
+    timeoutMs: z.number().int().nullable(),
+    condition: z.object({ if: z.string().optional(), skip_if: z.string().optional() }).nullable(),
+    continueOnError: z.boolean(),
+    outputs: z.array(z.string()),
+  })
+  .openapi('PlanStep');
+
+const PipelineInputSchema = z
+  .object({
+    type: z.string(),
+    required: z.boolean(),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    options: z.array(z.string()).optional(),
+    description: z.string().optional(),
+  })
+  .openapi('PipelineInput');
+
+const PipelinePlanSchema = z
+  .object({
+    name: z.string(),
+    triggers: z.array(
+      z.object({ type: z.enum(['manual', 'http', 'schedule']), path: z.string().optional(), method: z.string().optional(), cron: z.string().optional(), timezone: z.string().optional() }),
+    ),
+    runsOn: z.array(z.string()),
+    timeoutMs: z.number().int(),
+    onError: z.enum(['stop', 'skip', 'compensate']),
+    jobs: z.number().int(),
+    steps: z.array(PlanStepSchema),
+    compensation: z.array(PlanStepSchema),
+    edges: z.array(z.object({ from: z.string(), to: z.string(), kind: z.enum(['sequence', 'data', 'needs', 'route']) })),
+    inputs: z.record(z.string(), PipelineInputSchema),
+  })
+  .openapi('PipelinePlan');
+
+export const PlanSchema = z
+  .object({ workflow: z.string(), version: z.string().nullable(), pipelines: z.array(PipelinePlanSchema) })
+  .openapi('Plan', { description: 'Pipelines with jobs, steps and edges' });
+
+const AddedRemovedChanged = z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()) });
+
+const ChangeSummarySchema = z
+  .object({
+    pipelines: AddedRemovedChanged,
+    steps: z.array(AddedRemovedChanged.extend({ pipeline: z.string() })),
+    modules: AddedRemovedChanged,
+    triggers: z.object({ added: z.array(z.string()), removed: z.array(z.string()) }),
+    lines: z.object({ added: z.number().int(), removed: z.number().int() }),
+    patch: z.string().openapi({ description: 'Unified diff of the YAML text' }),
+  })
+  .openapi('ChangeSummary', { description: 'What would change against the published version (null when nothing is published)' });
+
+/** What a version built to when it was published (`Version.buildResult`). */
+export const VersionBuildSchema = z
+  .object({ ...TypeLists, plan: PlanSchema, diagnostics: z.array(DiagnosticSchema) })
+  .openapi('VersionBuild');
 
 export const BuildOkSchema = z
   .object({
     status: z.literal('build_ok'),
     ...TypeLists,
-    plan: z.record(z.string(), z.unknown()).openapi({ description: 'Pipelines with jobs, steps and edges' }),
+    plan: PlanSchema,
     diagnostics: z.array(DiagnosticSchema),
     available: AvailableSchema,
-    changes: z.record(z.string(), z.unknown()).nullable().optional().openapi({ description: 'What would change against the published version' }),
+    changes: orNull(ChangeSummarySchema).optional(),
   })
   .openapi('BuildOk');
 
@@ -62,10 +125,10 @@ export function buildOkBody(build: Extract<BuildResult, { ok: true }>, changes?:
     moduleTypes: build.moduleTypes,
     stepTypes: build.stepTypes,
     triggerTypes: build.triggerTypes,
-    plan: build.plan as unknown as Record<string, unknown>,
+    plan: build.plan,
     diagnostics: build.diagnostics,
     available: availableTypes,
-    ...(changes === undefined ? {} : { changes: changes as unknown as Record<string, unknown> | null }),
+    ...(changes === undefined ? {} : { changes }),
   };
 }
 

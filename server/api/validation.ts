@@ -12,6 +12,9 @@ export const ApiErrorSchema = z
   })
   .openapi('ApiError');
 
+/** Objects whose keys the workflow or provider decides (run inputs and outputs, trigger payloads, provider settings). */
+export const JsonObjectSchema = z.record(z.string(), z.unknown()).openapi('JsonObject', { description: 'A JSON object whose keys the workflow or provider decides' });
+
 /** A JSON response (or request body) entry for `createRoute`. */
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { 'application/json': { schema } },
@@ -31,3 +34,9 @@ export const validationHook: Hook<unknown, AppEnv, string, Response | undefined>
   const summary = issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; ');
   return c.json({ error: { code: 'invalid_request', message: `invalid request ${result.target}: ${summary}`, issues } }, 400);
 };
+
+/**
+ * `schema | null` for a named (`.openapi('Name')`) schema: `.nullable()` on one is written to the document as
+ * the bare `$ref`, losing the null, so generated types would claim the value is always there.
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);

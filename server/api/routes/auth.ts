@@ -14,7 +14,7 @@ export const UserSchema = z
     id: z.string(),
     email: z.string(),
     name: z.string(),
-    role: z.enum(roles),
+    role: z.enum(roles).openapi('Role'),
     mustChangePassword: z.boolean().openapi({ description: 'Only /auth/me, /auth/password and /auth/logout answer until the password is changed' }),
   })
   .openapi('User');

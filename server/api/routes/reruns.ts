@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { rerunRun } from '../../services/reruns.ts';
 import type { AppEnv } from '../env.ts';
-import { withIsoDates as iso } from '../json-dates.ts';
+import { runBody, RunSchema } from '../run-schemas.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 
@@ -16,7 +16,7 @@ const rerun = createRoute({
     body: { ...jsonContent(z.object({ fromFailed: z.boolean().default(false) }).strict(), 'Whole run or from the failed job'), required: false },
   },
   responses: {
-    201: jsonContent(z.record(z.string(), z.unknown()), 'The new run, queued'),
+    201: jsonContent(RunSchema, 'The new run, queued'),
     400: jsonContent(ApiErrorSchema, 'Malformed request'),
     404: jsonContent(ApiErrorSchema, 'Not found'),
     409: jsonContent(ApiErrorSchema, 'Still active, nothing failed, or the version no longer builds'),
@@ -25,5 +25,5 @@ const rerun = createRoute({
 
 export const rerunRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(rerun, async (c) => {
   const run = await rerunRun(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, { fromFailed: c.req.valid('json')?.fromFailed ?? false, userId: c.get('user').id });
-  return c.json({ ...iso(run), steps: run.steps.map(iso), gateDecisions: run.gateDecisions.map(iso) } as Record<string, unknown>, 201);
+  return c.json(runBody(run), 201);
 });

@@ -23,6 +23,16 @@ const RegistrationTokenSchema = z
     state: z.enum(['active', 'used', 'expired', 'revoked']),
   })
   .openapi('RunnerRegistrationToken');
+const CreatedRegistrationTokenSchema = z
+  .object({
+    id: z.string(),
+    token: z.string().openapi({ description: 'Shown only in this answer' }),
+    expiresAt: z.string().nullable(),
+    labels: z.array(z.string()),
+    reusable: z.boolean(),
+    command: z.string().openapi({ description: 'The exact command that starts a runner with this token' }),
+  })
+  .openapi('CreatedRegistrationToken');
 const TokenParams = z.object({ id: z.string().min(1).max(64) });
 
 const routes = {
@@ -48,7 +58,7 @@ const routes = {
       },
     },
     responses: {
-      201: jsonContent(z.object({ id: z.string(), token: z.string(), expiresAt: z.string().nullable(), labels: z.array(z.string()), reusable: z.boolean(), command: z.string() }), 'The token and the command to start a runner'),
+      201: jsonContent(CreatedRegistrationTokenSchema, 'The token and the command to start a runner'),
     },
   }),
   listTokens: createRoute({

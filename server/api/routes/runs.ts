@@ -5,12 +5,12 @@ import { decideGate } from '../../services/gates.ts';
 import { runStates } from '../../../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
+import { ArtifactSchema, runBody, RunSchema, RunSummarySchema, runSummaryBody } from '../run-schemas.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 import { respondWithStepLog } from '../log-stream.ts';
 
 const RunParams = z.object({ id: z.string().min(1).max(64) });
-const RunSchema = z.record(z.string(), z.unknown()).openapi('Run');
 const errors = { 400: jsonContent(ApiErrorSchema, 'Malformed request'), 404: jsonContent(ApiErrorSchema, 'Not found') };
 const tags = ['runs'];
 
@@ -31,7 +31,7 @@ const routes = {
         pipeline: z.string().min(1).max(200).optional(),
       }),
     },
-    responses: { 200: jsonContent(z.object({ runs: z.array(RunSchema), nextBefore: z.number().int().nullable() }), 'A page of runs'), ...errors },
+    responses: { 200: jsonContent(z.object({ runs: z.array(RunSummarySchema), nextBefore: z.number().int().nullable() }), 'A page of runs'), ...errors },
   }),
   get: createRoute({ method: 'get', path: '/runs/{id}', tags, summary: 'A run with its steps and jobs', request: { params: RunParams }, responses: { 200: jsonContent(RunSchema, 'The run'), ...errors } }),
   cancel: createRoute({
@@ -40,7 +40,7 @@ const routes = {
   }),
   artifacts: createRoute({
     method: 'get', path: '/runs/{id}/artifacts', tags, summary: 'Artifacts of a run with size and SHA-256', request: { params: RunParams },
-    responses: { 200: jsonContent(z.object({ artifacts: z.array(z.object({ key: z.string(), size: z.number().int(), sha256: z.string(), createdAt: z.string() })) }), 'Artifacts'), ...errors },
+    responses: { 200: jsonContent(z.object({ artifacts: z.array(ArtifactSchema) }), 'Artifacts'), ...errors },
   }),
   artifactDownload: createRoute({
     method: 'get', path: '/runs/{id}/artifacts/download', tags, summary: 'Redirects to a short-lived signed URL for the artifact (a tar file)',
@@ -59,12 +59,6 @@ const routes = {
   }),
 };
 
-const runBody = (run: Awaited<ReturnType<typeof getRun>>) => ({
-  ...iso(run),
-  steps: run.steps.map(iso),
-  gateDecisions: run.gateDecisions.map(iso),
-}) as Record<string, unknown>;
-
 export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
     const body = c.req.valid('json') ?? { inputs: {} };
@@ -73,7 +67,7 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
   })
   .openapi(routes.list, async (c) => {
     const page = await listRuns(c.get('deps').db, c.req.valid('param').id, c.req.valid('query'));
-    return c.json({ runs: page.runs.map((r) => iso(r) as Record<string, unknown>), nextBefore: page.nextBefore }, 200);
+    return c.json({ runs: page.runs.map(runSummaryBody), nextBefore: page.nextBefore }, 200);
   })
   .openapi(routes.get, async (c) => c.json(runBody(await getRun(c.get('deps').db, c.req.valid('param').id)), 200))
   .openapi(routes.cancel, async (c) => {

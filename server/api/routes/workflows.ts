@@ -13,7 +13,7 @@ import {
   type PublishResult,
 } from '../../services/workflows.ts';
 import { identifier } from '../../engine/schema/common.ts';
-import { BuildFailedSchema, buildFailedBody, buildOkBody, BuildResultSchema, LiveCheckQuery } from '../build-response.ts';
+import { BuildFailedSchema, buildFailedBody, buildOkBody, BuildResultSchema, DiagnosticSchema, LiveCheckQuery, VersionBuildSchema } from '../build-response.ts';
 import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -45,11 +45,12 @@ const VersionSummarySchema = z
   })
   .openapi('VersionSummary');
 const PublishedSchema = z
-  .object({ status: z.literal('published'), version: z.number().int(), sha256: z.string(), diagnostics: z.array(z.unknown()) })
+  .object({ status: z.literal('published'), version: z.number().int(), sha256: z.string(), diagnostics: z.array(DiagnosticSchema) })
   .openapi('Published');
 const RolledBackSchema = z
   .object({ status: z.literal('rolled_back'), error: z.string(), reason: z.string(), activeVersion: z.number().int().nullable() })
   .openapi('RolledBack');
+const VersionSchema = VersionSummarySchema.extend({ yaml: z.string(), buildResult: VersionBuildSchema }).openapi('Version');
 
 
 const errors = { 400: jsonContent(ApiErrorSchema, 'Malformed request'), 404: jsonContent(ApiErrorSchema, 'No such workflow') };
@@ -84,7 +85,7 @@ const routes = {
   versions: createRoute({ method: 'get', path: '/{id}/versions', tags: ['versions'], summary: 'Published versions, newest first', request: { params: IdParams }, responses: { 200: jsonContent(z.object({ versions: z.array(VersionSummarySchema) }), 'Versions'), ...errors } }),
   version: createRoute({
     method: 'get', path: '/{id}/versions/{n}', tags: ['versions'], summary: 'One published version with its YAML and build result', request: { params: VersionParams },
-    responses: { 200: jsonContent(VersionSummarySchema.extend({ yaml: z.string(), buildResult: z.unknown() }), 'The version'), ...errors },
+    responses: { 200: jsonContent(VersionSchema, 'The version'), ...errors },
   }),
   restore: createRoute({
     method: 'post', path: '/{id}/versions/{n}/restore', tags: ['versions'], summary: 'Publish an old version again through the safe path', middleware: [requireRole('editor')] as const,
@@ -126,7 +127,9 @@ export const workflowRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   .openapi(routes.versions, async (c) => c.json({ versions: (await listVersions(c.get('deps').db, c.req.valid('param').id)).map(iso) }, 200))
   .openapi(routes.version, async (c) => {
     const { id, n } = c.req.valid('param');
-    return c.json(iso(await getVersion(c.get('deps').db, id, n)), 200);
+    const version = iso(await getVersion(c.get('deps').db, id, n));
+    // Written by publishWorkflow from the build (see VersionBuildSchema); the column itself is untyped JSON.
+    return c.json({ ...version, buildResult: version.buildResult as z.infer<typeof VersionBuildSchema> }, 200);
   })
   .openapi(routes.restore, async (c) => {
     const { id, n } = c.req.valid('param');
