@@ -1,5 +1,7 @@
 import { request } from './core';
-import type { RegistrationToken, Runner } from './types';
+import type { RegistrationToken, RegistrationTokenInfo, Runner } from './types';
+
+export type { RegistrationTokenInfo };
 
 export async function listRunners(signal?: AbortSignal): Promise<Runner[]> {
   return (await request<{ runners: Runner[] }>('/runners', { signal })).runners;
@@ -19,20 +21,7 @@ export interface RegistrationTokenOptions {
   reusable?: boolean;
 }
 
-export type CreatedRegistrationToken = RegistrationToken & { labels: string[]; reusable: boolean };
-
-/** A registration token as listed: never its secret. */
-export interface RegistrationTokenInfo {
-  id: string;
-  description: string;
-  labels: string[];
-  reusable: boolean;
-  createdAt: string;
-  expiresAt: string | null;
-  usedAt: string | null;
-  revokedAt: string | null;
-  state: 'active' | 'used' | 'expired' | 'revoked';
-}
+export type CreatedRegistrationToken = RegistrationToken;
 
 /** Admins only: a registration token for new runners and the command that uses it; shown once. */
 export function createRegistrationToken(input: RegistrationTokenOptions = {}): Promise<CreatedRegistrationToken> {

@@ -50,6 +50,8 @@ export type SharedRun = Schemas['SharedRun'];
 
 export type Runner = Schemas['Runner'];
 export type RegistrationToken = Schemas['CreatedRegistrationToken'];
+/** A registration token as listed: never its secret. */
+export type RegistrationTokenInfo = Schemas['RunnerRegistrationToken'];
 export type ApiToken = Schemas['ApiToken'];
 export type CreatedApiToken = Schemas['CreatedApiToken'];
 
