@@ -39,7 +39,7 @@ export class StepLogWriter {
   private append(text: string): void {
     if (!text) return;
     this.buffer += text;
-    this.bufferBytes += text.length;
+    this.bufferBytes += Buffer.byteLength(text, 'utf8');
     if (this.bufferBytes >= FLUSH_BYTES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
   }

@@ -29,3 +29,16 @@ test('the writer numbers chunks, never splits a UTF-8 character, and flushes by 
   assert.deepEqual(chunks.map(([, seq]) => seq), [0, 1, 2]);
   assert.equal(chunks.map(([, , text]) => text).join('').endsWith('done\n'), true);
 });
+
+test('the flush size counts UTF-8 bytes, not characters', () => {
+  const chunks: string[] = [];
+  const writer = new StepLogWriter(0, { chunk: (_step, _seq, text) => chunks.push(text) }, []);
+  // 3 bytes a character: a third as many characters as FLUSH_BYTES already fill the buffer.
+  const euros = '€'.repeat(Math.ceil(FLUSH_BYTES / 3));
+  writer.write(new TextEncoder().encode(euros));
+  assert.deepEqual(chunks, [euros], 'a buffer full in bytes flushes at once');
+  writer.write(new TextEncoder().encode('€'.repeat(Math.floor(FLUSH_BYTES / 3) - 1)));
+  assert.equal(chunks.length, 1, 'just under FLUSH_BYTES waits for the timer');
+  writer.close();
+  assert.equal(chunks.length, 2);
+});
