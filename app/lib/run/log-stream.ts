@@ -72,8 +72,10 @@ export class LogStream {
   }
 }
 
-/** A finished step's whole log as raw text, handed over piece by piece as it downloads. */
-/** Downloads raw log text; resolves whether the server left out earlier lines (a `tail_lines` request). */
+/**
+ * A finished step's log as raw text, handed over piece by piece as it downloads; resolves whether the server
+ * left out earlier lines (a `tail_lines` request).
+ */
 export async function fetchLog(url: string, text: (text: string) => void, signal: AbortSignal): Promise<{ truncated: boolean }> {
   const response = await fetch(url, { signal, credentials: 'same-origin' });
   if (!response.ok || !response.body) throw new Error(`the log could not be loaded: the server answered ${response.status}`);
