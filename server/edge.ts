@@ -11,22 +11,15 @@ import * as schema from '../db/schema.ts';
 import { createApp } from './api/app.ts';
 import type { AppDeps } from './api/env.ts';
 import { createS3Store } from './services/artifacts/index.ts';
+import { ConfigError, loadConfig } from './config.ts';
 import { expireGates } from './services/gates.ts';
-import { DEFAULT_LEASE_MS, expireLeases } from './services/runs.ts';
+import { expireLeases } from './services/runs.ts';
 import { secretsKeyFrom } from './services/secrets.ts';
 import { fireDueSchedules } from './services/triggers.ts';
 import { createLocalEventBus } from './services/events.ts';
 
-interface EdgeEnv {
-  DATABASE_URL: string;
-  DATABASE_AUTH_TOKEN?: string;
-  FLOWYARD_SECRET_KEY: string;
-  FLOWYARD_PUBLIC_URL: string;
-  FLOWYARD_ADMIN_TOKEN?: string;
-  ARTIFACTS_URL: string;
-  AWS_ACCESS_KEY_ID?: string;
-  AWS_SECRET_ACCESS_KEY?: string;
-}
+/** The Worker's variables and secrets: the settings of docs/configuration.md. */
+type EdgeEnv = Record<string, string | undefined>;
 
 interface WaitUntil {
   waitUntil(promise: Promise<unknown>): void;
@@ -36,15 +29,20 @@ let cached: { deps: AppDeps; app: ReturnType<typeof createApp> } | undefined;
 
 async function appFor(env: EdgeEnv) {
   if (cached) return cached;
-  if (!env.ARTIFACTS_URL?.startsWith('s3://')) throw new Error('on an edge runtime ARTIFACTS_URL must be an s3:// URL (S3, R2, MinIO)');
-  const db = drizzle(createClient({ url: env.DATABASE_URL, authToken: env.DATABASE_AUTH_TOKEN }), { schema });
+  const config = loadConfig(env);
+  const missing = ['DATABASE_URL', 'FLOWYARD_PUBLIC_URL'].find((name) => !env[name]);
+  if (missing) throw new ConfigError(`on an edge runtime ${missing} must be set`);
+  const { secretKey, artifactsUrl } = config;
+  if (!secretKey) throw new ConfigError('on an edge runtime FLOWYARD_SECRET_KEY must be set');
+  if (!artifactsUrl) throw new ConfigError('on an edge runtime ARTIFACTS_URL must be an s3:// URL (S3, R2, MinIO)');
+  const db = drizzle(createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken }), { schema });
   const deps: AppDeps = {
     db,
-    secretsKey: await secretsKeyFrom(env.FLOWYARD_SECRET_KEY),
-    artifacts: createS3Store(env.ARTIFACTS_URL, { AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY }),
+    secretsKey: await secretsKeyFrom(secretKey),
+    artifacts: createS3Store(artifactsUrl, config.s3Env),
     events: createLocalEventBus(),
     testConnection: async () => ({ ok: false, message: 'connection tests run on the Node server (they need sockets)' }),
-    config: { publicUrl: env.FLOWYARD_PUBLIC_URL, adminToken: env.FLOWYARD_ADMIN_TOKEN, secureCookies: env.FLOWYARD_PUBLIC_URL.startsWith('https:'), leaseMs: DEFAULT_LEASE_MS },
+    config: config.server,
   };
   cached = { deps, app: createApp(deps) };
   return cached;

@@ -1,5 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { homedir, hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { readSettings } from '../protocol/settings.ts';
 import type { RunnerPolicy } from '../docker/policy.ts';
 
 export interface RunnerConfig {
@@ -37,14 +39,35 @@ export const POLICY_FLAGS = {
 
 /** The runner's policy from its --allow-* flags; a docker host that is not a unix:// or tcp:// URL is refused. */
 export function policyFromFlags(values: { 'allow-host-network'?: boolean; 'allow-docker-host'?: string[]; 'allow-bind-mounts'?: boolean; 'allow-egress'?: boolean }): RunnerPolicy {
-  const dockerHosts = values['allow-docker-host'] ?? [];
-  for (const host of dockerHosts) {
-    if (!/^(unix|tcp):\/\/\S+$/.test(host)) throw new Error(`--allow-docker-host: "${host}" is not a unix:// or tcp:// URL`);
-  }
+  const s = readSettings(['allowHostNetwork', 'allowDockerHosts', 'allowBindMounts', 'allowEgress'], {}, values);
   return {
-    allowHostNetwork: values['allow-host-network'] ?? false,
-    allowDockerHosts: dockerHosts,
-    allowBindMounts: values['allow-bind-mounts'] ?? false,
-    allowEgress: values['allow-egress'] ?? false,
+    allowHostNetwork: s.allowHostNetwork ?? false,
+    allowDockerHosts: s.allowDockerHosts ?? [],
+    allowBindMounts: s.allowBindMounts ?? false,
+    allowEgress: s.allowEgress ?? false,
+  };
+}
+
+export interface RunnerSettings {
+  url?: string;
+  registrationToken?: string;
+  name: string;
+  labels: string[];
+  capacity: number;
+  configPath: string;
+  policy: RunnerPolicy;
+}
+
+/** The settings of `flowyard runner` from its flags (runners/protocol/settings.ts lists them); a bad value throws a ConfigError naming the flag. */
+export function loadRunnerSettings(flags: Record<string, unknown>): RunnerSettings {
+  const s = readSettings(['runnerUrl', 'registrationToken', 'runnerName', 'runnerLabels', 'capacity', 'runnerConfig'], {}, flags);
+  return {
+    url: s.runnerUrl,
+    registrationToken: s.registrationToken,
+    name: s.runnerName ?? hostname(),
+    labels: (s.runnerLabels ?? 'linux,docker').split(',').map((l) => l.trim()).filter(Boolean),
+    capacity: s.capacity ?? 2,
+    configPath: s.runnerConfig ?? join(homedir(), '.flowyard', 'runner.json'),
+    policy: policyFromFlags(flags),
   };
 }

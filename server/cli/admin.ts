@@ -1,27 +1,27 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '../../db/client.ts';
 import { migrateDatabase } from '../../db/migrate.ts';
 import { resetPassword, UnknownUserError } from '../services/auth.ts';
+import { loadConfig } from '../config.ts';
 
 const USAGE = 'usage: flowyard admin reset-password EMAIL [--data ./data]\n';
 
 /** `flowyard admin reset-password EMAIL`: run on the server host, against the server's own database. */
-export async function runAdmin(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { data: { type: 'string', default: env.FLOWYARD_DATA ?? './data' } } });
+export async function runAdmin(args: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { data: { type: 'string' } } });
   const [action, email, ...extra] = positionals;
   if (action !== 'reset-password' || !email || extra.length > 0) {
     process.stderr.write(USAGE);
     return 2;
   }
-  const dataDir = resolve(values.data);
-  const databaseFile = `${dataDir}/flowyard.db`;
-  if (!env.DATABASE_URL && !existsSync(databaseFile)) {
+  const config = loadConfig(env, values);
+  const databaseFile = `${config.dataDir}/flowyard.db`;
+  if (config.databaseUrl === `file:${databaseFile}` && !existsSync(databaseFile)) {
     process.stderr.write(`flowyard admin: no Flowyard database at ${databaseFile}; point --data at the server's data folder\n`);
     return 1;
   }
-  const handle = await openDatabase(env.DATABASE_URL ?? `file:${databaseFile}`, env.DATABASE_AUTH_TOKEN);
+  const handle = await openDatabase(config.databaseUrl, config.databaseAuthToken);
   try {
     await migrateDatabase(handle.db);
     const password = await resetPassword(handle.db, email);

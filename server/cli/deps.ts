@@ -5,14 +5,13 @@ import type { Db } from '../../db/client.ts';
 import type { AppDeps } from '../api/env.ts';
 import { createArtifactStore } from '../services/artifacts/index.ts';
 import { testEnvironmentConnection } from '../services/connection-test.ts';
-import { DEFAULT_LEASE_MS } from '../services/runs.ts';
-import { parseMaxBodyBytes } from '../api/middleware/body-limit.ts';
 import { secretsKeyFrom } from '../services/secrets.ts';
+import { loadConfig, type Config } from '../config.ts';
 import { createLocalEventBus, type EventBus } from '../services/events.ts';
 
 /** The server secret: FLOWYARD_SECRET_KEY, or a random one kept in the data folder (mode 0600). */
-export function serverSecret(dataDir: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.FLOWYARD_SECRET_KEY) return env.FLOWYARD_SECRET_KEY;
+export function serverSecret(dataDir: string, config: Pick<Config, 'secretKey'>): string {
+  if (config.secretKey) return config.secretKey;
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'secret.key');
   if (!existsSync(file)) {
@@ -22,37 +21,37 @@ export function serverSecret(dataDir: string, env: NodeJS.ProcessEnv = process.e
   return readFileSync(file, 'utf8').trim();
 }
 
+/** Everything the API needs, from the loaded configuration; checks the artifact store answers. */
+export async function depsFromConfig(db: Db, config: Config, events: EventBus = createLocalEventBus()): Promise<AppDeps> {
+  const secret = serverSecret(config.dataDir, config);
+  const artifacts = createArtifactStore({ artifactsUrl: config.artifactsUrl, dataDir: config.dataDir, publicUrl: config.server.publicUrl, signingKey: `artifacts:${secret}`, env: config.s3Env });
+  await artifacts.check();
+  return {
+    db,
+    secretsKey: await secretsKeyFrom(secret),
+    artifacts,
+    events,
+    localBlobs: artifacts.kind === 'local' ? artifacts : undefined,
+    testConnection: testEnvironmentConnection,
+    config: config.server,
+  };
+}
+
 export interface DepsOptions {
   db: Db;
   dataDir: string;
   publicUrl: string;
   adminToken?: string;
   leaseMs?: number;
-  env?: NodeJS.ProcessEnv;
-  /** The in-process bus unless given. */
+  env?: Record<string, string | undefined>;
+  /** The bus services publish on; a new in-process one by default. */
   events?: EventBus;
 }
 
-/** Everything the API needs, from the data folder and the environment; checks the artifact store answers. */
+/** Deps for an API in this process (tests): the settings of `env`, with the data folder, URL, admin token and lease given here. */
 export async function buildDeps(options: DepsOptions): Promise<AppDeps> {
-  const env = options.env ?? process.env;
-  const secret = serverSecret(options.dataDir, env);
-  const artifacts = createArtifactStore({ artifactsUrl: env.ARTIFACTS_URL, dataDir: options.dataDir, publicUrl: options.publicUrl, signingKey: `artifacts:${secret}`, env });
-  await artifacts.check();
-  return {
-    db: options.db,
-    secretsKey: await secretsKeyFrom(secret),
-    artifacts,
-    events: options.events ?? createLocalEventBus(),
-    localBlobs: artifacts.kind === 'local' ? artifacts : undefined,
-    testConnection: testEnvironmentConnection,
-    config: {
-      publicUrl: options.publicUrl,
-      adminToken: options.adminToken,
-      secureCookies: options.publicUrl.startsWith('https:'),
-      leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
-      maxBodyBytes: parseMaxBodyBytes(env.FLOWYARD_MAX_BODY_BYTES),
-      trustProxy: env.FLOWYARD_TRUST_PROXY === '1',
-    },
-  };
+  const config = loadConfig(options.env ?? process.env, { data: options.dataDir });
+  const { publicUrl, adminToken } = options;
+  const server = { ...config.server, publicUrl, adminToken, secureCookies: publicUrl.startsWith('https:'), leaseMs: options.leaseMs ?? config.server.leaseMs };
+  return depsFromConfig(options.db, { ...config, server }, options.events);
 }

@@ -19,37 +19,26 @@ import { ensureFirstAdmin } from '../services/auth.ts';
 import { createRegistrationToken } from '../services/runners.ts';
 import { startLeaseSweeper } from '../services/runs.ts';
 import { fireDueSchedules } from '../services/triggers.ts';
-import { buildDeps } from './deps.ts';
+import { depsFromConfig } from './deps.ts';
+import { defaultPublicUrl, loadConfig, type Config } from '../config.ts';
 import { serveUi } from '../api/ui.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachCollab } from '../collab/ws.ts';
 
-export interface ServeOptions {
-  port: number;
-  host: string;
-  dataDir: string;
-  databaseUrl: string;
-  runner: boolean;
-  /** The embedded runner's --allow-* flags. */
-  runnerPolicy?: RunnerPolicy;
-}
-
-export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env): ServeOptions {
+/** The configuration of `flowyard serve` from its flags and the environment, and the embedded runner's --allow-* policy. */
+export function parseServeArgs(args: string[], env: Record<string, string | undefined> = process.env): { config: Config; runnerPolicy: RunnerPolicy } {
   const { values } = parseArgs({
     args,
     options: {
-      port: { type: 'string', default: env.PORT ?? '8080' },
-      host: { type: 'string', default: env.HOST ?? '127.0.0.1' },
-      data: { type: 'string', default: env.FLOWYARD_DATA ?? './data' },
-      'no-runner': { type: 'boolean', default: false },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      'no-runner': { type: 'boolean' },
       ...POLICY_FLAGS,
     },
   });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: "${values.port}" is not a port number`);
-  const dataDir = resolve(values.data);
-  return { port, host: values.host, dataDir, databaseUrl: env.DATABASE_URL ?? `file:${dataDir}/flowyard.db`, runner: !values['no-runner'], runnerPolicy: policyFromFlags(values) };
+  return { config: loadConfig(env, values), runnerPolicy: policyFromFlags(values) };
 }
 
 /** Listens on the port; resolves to the bound port, or to a one-line reason when the port cannot be used. */
@@ -71,22 +60,20 @@ function listen(server: Server, port: number, host: string): Promise<{ port: num
 
 /** Starts API + UI on one port; resolves to -1 so the process stays up until a signal. */
 export async function runServe(args: string[]): Promise<number> {
-  const options = parseServeArgs(args);
-  mkdirSync(options.dataDir, { recursive: true });
-  const handle = await openDatabase(options.databaseUrl, process.env.DATABASE_AUTH_TOKEN);
+  const { config, runnerPolicy } = parseServeArgs(args);
+  mkdirSync(config.dataDir, { recursive: true });
+  const handle = await openDatabase(config.databaseUrl, config.databaseAuthToken);
   await migrateDatabase(handle.db);
-  const adminToken = process.env.FLOWYARD_ADMIN_TOKEN || undefined;
-  const publicUrl = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
-  const leaseMs = process.env.FLOWYARD_LEASE_MS ? Number(process.env.FLOWYARD_LEASE_MS) : undefined;
-  const deps = await buildDeps({ db: handle.db, dataDir: options.dataDir, publicUrl, adminToken, leaseMs });
-  if (options.runner) deps.dockerPing = async () => void (await createDockerClient().ping());
+  const adminToken = config.server.adminToken;
+  const deps = await depsFromConfig(handle.db, config);
+  if (config.embeddedRunner) deps.dockerPing = async () => void (await createDockerClient().ping());
   const app = createApp(
     deps,
-    { ui: (a) => serveUi(a, process.env.FLOWYARD_UI_DIR ?? resolve(import.meta.dirname, '../../build')) },
+    { ui: (a) => serveUi(a, config.uiDir ?? resolve(import.meta.dirname, '../../build')) },
   );
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   // Bind before creating the first admin: a busy port must not swallow the only showing of its password.
-  const bound = await listen(server, options.port, options.host);
+  const bound = await listen(server, config.port, config.host);
   if ('problem' in bound) {
     process.stderr.write(`flowyard: ${bound.problem}\n`);
     handle.close();
@@ -97,13 +84,14 @@ export async function runServe(args: string[]): Promise<number> {
   const stopSweeper = startLeaseSweeper(handle.db, deps.events, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));
   const scheduler = setInterval(() => void fireDueSchedules(handle.db, deps.events).catch((error: Error) => console.error(`[schedules] ${error.message}`)), SCHEDULE_TICK_MS);
   let embedded: RunningRunner | undefined;
-  const url = process.env.FLOWYARD_PUBLIC_URL ?? `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${bound.port}`;
-  process.stdout.write(`flowyard: listening on ${url} (database ${redactUrl(options.databaseUrl)})\n`);
+  // With --port 0 the default public URL names the port actually bound.
+  const url = config.server.publicUrl === defaultPublicUrl(config.host, config.port) ? defaultPublicUrl(config.host, bound.port) : config.server.publicUrl;
+  process.stdout.write(`flowyard: listening on ${url} (database ${redactUrl(config.databaseUrl)})\n`);
   if (firstAdmin.created) {
     process.stdout.write(`flowyard: created the first admin. Sign in once as ${firstAdmin.email} with password ${firstAdmin.password} and change it; it is not shown again.\n`);
   }
-  if (!options.runner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
-  else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, options.dataDir, options.runnerPolicy).then((r) => (embedded = r));
+  if (!config.embeddedRunner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
+  else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, config.dataDir, runnerPolicy).then((r) => (embedded = r));
   const collab = attachCollab(server, deps);
   const stop = async () => {
     await collab.close();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +14,9 @@ import { freshDatabase } from '../helpers/db.ts';
 const root = new URL('../../', import.meta.url).pathname;
 const bin = join(root, 'bin', 'flowyard.js');
 
-/** Runs bin/flowyard.js without the server settings this process may have (DATABASE_URL, FLOWYARD_*). */
-function flowyard(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL' && !name.startsWith('FLOWYARD_')));
+/** Runs bin/flowyard.js without the server settings this process may have (DATABASE_URL, FLOWYARD_*), plus `settings`. */
+function flowyard(args: string[], settings: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL' && !name.startsWith('FLOWYARD_'))), ...settings };
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,6 +72,18 @@ test('try-activate numbers the steps of each pipeline and names the job only whe
   assert.match(result.stdout, / {4}5\. approval {2}step\.gate {2}\(job 1\)\n {4}6\. deploy {2}step\.deploy {2}\(job 2\)\n/);
   assert.match(result.stdout, /pipeline nightly-scan \(schedule "0 3 \* \* \*"; 1 job\)\n {4}1\. deps {2}step\.scan_deps\n/);
   assert.ok(!result.stdout.includes('\x1b['));
+});
+
+test('a bad setting stops serve before it touches anything: one line naming the variable, exit 1', async () => {
+  const data = join(mkdtempSync(join(tmpdir(), 'flowyard-badconf-')), 'data');
+  const result = await flowyard(['serve', '--port', '0', '--data', data, '--no-runner'], { FLOWYARD_LEASE_MS: 'abc' });
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, 'flowyard: FLOWYARD_LEASE_MS must be a whole number of milliseconds ≥ 1000, got "abc"\n');
+  assert.equal(result.stdout, '');
+  assert.ok(!existsSync(data), 'no data folder was created');
+  const flag = await flowyard(['runner', '--url', 'http://127.0.0.1:1', '--capacity', 'many']);
+  assert.equal(flag.code, 1);
+  assert.equal(flag.stderr, 'flowyard: --capacity must be a whole number from 1 to 64, got "many"\n');
 });
 
 function occupy(): Promise<Server> {

@@ -16,7 +16,7 @@ export interface ArtifactStoreOptions {
   publicUrl: string;
   /** Secret for embedded-store URL signatures. */
   signingKey: Uint8Array | string;
-  /** Where S3 credentials come from (`process.env` in the CLI). */
+  /** The AWS_* settings S3 credentials come from (`Config.s3Env`, server/config.ts). */
   env: Record<string, string | undefined>;
 }
 
