@@ -20,15 +20,35 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
+/** The user behind the handshake, or null. */
 async function authenticate(req: IncomingMessage, deps: AppDeps): Promise<AuthUser | null> {
   const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-  if (bearer) return userForApiToken(deps.db, bearer);
+  if (bearer) {
+    const user = await userForApiToken(deps.db, bearer);
+    // The operator's FLOWYARD_ADMIN_TOKEN is exempt from the password change, as on every REST route.
+    return user && bearer === deps.config.adminToken ? { ...user, mustChangePassword: false } : user;
+  }
   // Browsers send cookies on cross-site WebSocket handshakes too, so the Origin must be ours.
   const origin = req.headers.origin;
   const allowed = [new URL(deps.config.publicUrl).origin, `http://${req.headers.host}`, `https://${req.headers.host}`];
   if (origin && !allowed.includes(origin)) return null;
   const session = cookie(req, SESSION_COOKIE);
   return session ? userForSession(deps.db, session) : null;
+}
+
+const RECHECK_MS = 1000;
+
+/** A revoked session or token, or a disabled or demoted user, ends the open connection within a second. */
+function watchCredential(ws: WebSocket, req: IncomingMessage, deps: AppDeps, onError: (error: Error) => void) {
+  const timer = setInterval(() => {
+    authenticate(req, deps)
+      .then((user) => {
+        if (!user || !hasRole(user, 'editor') || user.mustChangePassword) ws.close(1008, 'credential revoked');
+      })
+      .catch(onError);
+  }, RECHECK_MS);
+  timer.unref?.();
+  ws.on('close', () => clearInterval(timer));
 }
 
 function refuse(socket: Duplex, status: number, message: string) {
@@ -83,7 +103,7 @@ export function attachCollab(server: Server, deps: AppDeps) {
     void (async () => {
       const user = await authenticate(req, deps);
       if (!user) return refuse(socket, 401, 'Unauthorized');
-      if (!hasRole(user, 'editor')) return refuse(socket, 403, 'Forbidden');
+      if (!hasRole(user, 'editor') || user.mustChangePassword) return refuse(socket, 403, 'Forbidden');
       const docName = `workflow/${workflowId}`;
       // Creating the shared doc starts loading it; connections wait so nobody syncs an empty draft.
       const doc = getYDoc(docName);
@@ -93,7 +113,10 @@ export function attachCollab(server: Server, deps: AppDeps) {
         return refuse(socket, 404, 'Not Found');
       }
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        // An oversized or broken frame is this connection's problem, not the process's: ws closes it (1009, 1002).
+        ws.on('error', logError);
         editors.set(ws, user.id);
+        watchCredential(ws, req, deps, logError);
         setupWSConnection(ws, req, { docName });
       });
     })().catch((error: Error) => {
