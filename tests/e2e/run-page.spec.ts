@@ -158,6 +158,9 @@ test('a gate shows its rendered message; the workspace artifact is not listed; r
   await page.getByRole('button', { name: 'Re-run failed job' }).click();
   await expect(page.getByRole('heading', { name: 'gated-msg #2' })).toBeVisible();
   await expect(fact(page, 'Trigger')).toContainText('re-run of #1 from job 2 by Admin');
+  // The gate in front of the failed job asks again: the first run's approval is not carried over.
+  const again = page.getByRole('region', { name: 'Gate approval is waiting for a decision' });
+  await again.getByRole('button', { name: 'Approve' }).click();
   await expect(header(page, 'gated-msg #2')).toContainText('failed', { timeout: 30_000 });
   await expect(stepLink(page, 'build')).toContainText('succeeded');
   await screenshot(page, 'run-rerun-from-failed');
