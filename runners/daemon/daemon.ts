@@ -190,15 +190,17 @@ class Runner {
       }
     };
     const cancelPoll = async () => {
-      while (!finished.aborted) {
+      // A fenced (or already stopped) job asks nothing more: the job is no longer this runner's to speak of.
+      const stop = AbortSignal.any([finished, controller.signal]);
+      while (!stop.aborted) {
         try {
-          const answer = await this.api.awaitCancel(job.jobId, CANCEL_WAIT_SECONDS, finished);
+          const answer = await this.api.awaitCancel(job.jobId, CANCEL_WAIT_SECONDS, stop);
           if (answer.cancelled) {
             controller.abort('cancelled');
             return;
           }
         } catch {
-          await sleep(1000, finished);
+          await sleep(1000, stop);
         }
       }
     };
