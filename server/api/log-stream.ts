@@ -77,14 +77,26 @@ export async function respondWithStepLog(c: Context<AppEnv>, runId: string, step
     const lastEventId = Number(c.req.header('Last-Event-ID') ?? c.req.query('lastEventId') ?? -1);
     return streamStepLog(c, run.id, step.index, Number.isInteger(lastEventId) ? lastEventId : -1);
   }
+  return respondWithText(c, {
+    filename: `${run.workflowName}-${run.number}-${step.name}.log`,
+    tail: tailLines === undefined ? undefined : () => readLogTail(db, run.id, step.index, tailLines),
+    whole: () => readWholeLog(db, run.id, step.index),
+  });
+}
+
+/** A log as plain text: its last lines (with X-Log-Truncated), or the whole of it streamed as a download. */
+export async function respondWithText(
+  c: Context<AppEnv>,
+  log: { filename: string; tail?: () => Promise<{ data: Uint8Array; truncated: boolean }>; whole: () => AsyncIterable<Uint8Array> },
+): Promise<Response> {
   c.header('Content-Type', 'text/plain; charset=utf-8');
-  if (tailLines !== undefined) {
-    const tail = await readLogTail(db, run.id, step.index, tailLines);
+  if (log.tail) {
+    const tail = await log.tail();
     c.header('X-Log-Truncated', tail.truncated ? '1' : '0');
     return c.body(tail.data as Uint8Array<ArrayBuffer>, 200);
   }
-  c.header('Content-Disposition', `attachment; filename="${run.workflowName}-${run.number}-${step.name}.log"`);
+  c.header('Content-Disposition', `attachment; filename="${log.filename}"`);
   return stream(c, async (out) => {
-    for await (const chunk of readWholeLog(db, run.id, step.index)) await out.write(chunk);
+    for await (const chunk of log.whole()) await out.write(chunk);
   });
 }

@@ -81,7 +81,8 @@ export async function readLogTail(db: Db, runId: string, stepIndex: number, maxL
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The parts as one byte array. */
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {

@@ -1,5 +1,6 @@
 import type { Db } from '../../db/client.ts';
 import { readLogTail, readWholeLog } from './logs.ts';
+import { concat } from './logs.ts';
 
 interface LoggedStep {
   index: number;
@@ -50,14 +51,4 @@ export async function readRunLogTail(db: Db, runId: string, steps: LoggedStep[],
     remaining -= 1;
   }
   return { data: concat(parts), truncated: i >= 0 };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { stream } from 'hono/streaming';
 import { getRun } from '../../services/runs.ts';
 import { readRunLog, readRunLogTail } from '../../services/whole-log.ts';
 import type { AppEnv } from '../env.ts';
+import { respondWithText } from '../log-stream.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 
 const wholeLog = createRoute({
@@ -18,15 +18,10 @@ const wholeLog = createRoute({
 async function respondWithRunLog(c: Context<AppEnv>, runId: string, tailLines: number | undefined): Promise<Response> {
   const { db } = c.get('deps');
   const run = await getRun(db, runId);
-  c.header('Content-Type', 'text/plain; charset=utf-8');
-  if (tailLines !== undefined) {
-    const tail = await readRunLogTail(db, run.id, run.steps, tailLines);
-    c.header('X-Log-Truncated', tail.truncated ? '1' : '0');
-    return c.body(tail.data as Uint8Array<ArrayBuffer>, 200);
-  }
-  c.header('Content-Disposition', `attachment; filename="${run.workflowName}-${run.number}.log"`);
-  return stream(c, async (out) => {
-    for await (const chunk of readRunLog(db, run.id, run.steps)) await out.write(chunk);
+  return respondWithText(c, {
+    filename: `${run.workflowName}-${run.number}.log`,
+    tail: tailLines === undefined ? undefined : () => readRunLogTail(db, run.id, run.steps, tailLines),
+    whole: () => readRunLog(db, run.id, run.steps),
   });
 }
 
