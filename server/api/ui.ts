@@ -3,6 +3,7 @@
  * Node-only (reads files through `@hono/node-server`): `flowyard serve` mounts it; an edge deployment
  * serves build/ as static assets instead.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Context, Env, Hono, MiddlewareHandler } from 'hono';
@@ -35,8 +36,13 @@ export function serveUi<E extends Env>(app: Hono<E>, buildDir: string): void {
   };
   const outsideApi = (handler: MiddlewareHandler<E>): MiddlewareHandler<E> => (c, next) => (isApiPath(c.req.path) ? next() : handler(c, next));
 
-  const appShell = serveStatic<E>({ root, path: 'index.html', onFound: cache(REVALIDATE) });
   const notBuilt = `The web app is not built: ${root}/index.html is missing. Run \`npx vite build\` or set FLOWYARD_UI_DIR.\n`;
+  if (!existsSync(root)) {
+    // Nothing to serve yet (a fresh clone before its first build): say so on every page, quietly.
+    app.get('*', outsideApi((c, next) => (wantsPage(c) ? Promise.resolve(c.text(notBuilt, 503)) : next())));
+    return;
+  }
+  const appShell = serveStatic<E>({ root, path: 'index.html', onFound: cache(REVALIDATE) });
 
   app.use('/_app/*', compress());
   app.get('/_app/immutable/*', serveStatic<E>({ root, onFound: cache(IMMUTABLE) }), (c) => c.notFound());
