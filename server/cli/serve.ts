@@ -1,8 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-
-const LEASE_SWEEP_MS = 2000;
-const SCHEDULE_TICK_MS = 5000;
 import { parseArgs } from 'node:util';
 import { createAdaptorServer } from '@hono/node-server';
 import { openDatabase } from '../../db/client.ts';
@@ -25,6 +22,9 @@ import { serveUi } from '../api/ui.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachCollab } from '../collab/ws.ts';
+
+const LEASE_SWEEP_MS = 2000;
+const SCHEDULE_TICK_MS = 5000;
 
 /** The configuration of `flowyard serve` from its flags and the environment, and the embedded runner's --allow-* policy. */
 export function parseServeArgs(args: string[], env: Record<string, string | undefined> = process.env): { config: Config; runnerPolicy: RunnerPolicy } {
