@@ -15,31 +15,24 @@ const root = new URL('../../', import.meta.url).pathname;
 const bin = join(root, 'bin', 'flowyard.js');
 
 /** Runs bin/flowyard.js without the server settings this process may have (DATABASE_URL, FLOWYARD_*), plus `settings`. */
-function flowyard(args: string[], settings: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function flowyard(args: string[], settings: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL' && !name.startsWith('FLOWYARD_'))), ...settings };
-  const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
-test('flowyard --help answers in under half a second (median of 3, Node start-up included)', async () => {
-  const times: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const help = await flowyard(['--help']);
-    assert.equal(help.code, 0);
-    assert.match(help.stdout, /^Usage: flowyard <command>/);
-    for (const command of ['serve', 'validate', 'try-activate', 'runner', 'exec', 'admin reset-password']) assert.match(help.stdout, new RegExp(`\\n  ${command} `));
-    times.push(help.ms);
-  }
-  const median = times.sort((a, b) => a - b)[1]!;
-  console.log(`# flowyard --help: median ${Math.round(median)} ms of ${times.map(Math.round).join(', ')}`);
-  assert.ok(median < 500, `median ${Math.round(median)} ms`);
+// How fast it answers is a figure of `npm run bench` (tests/bench/cli-help.ts), not a timed test.
+test('flowyard --help lists every command, and each command has its usage', async () => {
+  const help = await flowyard(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: flowyard <command>/);
+  for (const command of ['serve', 'validate', 'try-activate', 'runner', 'exec', 'admin reset-password']) assert.match(help.stdout, new RegExp(`\\n  ${command} `));
   const one = await flowyard(['exec', '--help']);
   assert.equal(one.code, 0);
   assert.match(one.stdout, /^usage: flowyard exec FILE .*--approve-gates/);

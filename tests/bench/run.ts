@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { benchCliHelp } from './cli-help.ts';
 import { benchLogMemory } from './log-memory.ts';
 import { benchTryActivate } from './try-activate.ts';
 
 benchTryActivate();
+benchCliHelp();
 await benchLogMemory();
 
 // The browser figures start their own server and Chromium; each runs in its own process.
