@@ -20,6 +20,9 @@ fi
 echo "== web app typecheck"
 npm run --silent check:app
 
+echo "== web app build (some server tests serve it)"
+npx tsx scripts/build-ui.ts
+
 echo "== tests"
 shopt -s nullglob
 files=(tests/unit/*.test.ts tests/api/*.test.ts tests/security/*.test.ts tests/docker/*.test.ts)
