@@ -10,7 +10,13 @@ module.exports = {
       from: { path: '^server/engine/' },
       to: { pathNot: ['^server/engine/', 'node_modules'] },
     },
-    { name: 'engine-no-node', comment: 'server/engine imports no node: module.', severity: 'error', from: { path: '^server/engine/' }, to: { dependencyTypes: ['core'] } },
+    {
+      name: 'engine-no-node',
+      comment: 'server/engine imports no node: module.',
+      severity: 'error',
+      from: { path: '^server/engine/' },
+      to: { dependencyTypes: ['core'] },
+    },
     {
       name: 'protocol-only-zod',
       comment: 'runners/protocol is the wire contract: zod and nothing else.',
@@ -32,8 +38,20 @@ module.exports = {
       from: { path: '^server/(api|services|collab|engine)/' },
       to: { path: '^runners/', pathNot: '^runners/protocol/' },
     },
-    { name: 'services-not-api', comment: 'server/services never imports server/api.', severity: 'error', from: { path: '^server/services/' }, to: { path: '^server/api/' } },
-    { name: 'app-alone', comment: 'The web app talks to the server over HTTP only.', severity: 'error', from: { path: '^app/' }, to: { path: '^(server|runners|db)/' } },
+    {
+      name: 'services-not-api',
+      comment: 'server/services never imports server/api.',
+      severity: 'error',
+      from: { path: '^server/services/' },
+      to: { path: '^server/api/' },
+    },
+    {
+      name: 'app-alone',
+      comment: 'The web app talks to the server over HTTP only.',
+      severity: 'error',
+      from: { path: '^app/' },
+      to: { path: '^(server|runners|db)/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -32,7 +32,9 @@ export const COMMAND_USAGE = {
 export const USAGE = `Usage: flowyard <command> [options]    (flowyard <command> --help for one command)
 
 Commands:
-${Object.values(COMMAND_USAGE).map((c) => `  ${c.usage}\n      ${c.summary}`).join('\n')}
+${Object.values(COMMAND_USAGE)
+  .map((c) => `  ${c.usage}\n      ${c.summary}`)
+  .join('\n')}
 `;
 
 /**

@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
-const id = () => text('id').primaryKey().$defaultFn(() => crypto.randomUUID());
+const id = () =>
+  text('id')
+    .primaryKey()
+    .$defaultFn(() => crypto.randomUUID());
 const createdAt = () =>
   integer('created_at', { mode: 'timestamp_ms' })
     .notNull()
@@ -160,7 +163,10 @@ export const runnerRegistrationTokens = sqliteTable('runner_registration_tokens'
   tokenHash: text('token_hash').notNull().unique(),
   description: text('description').notNull().default(''),
   /** The labels a runner registered with this token may claim; empty means any. */
-  labels: text('labels', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  labels: text('labels', { mode: 'json' })
+    .$type<string[]>()
+    .notNull()
+    .default(sql`'[]'`),
   /** One-time tokens (the default) are spent by their first registration. */
   reusable: integer('reusable', { mode: 'boolean' }).notNull().default(false),
   usedAt: integer('used_at', { mode: 'timestamp_ms' }),
@@ -333,9 +339,15 @@ export const environments = sqliteTable('environments', {
   /** Protected environments take deployments only from workflows an admin allowed, with the admin's approvers. */
   protected: integer('protected', { mode: 'boolean' }).notNull().default(true),
   /** Names of the workflows allowed to deploy here while protected. */
-  allowedWorkflows: text('allowed_workflows', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  allowedWorkflows: text('allowed_workflows', { mode: 'json' })
+    .$type<string[]>()
+    .notNull()
+    .default(sql`'[]'`),
   /** E-mails or `role:<role>` whose approval a deployment here needs; set by an admin, not by the workflow. */
-  approvers: text('approvers', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  approvers: text('approvers', { mode: 'json' })
+    .$type<string[]>()
+    .notNull()
+    .default(sql`'[]'`),
   createdAt: createdAt(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });

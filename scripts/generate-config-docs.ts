@@ -9,8 +9,17 @@ import { SETTINGS, type Setting, type SettingUser } from '../runners/protocol/se
 export const CONFIG_DOC_PATH = fileURLToPath(new URL('../docs/configuration.md', import.meta.url));
 
 const SECTIONS: { title: string; has: (users: readonly SettingUser[]) => boolean; intro: string }[] = [
-  { title: 'Server', has: (users) => !users.includes('runner') && !users.includes('cli'), intro: 'Read by `flowyard serve`, `flowyard admin` and the edge entry (server/edge.ts) through `loadConfig` in server/config.ts.' },
-  { title: 'Runner', has: (users) => users.includes('runner'), intro: 'Read by `flowyard runner` through `loadRunnerSettings` in runners/daemon/config.ts; the `--allow-*` flags and DOCKER_HOST also apply to the runner embedded in `flowyard serve`.' },
+  {
+    title: 'Server',
+    has: (users) => !users.includes('runner') && !users.includes('cli'),
+    intro: 'Read by `flowyard serve`, `flowyard admin` and the edge entry (server/edge.ts) through `loadConfig` in server/config.ts.',
+  },
+  {
+    title: 'Runner',
+    has: (users) => users.includes('runner'),
+    intro:
+      'Read by `flowyard runner` through `loadRunnerSettings` in runners/daemon/config.ts; the `--allow-*` flags and DOCKER_HOST also apply to the runner embedded in `flowyard serve`.',
+  },
   { title: 'Command line', has: (users) => users.includes('cli'), intro: 'Read by every `flowyard` command.' },
 ];
 
@@ -38,7 +47,16 @@ export function renderConfigDocs(): string {
   ];
   for (const section of SECTIONS) {
     const rows = settings.filter((s) => section.has(s.usedBy));
-    parts.push('', `## ${section.title}`, '', section.intro, '', '| Variable / flag | Type | Default | Meaning | Used by |', '| --- | --- | --- | --- | --- |', ...rows.map(row));
+    parts.push(
+      '',
+      `## ${section.title}`,
+      '',
+      section.intro,
+      '',
+      '| Variable / flag | Type | Default | Meaning | Used by |',
+      '| --- | --- | --- | --- | --- |',
+      ...rows.map(row),
+    );
   }
   parts.push(
     '',

@@ -9,6 +9,9 @@ npx tsx scripts/check-standalone.ts
 echo "== import rules"
 bash scripts/check-imports.sh
 
+echo "== lint and format (eslint, prettier)"
+npm run --silent lint
+
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 

@@ -46,8 +46,24 @@ export interface Config {
 }
 
 const SERVER_SETTINGS = [
-  'port', 'host', 'dataDir', 'databaseUrl', 'databaseAuthToken', 'publicUrl', 'adminToken', 'secretKey', 'leaseMs',
-  'maxBodyBytes', 'trustProxy', 'uiDir', 'artifactsUrl', 'awsAccessKeyId', 'awsSecretAccessKey', 'awsSessionToken', 'awsRegion', 'noRunner',
+  'port',
+  'host',
+  'dataDir',
+  'databaseUrl',
+  'databaseAuthToken',
+  'publicUrl',
+  'adminToken',
+  'secretKey',
+  'leaseMs',
+  'maxBodyBytes',
+  'trustProxy',
+  'uiDir',
+  'artifactsUrl',
+  'awsAccessKeyId',
+  'awsSecretAccessKey',
+  'awsSessionToken',
+  'awsRegion',
+  'noRunner',
 ] as const;
 
 /** `flags` are the parsed command-line options by flag name (`port`, `data`, `no-runner`, ...); they win over the environment. */

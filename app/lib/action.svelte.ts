@@ -41,7 +41,10 @@ export function useAction<Args extends unknown[], Key = true>(
 }
 
 /** `act` on one item of `list` by its id (a delete, a revoke), then the list reloaded; `running` is that id. */
-export function useListAction<Item extends { id: string }>(act: (id: string) => Promise<unknown>, list: { refresh(): Promise<void> } | undefined): Action<[Item], string> {
+export function useListAction<Item extends { id: string }>(
+  act: (id: string) => Promise<unknown>,
+  list: { refresh(): Promise<void> } | undefined,
+): Action<[Item], string> {
   return useAction(
     async (item: Item) => {
       await act(item.id);

@@ -46,7 +46,8 @@ export class RunnerApi {
     this.token = token;
   }
 
-  register = (request: Body<typeof RUNNER_ROUTES.register.request>) => this.callRoute(RUNNER_ROUTES.register, {}, { ...request, protocol: request.protocol ?? RUNNER_PROTOCOL_VERSION });
+  register = (request: Body<typeof RUNNER_ROUTES.register.request>) =>
+    this.callRoute(RUNNER_ROUTES.register, {}, { ...request, protocol: request.protocol ?? RUNNER_PROTOCOL_VERSION });
   heartbeat = (runningJobs: string[]) => this.callRoute(RUNNER_ROUTES.heartbeat, {}, { runningJobs });
   claim = (waitSeconds: number, signal?: AbortSignal) => this.callRoute(RUNNER_ROUTES.claim, {}, { waitSeconds }, { signal });
   renewLease = (jobId: string, signal?: AbortSignal) => this.callRoute(RUNNER_ROUTES.renewLease, { jobId }, undefined, { signal });
@@ -56,7 +57,8 @@ export class RunnerApi {
   appendLogs = (jobId: string, chunks: Body<typeof LogChunk>[]) => this.callRoute(RUNNER_ROUTES.appendLogs, { jobId }, { chunks });
   artifactUploadUrl = (jobId: string, artifact: Artifact) => this.callRoute(RUNNER_ROUTES.artifactUploadUrl, { jobId }, artifact);
   commitArtifact = (jobId: string, artifact: Artifact) => this.callRoute(RUNNER_ROUTES.commitArtifact, { jobId }, artifact);
-  artifactDownloadUrl = (jobId: string, request: Body<typeof RUNNER_ROUTES.artifactDownloadUrl.request>) => this.callRoute(RUNNER_ROUTES.artifactDownloadUrl, { jobId }, request);
+  artifactDownloadUrl = (jobId: string, request: Body<typeof RUNNER_ROUTES.artifactDownloadUrl.request>) =>
+    this.callRoute(RUNNER_ROUTES.artifactDownloadUrl, { jobId }, request);
   release = (jobId: string) => this.callRoute(RUNNER_ROUTES.release, { jobId }, undefined);
   done = (jobId: string, result: JobResult) => this.callRoute(RUNNER_ROUTES.done, { jobId }, result);
 
@@ -68,13 +70,19 @@ export class RunnerApi {
     options: { query?: Body<Route['query']>; signal?: AbortSignal } = {},
   ): Promise<Answer<Route>> {
     const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String((params as Record<string, string | number>)[name])));
-    const query = options.query ? `?${new URLSearchParams(Object.entries(options.query as Record<string, unknown>).map(([key, value]) => [key, String(value)]))}` : '';
+    const query = options.query
+      ? `?${new URLSearchParams(Object.entries(options.query as Record<string, unknown>).map(([key, value]) => [key, String(value)]))}`
+      : '';
     const { status, payload } = await this.send(route.method, path + query, body, options.signal);
     if (!route.response) return undefined as Answer<Route>;
     if (payload === null && route.mayBeEmpty) return null as Answer<Route>;
     const parsed = route.response.safeParse(payload);
     if (!parsed.success) {
-      throw new ApiCallError(status, 'unexpected_answer', `${route.method} ${path}: the server answered a shape protocol v${RUNNER_PROTOCOL_VERSION} does not allow: ${z.prettifyError(parsed.error)}`);
+      throw new ApiCallError(
+        status,
+        'unexpected_answer',
+        `${route.method} ${path}: the server answered a shape protocol v${RUNNER_PROTOCOL_VERSION} does not allow: ${z.prettifyError(parsed.error)}`,
+      );
     }
     return parsed.data as Answer<Route>;
   }
@@ -118,7 +126,11 @@ export class RunnerApi {
     try {
       return { status: response.status, payload: JSON.parse(text) };
     } catch {
-      throw new ApiCallError(response.status, 'unexpected_answer', `${method} ${path}: the server answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+      throw new ApiCallError(
+        response.status,
+        'unexpected_answer',
+        `${method} ${path}: the server answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+      );
     }
   }
 }

@@ -38,7 +38,12 @@ export const POLICY_FLAGS = {
 } as const;
 
 /** The runner's policy from its --allow-* flags; a docker host that is not a unix:// or tcp:// URL is refused. */
-export function policyFromFlags(values: { 'allow-host-network'?: boolean; 'allow-docker-host'?: string[]; 'allow-bind-mounts'?: boolean; 'allow-egress'?: boolean }): RunnerPolicy {
+export function policyFromFlags(values: {
+  'allow-host-network'?: boolean;
+  'allow-docker-host'?: string[];
+  'allow-bind-mounts'?: boolean;
+  'allow-egress'?: boolean;
+}): RunnerPolicy {
   const s = readSettings(['allowHostNetwork', 'allowDockerHosts', 'allowBindMounts', 'allowEgress'], {}, values);
   return {
     allowHostNetwork: s.allowHostNetwork ?? false,
@@ -65,7 +70,10 @@ export function loadRunnerSettings(flags: Record<string, unknown>): RunnerSettin
     url: s.runnerUrl,
     registrationToken: s.registrationToken,
     name: s.runnerName ?? hostname(),
-    labels: (s.runnerLabels ?? 'linux,docker').split(',').map((l) => l.trim()).filter(Boolean),
+    labels: (s.runnerLabels ?? 'linux,docker')
+      .split(',')
+      .map((l) => l.trim())
+      .filter(Boolean),
     capacity: s.capacity ?? 2,
     configPath: s.runnerConfig ?? join(homedir(), '.flowyard', 'runner.json'),
     policy: policyFromFlags(flags),

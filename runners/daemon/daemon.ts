@@ -58,7 +58,14 @@ export async function ensureRegistered(options: RunnerOptions): Promise<RunnerCo
     capacity: options.capacity,
     version: RUNNER_VERSION,
   });
-  const config: RunnerConfig = { url: options.url, runnerId: registered.runnerId, token: registered.token, name: options.name, labels: registered.labels ?? options.labels, capacity: options.capacity };
+  const config: RunnerConfig = {
+    url: options.url,
+    runnerId: registered.runnerId,
+    token: registered.token,
+    name: options.name,
+    labels: registered.labels ?? options.labels,
+    capacity: options.capacity,
+  };
   await saveRunnerConfig(options.configPath, config);
   return config;
 }
@@ -166,7 +173,10 @@ class Runner {
     let fenceTimer: ReturnType<typeof setTimeout> | undefined;
     const armFence = (renewalSentAt: number) => {
       clearTimeout(fenceTimer);
-      fenceTimer = setTimeout(() => this.fence(job, controller, outbox, `the lease could not be renewed for ${Date.now() - renewalSentAt} ms`), renewalSentAt + fenceAfter - Date.now());
+      fenceTimer = setTimeout(
+        () => this.fence(job, controller, outbox, `the lease could not be renewed for ${Date.now() - renewalSentAt} ms`),
+        renewalSentAt + fenceAfter - Date.now(),
+      );
     };
     armFence(Date.now());
     finished.addEventListener('abort', () => clearTimeout(fenceTimer), { once: true });
@@ -241,7 +251,9 @@ export async function startRunner(options: RunnerOptions): Promise<RunningRunner
   try {
     const removed = await removeLeftovers(options.docker, config.runnerId);
     if (removed.containers + removed.volumes > 0) {
-      options.log?.(`runner ${config.name}: removed ${removed.containers} container(s) and ${removed.volumes} workspace volume(s) left by jobs this runner no longer holds`);
+      options.log?.(
+        `runner ${config.name}: removed ${removed.containers} container(s) and ${removed.volumes} workspace volume(s) left by jobs this runner no longer holds`,
+      );
     }
   } catch (error) {
     options.log?.(`runner ${config.name}: could not remove leftovers: ${(error as Error).message}`);

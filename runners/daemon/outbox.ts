@@ -2,9 +2,7 @@ import type { JobResult, StepReport } from '../protocol/v1.ts';
 import { backoffMs, sleep, type ApiCallError, type RunnerApi } from './client.ts';
 
 type Event =
-  | { kind: 'step'; index: number; report: StepReport }
-  | { kind: 'log'; stepIndex: number; seq: number; data: string }
-  | { kind: 'done'; result: JobResult };
+  { kind: 'step'; index: number; report: StepReport } | { kind: 'log'; stepIndex: number; seq: number; data: string } | { kind: 'done'; result: JobResult };
 
 const MAX_CHUNKS_PER_CALL = 200;
 const MAX_BYTES_PER_CALL = 512 * 1024;

@@ -127,7 +127,16 @@ export class DockerProvider implements DeployProvider {
     if (!current?.previous) throw new Error(`no earlier release of ${app} in ${environment} is recorded`);
     context.log(`rolling ${app} in ${environment} back from ${current.release.version} to ${current.previous.version}`);
     return this.deploy(
-      { ...current.previous, deploymentId: randomUUID(), app, environment, strategy: 'blue_green', rolling: { maxSurge: 1, maxUnavailable: 0 }, canary: [], rollbackOnFailure: true },
+      {
+        ...current.previous,
+        deploymentId: randomUUID(),
+        app,
+        environment,
+        strategy: 'blue_green',
+        rolling: { maxSurge: 1, maxUnavailable: 0 },
+        canary: [],
+        rollbackOnFailure: true,
+      },
       context,
     );
   }

@@ -49,7 +49,9 @@ export async function waitHealthy(target: HealthTarget, check: HealthCheck, sign
     const failure = passed ? null : await target.failure();
     if (failure) throw new Error(`${target.label} is unhealthy: ${failure}`);
   }
-  throw new Error(`${target.label} is unhealthy: ${target.url} did not pass ${check.healthyThreshold} time(s) in a row within ${attempts} attempts (last: ${lastResult})`);
+  throw new Error(
+    `${target.label} is unhealthy: ${target.url} did not pass ${check.healthyThreshold} time(s) in a row within ${attempts} attempts (last: ${lastResult})`,
+  );
 }
 
 /** The HTTP status as text, or why there was none. */

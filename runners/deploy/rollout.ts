@@ -59,7 +59,15 @@ export class Rollout {
     for (const port of ports) {
       throwIfCancelled(this.context.signal);
       const { app, environment, deploymentId } = this.plan;
-      const instance = await startInstance(this.docker, { app, environment, deploymentId, image: this.release.image, version: this.release.version, slot: this.slot, port });
+      const instance = await startInstance(this.docker, {
+        app,
+        environment,
+        deploymentId,
+        image: this.release.image,
+        version: this.release.version,
+        slot: this.slot,
+        port,
+      });
       this.started.push(instance);
       batch.push(instance);
       this.log(`started ${instance.name} (${instance.version}, ${this.slot}) on ${this.urlOf(instance)}`);
@@ -175,7 +183,9 @@ async function canary(rollout: Rollout): Promise<void> {
     await rollout.retire(Math.max(0, rollout.oldRunning.length - keepOld));
     const total = rollout.started.length + rollout.oldRunning.length;
     const share = Math.round((rollout.started.length / total) * 100);
-    rollout.log(`canary ${weight}%: ${rollout.started.length} new (${rollout.release.version}), ${rollout.oldRunning.length} old: ${share}% of instances on the new version`);
+    rollout.log(
+      `canary ${weight}%: ${rollout.started.length} new (${rollout.release.version}), ${rollout.oldRunning.length} old: ${share}% of instances on the new version`,
+    );
     if (pauseMs > 0) {
       rollout.log(`canary ${weight}%: holding for ${pauseMs} ms`);
       await pause(pauseMs, rollout.signal);

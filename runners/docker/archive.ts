@@ -8,7 +8,13 @@ import { WORKSPACE_PATH } from './workspace.ts';
  * Files inside a workspace volume are reached through a container that is created but never started:
  * the engine's archive API reads and writes its mounts without running anything.
  */
-async function withIdleContainer<T>(docker: Dockerode, image: string, volume: string, use: (c: Dockerode.Container) => Promise<T>, cmd: string[] = ['true']): Promise<T> {
+async function withIdleContainer<T>(
+  docker: Dockerode,
+  image: string,
+  volume: string,
+  use: (c: Dockerode.Container) => Promise<T>,
+  cmd: string[] = ['true'],
+): Promise<T> {
   await ensureImage(docker, image, 'if_not_present');
   const container = await docker.createContainer({
     Image: image,
@@ -60,10 +66,16 @@ export async function exportFromWorkspace(docker: Dockerode, image: string, volu
 export async function importIntoWorkspace(docker: Dockerode, image: string, volume: string, dest: string, tarFile: string): Promise<void> {
   const target = workspacePath(dest);
   // The archive API only extracts into an existing folder, and making one takes a (very short) run.
-  await withIdleContainer(docker, image, volume, async (container) => {
-    await container.start();
-    const { StatusCode } = (await container.wait()) as { StatusCode: number };
-    if (StatusCode !== 0) throw new Error(`could not create ${target} in the workspace (exit ${StatusCode})`);
-    await container.putArchive(createReadStream(tarFile), { path: target });
-  }, ['mkdir', '-p', target]);
+  await withIdleContainer(
+    docker,
+    image,
+    volume,
+    async (container) => {
+      await container.start();
+      const { StatusCode } = (await container.wait()) as { StatusCode: number };
+      if (StatusCode !== 0) throw new Error(`could not create ${target} in the workspace (exit ${StatusCode})`);
+      await container.putArchive(createReadStream(tarFile), { path: target });
+    },
+    ['mkdir', '-p', target],
+  );
 }

@@ -36,9 +36,7 @@ export async function ensureImage(docker: Dockerode, ref: string, policy: PullPo
   } catch (error) {
     const reason = errorMessage(error);
     throw new Error(
-      policy === 'always'
-        ? `image "${ref}" pull failed (pull_policy is always): ${reason}`
-        : `image "${ref}" not found locally and pull failed: ${reason}`,
+      policy === 'always' ? `image "${ref}" pull failed (pull_policy is always): ${reason}` : `image "${ref}" not found locally and pull failed: ${reason}`,
     );
   }
 }
@@ -64,9 +62,7 @@ export async function pullImage(docker: Dockerode, ref: string): Promise<string 
   const stream = await docker.pull(ref);
   // The engine reports pull failures inside the progress stream, not as an HTTP error.
   const events = await new Promise<PullProgressEvent[]>((resolve, reject) => {
-    docker.modem.followProgress(stream, (error: Error | null, output: PullProgressEvent[]) =>
-      error ? reject(error) : resolve(output),
-    );
+    docker.modem.followProgress(stream, (error: Error | null, output: PullProgressEvent[]) => (error ? reject(error) : resolve(output)));
   });
   const failure = events.find((event) => event.error || event.errorDetail?.message);
   if (failure) throw new Error(failure.errorDetail?.message ?? failure.error);

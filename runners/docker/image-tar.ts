@@ -6,7 +6,10 @@ import { open } from 'node:fs/promises';
 const BLOCK = 512;
 
 function octal(block: Buffer, offset: number, width: number): number {
-  const text = block.toString('ascii', offset, offset + width).replace(/[\0 ]+$/, '').trim();
+  const text = block
+    .toString('ascii', offset, offset + width)
+    .replace(/[\0 ]+$/, '')
+    .trim();
   return text ? Number.parseInt(text, 8) : 0;
 }
 

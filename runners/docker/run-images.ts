@@ -32,7 +32,11 @@ function canonicalRepository(repository: string): string {
 }
 
 /** A path component of a Docker reference: [a-z0-9] runs joined by . _ __ or dashes. */
-const runComponent = (runId: string) => runId.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
+const runComponent = (runId: string) =>
+  runId
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '') || 'run';
 
 /** `demo-web:1.4` built by run R → `flowyard-run/<R>/demo-web:1.4`; a registry host's `:port` becomes `-port`. */
 export function runImageRef(runId: string, ref: string): string {
@@ -103,8 +107,15 @@ export async function removeRunImages(docker: Dockerode, runId: string): Promise
   const images = await docker.listImages({ filters: { label: [`${RUN_LABEL}=${runId}`] } }).catch(() => []);
   for (const image of images) {
     for (const tag of image.RepoTags ?? []) {
-      if (tag !== '<none>:<none>') await docker.getImage(tag).remove().catch(() => undefined);
+      if (tag !== '<none>:<none>')
+        await docker
+          .getImage(tag)
+          .remove()
+          .catch(() => undefined);
     }
-    await docker.getImage(image.Id).remove().catch(() => undefined);
+    await docker
+      .getImage(image.Id)
+      .remove()
+      .catch(() => undefined);
   }
 }

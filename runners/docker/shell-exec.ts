@@ -1,6 +1,6 @@
 import { type Duplex, Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import { MANAGED_LABEL, ensureImage, errorMessage, statusCodeOf, type PullPolicy } from './engine.ts';
+import { MANAGED_LABEL, ensureImage, errorMessage, type PullPolicy } from './engine.ts';
 import { WORKSPACE_PATH } from './workspace.ts';
 import { removeContainer, stopContainer } from './containers.ts';
 import { DEFAULT_RUNNER_POLICY, checkContainer, type RunnerPolicy } from './policy.ts';
@@ -148,12 +148,7 @@ function containerOptions(spec: ShellExecSpec): Dockerode.ContainerCreateOptions
   };
 }
 
-async function runContainer(
-  docker: Dockerode,
-  container: Dockerode.Container,
-  spec: ShellExecSpec,
-  io: StepIO,
-): Promise<Omit<StepOutcome, 'durationMs'>> {
+async function runContainer(docker: Dockerode, container: Dockerode.Container, spec: ShellExecSpec, io: StepIO): Promise<Omit<StepOutcome, 'durationMs'>> {
   // Attach before start so that no early output is missed.
   const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as Duplex;
   const outputEnded = new Promise<void>((resolve) => {
@@ -183,7 +178,8 @@ async function runContainer(
     if (io.signal?.aborted) return CANCELLED;
     await container.start();
     started = true;
-    if (interruption) void stopContainer(container); // interrupted while starting
+    if (interruption)
+      void stopContainer(container); // interrupted while starting
     else if (spec.timeoutMs !== undefined) timer = setTimeout(() => interrupt('timed_out'), spec.timeoutMs);
 
     const { StatusCode: exitCode } = (await container.wait()) as { StatusCode: number };
@@ -229,12 +225,7 @@ async function oomError(container: Dockerode.Container, spec: ShellExecSpec): Pr
   return {};
 }
 
-
-
-
 function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
+  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }

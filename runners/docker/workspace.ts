@@ -9,11 +9,7 @@ export function workspaceVolumeName(jobId: string): string {
 }
 
 /** Creates (or reuses, if it exists) the named volume mounted at /workspace by every step of one job. */
-export async function createWorkspaceVolume(
-  docker: Dockerode,
-  jobId: string,
-  labels: Record<string, string> = {},
-): Promise<string> {
+export async function createWorkspaceVolume(docker: Dockerode, jobId: string, labels: Record<string, string> = {}): Promise<string> {
   const name = workspaceVolumeName(jobId);
   await docker.createVolume({
     Name: name,

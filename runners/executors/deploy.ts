@@ -63,7 +63,8 @@ function buildPlan(runtime: StepRuntime): { plan: DeployPlan; target: DeployTarg
   if (config.strategy === 'rolling' && config.rolling.max_surge === 0 && config.rolling.max_unavailable === 0) {
     throw new ConfigError('rolling.max_surge and rolling.max_unavailable cannot both be 0: the update could never make progress');
   }
-  if (config.strategy === 'canary' && !config.canary) throw new ConfigError('strategy canary needs canary.steps, e.g. [{ weight: 25, pause: 1m }, { weight: 100 }]');
+  if (config.strategy === 'canary' && !config.canary)
+    throw new ConfigError('strategy canary needs canary.steps, e.g. [{ weight: 25, pause: 1m }, { weight: 100 }]');
   const { app, version } = appAndVersion(config.image);
   const check = config.health_check;
   const plan: DeployPlan = {
@@ -76,7 +77,12 @@ function buildPlan(runtime: StepRuntime): { plan: DeployPlan; target: DeployTarg
     replicas: config.replicas,
     rolling: { maxSurge: config.rolling.max_surge, maxUnavailable: config.rolling.max_unavailable },
     canary: (config.canary?.steps ?? []).map((step) => ({ weight: step.weight, pauseMs: step.pause ? (parseDuration(step.pause) ?? 0) : 0 })),
-    healthCheck: { path: check.path, intervalMs: parseDuration(check.interval)!, timeoutMs: parseDuration(check.timeout)!, healthyThreshold: check.healthy_threshold },
+    healthCheck: {
+      path: check.path,
+      intervalMs: parseDuration(check.interval)!,
+      timeoutMs: parseDuration(check.timeout)!,
+      healthyThreshold: check.healthy_threshold,
+    },
     rollbackOnFailure: config.rollback_on_failure,
   };
   return { plan, target: resolveTarget(runtime, config.target) };
@@ -109,7 +115,13 @@ export const deploy: StepExecutor = async (runtime) => {
   try {
     const provider = createProvider(target, runtime.docker);
     const outcome = await provider.deploy(plan, { log: (line) => runtime.log(line), signal: deadline.signal });
-    const outputs = { deployment_id: plan.deploymentId, image: String(runtime.config.image), version: outcome.version, status: outcome.status, url: outcome.url };
+    const outputs = {
+      deployment_id: plan.deploymentId,
+      image: String(runtime.config.image),
+      version: outcome.version,
+      status: outcome.status,
+      url: outcome.url,
+    };
     if (outcome.status === 'deployed') {
       runtime.log(`deployed ${plan.app} ${outcome.version} to ${plan.environment}: ${outcome.url ?? 'no url'}`);
       return { state: 'succeeded', outputs };
@@ -119,7 +131,11 @@ export const deploy: StepExecutor = async (runtime) => {
     const ending = outcome.status === 'rolled_back' ? 'rolled back to the previous version' : 'not rolled back (rollback_on_failure is off)';
     return { state, outputs, error: `deployment of ${plan.app} ${outcome.version} to ${plan.environment} ${reason}; ${ending}` };
   } catch (error) {
-    return { state: runtime.signal.aborted ? 'cancelled' : 'failed', outputs: { deployment_id: plan.deploymentId, image: String(runtime.config.image), status: 'failed' }, error: errorMessage(error) };
+    return {
+      state: runtime.signal.aborted ? 'cancelled' : 'failed',
+      outputs: { deployment_id: plan.deploymentId, image: String(runtime.config.image), status: 'failed' },
+      error: errorMessage(error),
+    };
   } finally {
     deadline.dispose();
   }

@@ -64,7 +64,9 @@ async function cacheSources(runtime: StepRuntime): Promise<string[]> {
 async function build(runtime: StepRuntime, tag: string, networkMode: string, tarFile: string, signal: AbortSignal): Promise<StepResult | { imageId: string }> {
   const { config, docker } = runtime;
   const interrupted = (): StepResult =>
-    runtime.signal.aborted ? { state: 'cancelled', error: 'build cancelled' } : { state: 'timed_out', error: `build timed out after ${runtime.step.timeoutMs} ms` };
+    runtime.signal.aborted
+      ? { state: 'cancelled', error: 'build cancelled' }
+      : { state: 'timed_out', error: `build timed out after ${runtime.step.timeoutMs} ms` };
   const context = String(config.context ?? '.');
   const dockerfile = String(config.dockerfile ?? 'Dockerfile');
   const cacheFrom = await cacheSources(runtime);

@@ -40,7 +40,8 @@ function resolveRegistry(runtime: StepRuntime, name: string): Registry {
   const username = module.config.username === undefined ? undefined : String(module.config.username);
   const secretName = module.config.password_secret === undefined ? undefined : String(module.config.password_secret);
   const password = secretName === undefined ? undefined : runtime.job.secrets[secretName];
-  if (secretName !== undefined && password === undefined) throw new Error(`secret "${secretName}" (password of registry "${name}") is not available to this job`);
+  if (secretName !== undefined && password === undefined)
+    throw new Error(`secret "${secretName}" (password of registry "${name}") is not available to this job`);
   // The engine wants an X-Registry-Auth header even for anonymous pushes, so an empty one is sent then.
   const auth = username !== undefined || password !== undefined ? { username: username ?? '', password: password ?? '', serveraddress: host } : {};
   return { name, host, auth };
@@ -78,7 +79,15 @@ async function pushAll(runtime: StepRuntime, registry: Registry, imageId: string
   const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
   try {
     for (const ref of refs) {
-      if ((await runtime.docker.getImage(ref).inspect().catch(() => undefined))?.Id === imageId) continue;
+      if (
+        (
+          await runtime.docker
+            .getImage(ref)
+            .inspect()
+            .catch(() => undefined)
+        )?.Id === imageId
+      )
+        continue;
       await runtime.docker.getImage(imageId).tag({ repo: repository, tag: splitImageRef(ref).tag });
       added.push(ref);
     }
@@ -91,13 +100,19 @@ async function pushAll(runtime: StepRuntime, registry: Registry, imageId: string
     return { state: 'succeeded', outputs: { image: refs[0], digest } };
   } finally {
     deadline.dispose();
-    for (const ref of added) await runtime.docker.getImage(ref).remove({ noprune: true }).catch(() => undefined);
+    for (const ref of added)
+      await runtime.docker
+        .getImage(ref)
+        .remove({ noprune: true })
+        .catch(() => undefined);
   }
 }
 
 async function pushRef(runtime: StepRuntime, registry: Registry, ref: string, signal: AbortSignal): Promise<StepResult | { digest: string }> {
   const interrupted = (): StepResult =>
-    runtime.signal.aborted ? { state: 'cancelled', error: 'push cancelled' } : { state: 'timed_out', error: `push timed out after ${runtime.step.timeoutMs} ms` };
+    runtime.signal.aborted
+      ? { state: 'cancelled', error: 'push cancelled' }
+      : { state: 'timed_out', error: `push timed out after ${runtime.step.timeoutMs} ms` };
   const failed = (reason: string): StepResult => {
     const error = `push of ${ref} to registry "${registry.name}" failed: ${reason}`;
     runtime.log(`\x1b[31m${error}\x1b[0m`);

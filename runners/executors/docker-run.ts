@@ -95,7 +95,9 @@ export const dockerRun: StepExecutor = async (runtime) => {
 /** `signal` aborts on cancel or at the timeout: the container is stopped and the step ends as cancelled or timed_out. */
 async function runToExit(runtime: StepRuntime, container: Dockerode.Container, signal: AbortSignal, timeoutMs: number | null): Promise<StepResult> {
   const interrupted = (): StepResult =>
-    runtime.signal.aborted ? { state: 'cancelled', exitCode: null, error: 'cancelled' } : { state: 'timed_out', exitCode: null, error: `container timed out after ${timeoutMs} ms` };
+    runtime.signal.aborted
+      ? { state: 'cancelled', exitCode: null, error: 'cancelled' }
+      : { state: 'timed_out', exitCode: null, error: `container timed out after ${timeoutMs} ms` };
   if (signal.aborted) return interrupted();
 
   // Attach before start so that no early output is missed.
@@ -125,8 +127,6 @@ async function runToExit(runtime: StepRuntime, container: Dockerode.Container, s
     stream.destroy();
   }
 }
-
-
 
 function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

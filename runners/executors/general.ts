@@ -4,7 +4,7 @@ const LEVEL_COLOURS: Record<string, string> = { debug: '\x1b[90m', info: '', war
 
 export const setValues: StepExecutor = async (runtime) => {
   const values = (runtime.config.values as Record<string, unknown>) ?? {};
-  for (const [name, value] of Object.entries(values)) runtime.log(`set ${name}`);
+  for (const name of Object.keys(values)) runtime.log(`set ${name}`);
   return { state: 'succeeded', outputs: values, contextUpdates: values };
 };
 

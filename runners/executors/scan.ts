@@ -31,7 +31,9 @@ export const scanDeps: StepExecutor = async (runtime) => runScan(runtime, grypeP
 async function runScan(runtime: StepRuntime, plan: ScanPlan): Promise<StepResult> {
   const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
   const interrupted = (): StepResult =>
-    runtime.signal.aborted ? { state: 'cancelled', exitCode: null, error: 'scan cancelled' } : { state: 'timed_out', exitCode: null, error: `scan timed out after ${runtime.step.timeoutMs} ms` };
+    runtime.signal.aborted
+      ? { state: 'cancelled', exitCode: null, error: 'scan cancelled' }
+      : { state: 'timed_out', exitCode: null, error: `scan timed out after ${runtime.step.timeoutMs} ms` };
   const imageTar = join(runtime.tempDir, `scan-target-${runtime.step.index}.tar`);
   const sarifFile = join(runtime.tempDir, `scan-${runtime.step.index}.sarif`);
   try {

@@ -49,7 +49,12 @@ export const shellExec: StepExecutor = async (runtime) => {
     { onOutput: (chunk) => runtime.output(chunk), signal: runtime.signal },
   );
   if (outcome.status !== 'succeeded') {
-    return { state: outcome.status, exitCode: outcome.exitCode, error: outcome.error ?? `exit code ${outcome.exitCode}`, outputs: { exit_code: outcome.exitCode } };
+    return {
+      state: outcome.status,
+      exitCode: outcome.exitCode,
+      error: outcome.error ?? `exit code ${outcome.exitCode}`,
+      outputs: { exit_code: outcome.exitCode },
+    };
   }
   const artifacts = await uploadArtifacts(runtime, image, (config.artifacts_out as Array<{ key: string; path: string }>) ?? []);
   return { state: 'succeeded', exitCode: outcome.exitCode, outputs: { exit_code: outcome.exitCode, artifacts } };

@@ -125,7 +125,13 @@ class JobRun {
     }
     if (result.state !== 'succeeded' && this.controller.signal.aborted) result = { ...result, state: this.abortState() };
     writer.close();
-    reporter.step(step.index, { state: result.state, exitCode: result.exitCode ?? null, finishedAt: Date.now(), outputs: result.outputs ?? {}, ...(result.error ? { error: result.error } : {}) });
+    reporter.step(step.index, {
+      state: result.state,
+      exitCode: result.exitCode ?? null,
+      finishedAt: Date.now(),
+      outputs: result.outputs ?? {},
+      ...(result.error ? { error: result.error } : {}),
+    });
     this.outputs[step.name] = result.outputs ?? {};
     Object.assign(this.context, result.contextUpdates ?? {});
     return result;
@@ -160,13 +166,17 @@ class JobRun {
     let failure: { state: Outcome; error: string } | null = null;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
-      if (this.controller.signal.aborted) return { state: this.abortState(), error: this.timedOut ? `pipeline timed out after ${this.job.timeoutMs} ms` : 'cancelled' };
+      if (this.controller.signal.aborted)
+        return { state: this.abortState(), error: this.timedOut ? `pipeline timed out after ${this.job.timeoutMs} ms` : 'cancelled' };
       const result = await this.runStep(step);
       if (result.state === 'cancelled' || result.state === 'timed_out') {
         if (this.controller.signal.aborted) return { state: this.abortState(), error: result.error ?? this.abortState() };
       }
       if (result.state !== 'succeeded' && !step.continueOnError) {
-        failure = { state: 'failed', error: `step ${step.name} ${result.state === 'timed_out' ? 'timed out' : 'failed'}${result.error ? `: ${result.error}` : ''}` };
+        failure = {
+          state: 'failed',
+          error: `step ${step.name} ${result.state === 'timed_out' ? 'timed out' : 'failed'}${result.error ? `: ${result.error}` : ''}`,
+        };
         if (this.job.onError !== 'skip') break;
       }
       if (result.jumpTo) {

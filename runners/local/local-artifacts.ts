@@ -5,7 +5,9 @@ import { artifactStorageKeyFor } from './keys.ts';
 import type { ArtifactTransfer } from '../executors/types.ts';
 
 async function sha256Of(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 /** Artifacts of `flowyard exec`: kept as tar files in a local folder, no server involved. */

@@ -179,7 +179,13 @@ export const RUNNER_ROUTES = {
   appendLogs: { method: 'POST', path: '/jobs/{jobId}/logs', params: JobParams, request: AppendLogsRequest, response: AppendLogsResponse },
   artifactUploadUrl: { method: 'POST', path: '/jobs/{jobId}/artifacts/upload-url', params: JobParams, request: ArtifactUploadRequest, response: SignedUrl },
   commitArtifact: { method: 'POST', path: '/jobs/{jobId}/artifacts/commit', params: JobParams, request: ArtifactCommitRequest },
-  artifactDownloadUrl: { method: 'POST', path: '/jobs/{jobId}/artifacts/download-url', params: JobParams, request: ArtifactDownloadRequest, response: ArtifactDownloadResponse },
+  artifactDownloadUrl: {
+    method: 'POST',
+    path: '/jobs/{jobId}/artifacts/download-url',
+    params: JobParams,
+    request: ArtifactDownloadRequest,
+    response: ArtifactDownloadResponse,
+  },
   release: { method: 'POST', path: '/jobs/{jobId}/release', params: JobParams },
   done: { method: 'POST', path: '/jobs/{jobId}/done', params: JobParams, request: JobResult },
 } as const satisfies Record<string, ProtocolRoute>;

@@ -22,9 +22,7 @@ export interface ScannerContainerSpec {
 }
 
 export type ScannerOutcome =
-  | { status: 'succeeded'; exitCode: 0; output: Buffer }
-  | { status: 'failed'; exitCode: number | null; error: string }
-  | { status: 'interrupted' };
+  { status: 'succeeded'; exitCode: 0; output: Buffer } | { status: 'failed'; exitCode: number | null; error: string } | { status: 'interrupted' };
 
 /** Reading the whole SARIF file into memory: refuse anything absurdly large. */
 const MAX_OUTPUT_BYTES = 100 * 1024 * 1024;
@@ -57,7 +55,9 @@ export async function runScannerContainer(
     else if (exit !== 0) outcome = { status: 'failed', exitCode: exit, error: `the scanner exited with code ${exit}` };
     else outcome = { status: 'succeeded', exitCode: 0, output: await readOutput(container, spec.outputPath) };
   } catch (error) {
-    outcome = io.signal.aborted ? { status: 'interrupted' } : { status: 'failed', exitCode: null, error: `scanner container ${container.id.slice(0, 12)}: ${errorMessage(error)}` };
+    outcome = io.signal.aborted
+      ? { status: 'interrupted' }
+      : { status: 'failed', exitCode: null, error: `scanner container ${container.id.slice(0, 12)}: ${errorMessage(error)}` };
   }
   const removalError = await removeContainer(container, 'scanner container');
   return removalError ? { status: 'failed', exitCode: null, error: outcome.status === 'failed' ? `${outcome.error}; ${removalError}` : removalError } : outcome;
@@ -90,7 +90,11 @@ function containerOptions(spec: ScannerContainerSpec): Dockerode.ContainerCreate
 }
 
 /** The exit code, or 'interrupted' when `io.signal` stopped the container. */
-async function runToExit(docker: Dockerode, container: Dockerode.Container, io: { onOutput(chunk: Uint8Array): void; signal: AbortSignal }): Promise<number | 'interrupted'> {
+async function runToExit(
+  docker: Dockerode,
+  container: Dockerode.Container,
+  io: { onOutput(chunk: Uint8Array): void; signal: AbortSignal },
+): Promise<number | 'interrupted'> {
   // Attach before start so that no early output is missed.
   const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as Duplex;
   const outputEnded = new Promise<void>((resolve) => {
@@ -136,8 +140,6 @@ async function readOutput(container: Dockerode.Container, path: string): Promise
   }
   return firstFileInTar(Buffer.concat(chunks));
 }
-
-
 
 function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

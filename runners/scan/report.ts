@@ -19,7 +19,9 @@ export function formatReport(result: ScanResult, threshold: GateThreshold, sarif
   const sorted = bySeverity(result.findings);
   for (const finding of sorted.slice(0, TOP_FINDINGS)) lines.push(`  ${formatFinding(finding)}`);
   if (sorted.length > TOP_FINDINGS) lines.push(`  … ${sorted.length - TOP_FINDINGS} more in the SARIF report (artifact ${sarifKey})`);
-  lines.push(result.passedGate ? `\x1b[1;32m✔ gate passed (${threshold}): ${result.gate.message}${RESET}` : `\x1b[1;31m✘ gate failed: ${result.gate.message}${RESET}`);
+  lines.push(
+    result.passedGate ? `\x1b[1;32m✔ gate passed (${threshold}): ${result.gate.message}${RESET}` : `\x1b[1;31m✘ gate failed: ${result.gate.message}${RESET}`,
+  );
   return lines;
 }
 

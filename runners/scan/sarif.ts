@@ -115,7 +115,8 @@ function ruleOf(result: Json, path: string, rules: Json[], rulesById: Map<string
   const reference = result.rule === undefined ? {} : object(result.rule, `${path}.rule`);
   const index = result.ruleIndex ?? reference.index;
   if (index !== undefined && index !== -1) {
-    if (!Number.isInteger(index) || !rules[index as number]) throw new SarifError(`invalid SARIF: ${path}.ruleIndex ${JSON.stringify(index)} points to no rule (${rules.length} rules)`);
+    if (!Number.isInteger(index) || !rules[index as number])
+      throw new SarifError(`invalid SARIF: ${path}.ruleIndex ${JSON.stringify(index)} points to no rule (${rules.length} rules)`);
     return rules[index as number];
   }
   const id = optionalString(result.ruleId, `${path}.ruleId`) ?? optionalString(reference.id, `${path}.rule.id`);
@@ -144,9 +145,11 @@ function firstLocation(result: Json, path: string): Pick<Finding, 'location' | '
   const physical = object(first, `${path}.locations[0]`).physicalLocation;
   if (physical === undefined) return { location: null, line: null };
   const { artifactLocation, region } = object(physical, where);
-  const uri = artifactLocation === undefined ? undefined : optionalString(object(artifactLocation, `${where}.artifactLocation`).uri, `${where}.artifactLocation.uri`);
+  const uri =
+    artifactLocation === undefined ? undefined : optionalString(object(artifactLocation, `${where}.artifactLocation`).uri, `${where}.artifactLocation.uri`);
   const line = region === undefined ? undefined : object(region, `${where}.region`).startLine;
-  if (line !== undefined && !(Number.isInteger(line) && (line as number) > 0)) throw new SarifError(`invalid SARIF: ${where}.region.startLine is ${JSON.stringify(line)}, not a line number`);
+  if (line !== undefined && !(Number.isInteger(line) && (line as number) > 0))
+    throw new SarifError(`invalid SARIF: ${where}.region.startLine is ${JSON.stringify(line)}, not a line number`);
   return { location: uri ?? null, line: (line as number | undefined) ?? null };
 }
 
@@ -157,14 +160,18 @@ const LEVELS: Record<string, Severity> = { error: 'high', warning: 'medium', not
 function severityOf(result: Json, rule: Json | undefined, kind: string, message: string, path: string): Severity {
   const ruleProperties = rule?.properties === undefined ? {} : object(rule.properties, `${path} rule properties`);
   const resultProperties = result.properties === undefined ? {} : object(result.properties, `${path}.properties`);
-  const tag = optionalArray(ruleProperties.tags, `${path} rule properties.tags`).find((t): t is string => typeof t === 'string' && /^(CRITICAL|HIGH|MEDIUM|LOW)$/.test(t));
+  const tag = optionalArray(ruleProperties.tags, `${path} rule properties.tags`).find(
+    (t): t is string => typeof t === 'string' && /^(CRITICAL|HIGH|MEDIUM|LOW)$/.test(t),
+  );
   const vendor = tag ?? severityLine(message) ?? severityLine(rule ? helpText(rule, path) : undefined);
   if (vendor && VENDOR_WORDS[vendor.toLowerCase()]) return VENDOR_WORDS[vendor.toLowerCase()]!;
   const score = resultProperties['security-severity'] ?? ruleProperties['security-severity'];
   if (score !== undefined) return cvssSeverity(score, `${path} security-severity`);
-  const level = result.level ?? (rule?.defaultConfiguration === undefined ? undefined : object(rule.defaultConfiguration, `${path} rule defaultConfiguration`).level);
+  const level =
+    result.level ?? (rule?.defaultConfiguration === undefined ? undefined : object(rule.defaultConfiguration, `${path} rule defaultConfiguration`).level);
   if (level === undefined) return kind === 'fail' ? 'medium' : 'info'; // SARIF's default level: warning for failures, none otherwise
-  if (typeof level !== 'string' || !LEVELS[level]) throw new SarifError(`invalid SARIF: ${path} level is ${JSON.stringify(level)}; expected none, note, warning or error`);
+  if (typeof level !== 'string' || !LEVELS[level])
+    throw new SarifError(`invalid SARIF: ${path} level is ${JSON.stringify(level)}; expected none, note, warning or error`);
   return LEVELS[level]!;
 }
 

@@ -59,7 +59,10 @@ function checksum(block: Buffer): number {
 }
 
 function octalField(block: Buffer, offset: number, width: number, what: string): number {
-  const text = block.toString('ascii', offset, offset + width).replace(/[\0 ]+$/, '').trim();
+  const text = block
+    .toString('ascii', offset, offset + width)
+    .replace(/[\0 ]+$/, '')
+    .trim();
   if (!/^[0-7]*$/.test(text)) throw new Error(`tar: unreadable ${what} field "${text}"`);
   return text ? Number.parseInt(text, 8) : 0;
 }
@@ -69,7 +72,7 @@ function octalField(block: Buffer, offset: number, width: number, what: string):
  * are skipped). Throws on a corrupt or truncated archive, or one without a file.
  */
 export function firstFileInTar(archive: Buffer): Buffer {
-  for (let offset = 0; offset + BLOCK <= archive.length; ) {
+  for (let offset = 0; offset + BLOCK <= archive.length;) {
     const block = archive.subarray(offset, offset + BLOCK);
     if (block.every((byte) => byte === 0)) break;
     if (octalField(block, 148, 8, 'checksum') !== checksum(block)) throw new Error(`tar: bad header checksum at byte ${offset}`);

@@ -41,7 +41,10 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/', healthRoutes);
   app.route('/hooks', hookRoutes);
   app.use('/api/*', authUnlessPublic);
-  app.route('/api/blobs', blobRoutesFor<AppEnv>((c) => c.get('deps').localBlobs));
+  app.route(
+    '/api/blobs',
+    blobRoutesFor<AppEnv>((c) => c.get('deps').localBlobs),
+  );
   app.route('/api/auth', authRoutes);
   app.route('/api/tokens', tokenRoutes);
   app.route('/api/users', userRoutes);

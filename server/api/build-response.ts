@@ -53,7 +53,13 @@ const PipelinePlanSchema = z
   .object({
     name: z.string(),
     triggers: z.array(
-      z.object({ type: z.enum(['manual', 'http', 'schedule']), path: z.string().optional(), method: z.string().optional(), cron: z.string().optional(), timezone: z.string().optional() }),
+      z.object({
+        type: z.enum(['manual', 'http', 'schedule']),
+        path: z.string().optional(),
+        method: z.string().optional(),
+        cron: z.string().optional(),
+        timezone: z.string().optional(),
+      }),
     ),
     runsOn: z.array(z.string()),
     timeoutMs: z.number().int(),
@@ -84,9 +90,7 @@ const ChangeSummarySchema = z
   .openapi('ChangeSummary', { description: 'What would change against the published version (null when nothing is published)' });
 
 /** What a version built to when it was published (`Version.buildResult`). */
-export const VersionBuildSchema = z
-  .object({ ...TypeLists, plan: PlanSchema, diagnostics: z.array(DiagnosticSchema) })
-  .openapi('VersionBuild');
+export const VersionBuildSchema = z.object({ ...TypeLists, plan: PlanSchema, diagnostics: z.array(DiagnosticSchema) }).openapi('VersionBuild');
 
 export const BuildOkSchema = z
   .object({
@@ -116,7 +120,12 @@ export const LiveCheckQuery = z.object({
 export const BuildResultSchema = z.union([BuildOkSchema, BuildFailedSchema]);
 
 export const YamlBodySchema = z
-  .object({ yaml: z.string().max(2 * 1024 * 1024).openapi({ description: 'Workflow YAML (at most 1 MiB is accepted by the build)' }) })
+  .object({
+    yaml: z
+      .string()
+      .max(2 * 1024 * 1024)
+      .openapi({ description: 'Workflow YAML (at most 1 MiB is accepted by the build)' }),
+  })
   .openapi('YamlBody');
 
 export function buildOkBody(build: Extract<BuildResult, { ok: true }>, changes?: ChangeSummary | null) {

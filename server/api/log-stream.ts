@@ -20,7 +20,11 @@ function credentialCheck(c: Context<AppEnv>, runId: string): () => Promise<boole
   const { db } = c.get('deps');
   const shareToken = c.req.param('token');
   if (shareToken !== undefined) {
-    return () => runIdForShareToken(db, shareToken).then((id) => id === runId, () => false);
+    return () =>
+      runIdForShareToken(db, shareToken).then(
+        (id) => id === runId,
+        () => false,
+      );
   }
   return async () => (await authenticateRequest(c)).ok;
 }
@@ -52,7 +56,10 @@ export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: numb
         after = chunk.seq;
       }
       if (page.length > 0) continue;
-      const [step] = await db.select({ state: runSteps.state }).from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+      const [step] = await db
+        .select({ state: runSteps.state })
+        .from(runSteps)
+        .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
       if (!step || !['pending', 'running'].includes(step.state)) {
         // A last look: chunks may have landed between the empty page and the state read.
         if ((await readLogPage(db, runId, stepIndex, after, 1)).length > 0) continue;

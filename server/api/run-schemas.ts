@@ -18,7 +18,7 @@ const RunTriggerSchema = z
   .object({
     type: TriggerTypeSchema,
     user: orNull(UserRefSchema).openapi({ description: 'The user who started it (manual runs and re-runs)' }),
-    deliveryId: z.string().nullable().openapi({ description: 'The webhook delivery\'s X-Flowyard-Delivery id' }),
+    deliveryId: z.string().nullable().openapi({ description: "The webhook delivery's X-Flowyard-Delivery id" }),
     scheduledFor: z.string().nullable().openapi({ description: 'The schedule slot it ran for (ISO time)' }),
     rerunOf: z
       .object({ run_id: z.string(), number: z.number().int(), from_job: z.number().int() })
@@ -70,7 +70,14 @@ const RunStepSchema = z
   .openapi('RunStep');
 
 const RunJobSchema = z
-  .object({ id: z.string(), index: z.number().int(), state: RunStateSchema, runnerId: z.string().nullable(), attempt: z.number().int(), error: z.string().nullable() })
+  .object({
+    id: z.string(),
+    index: z.number().int(),
+    state: RunStateSchema,
+    runnerId: z.string().nullable(),
+    attempt: z.number().int(),
+    error: z.string().nullable(),
+  })
   .openapi('RunJob');
 
 const GateDecisionSchema = z
@@ -92,13 +99,24 @@ export const RunSchema = RunSummarySchema.extend({
   jobs: z.array(RunJobSchema),
   gateDecisions: z.array(GateDecisionSchema),
   cancelledByUser: orNull(UserRefSchema),
-  runnerNames: z.record(z.string(), z.string().nullable()).openapi({ description: 'The name of the runner that ran each job, by job id (null before one took it)' }),
+  runnerNames: z
+    .record(z.string(), z.string().nullable())
+    .openapi({ description: 'The name of the runner that ran each job, by job id (null before one took it)' }),
   waitingReason: z.string().nullable().openapi({ description: 'Why a queued run has not started; null otherwise' }),
 }).openapi('Run');
 
 export const ArtifactSchema = z.object({ key: z.string(), size: z.number().int(), sha256: z.string(), createdAt: z.string() }).openapi('Artifact');
 
-const SharedStepSchema = RunStepSchema.pick({ name: true, type: true, state: true, exitCode: true, startedAt: true, finishedAt: true, logBytes: true, error: true }).openapi('SharedStep');
+const SharedStepSchema = RunStepSchema.pick({
+  name: true,
+  type: true,
+  state: true,
+  exitCode: true,
+  startedAt: true,
+  finishedAt: true,
+  logBytes: true,
+  error: true,
+}).openapi('SharedStep');
 
 /** What a share link shows; a `Run` has all of it too. */
 export const SharedRunSchema = z

@@ -34,12 +34,18 @@ export function serveUi<E extends Env>(app: Hono<E>, buildDir: string): void {
   const cache = (value: string) => (_path: string, c: Context) => {
     c.header('Cache-Control', value);
   };
-  const outsideApi = (handler: MiddlewareHandler<E>): MiddlewareHandler<E> => (c, next) => (isApiPath(c.req.path) ? next() : handler(c, next));
+  const outsideApi =
+    (handler: MiddlewareHandler<E>): MiddlewareHandler<E> =>
+    (c, next) =>
+      isApiPath(c.req.path) ? next() : handler(c, next);
 
   const notBuilt = `The web app is not built: ${root}/index.html is missing. Run \`npx vite build\` or set FLOWYARD_UI_DIR.\n`;
   if (!existsSync(root)) {
     // Nothing to serve yet (a fresh clone before its first build): say so on every page, quietly.
-    app.get('*', outsideApi((c, next) => (wantsPage(c) ? Promise.resolve(c.text(notBuilt, 503)) : next())));
+    app.get(
+      '*',
+      outsideApi((c, next) => (wantsPage(c) ? Promise.resolve(c.text(notBuilt, 503)) : next())),
+    );
     return;
   }
   const appShell = serveStatic<E>({ root, path: 'index.html', onFound: cache(REVALIDATE) });

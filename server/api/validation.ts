@@ -13,7 +13,9 @@ export const ApiErrorSchema = z
   .openapi('ApiError');
 
 /** Objects whose keys the workflow or provider decides (run inputs and outputs, trigger payloads, provider settings). */
-export const JsonObjectSchema = z.record(z.string(), z.unknown()).openapi('JsonObject', { description: 'A JSON object whose keys the workflow or provider decides' });
+export const JsonObjectSchema = z
+  .record(z.string(), z.unknown())
+  .openapi('JsonObject', { description: 'A JSON object whose keys the workflow or provider decides' });
 
 /** A JSON response (or request body) entry for `createRoute`. */
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({

@@ -24,7 +24,13 @@ export function serverSecret(dataDir: string, config: Pick<Config, 'secretKey'>)
 /** Everything the API needs, from the loaded configuration; checks the artifact store answers. */
 export async function depsFromConfig(db: Db, config: Config, events: EventBus = createLocalEventBus()): Promise<AppDeps> {
   const secret = serverSecret(config.dataDir, config);
-  const artifacts = createArtifactStore({ artifactsUrl: config.artifactsUrl, dataDir: config.dataDir, publicUrl: config.server.publicUrl, signingKey: `artifacts:${secret}`, env: config.s3Env });
+  const artifacts = createArtifactStore({
+    artifactsUrl: config.artifactsUrl,
+    dataDir: config.dataDir,
+    publicUrl: config.server.publicUrl,
+    signingKey: `artifacts:${secret}`,
+    env: config.s3Env,
+  });
   await artifacts.check();
   return {
     db,

@@ -13,7 +13,8 @@ import { colourEnabled, painter, stripColour } from './colour.ts';
 import { decideGate, type GateConfig, type GatePolicy } from './exec-gates.ts';
 import { formatDiagnostic } from './validate.ts';
 
-const USAGE = 'usage: flowyard exec FILE [--pipeline NAME] [--input k=v]... [--secret NAME[=VALUE]]... [--event webhook --payload FILE] [--approve-gates | --reject-gates]\n';
+const USAGE =
+  'usage: flowyard exec FILE [--pipeline NAME] [--input k=v]... [--secret NAME[=VALUE]]... [--event webhook --payload FILE] [--approve-gates | --reject-gates]\n';
 /** Kept artifacts of local runs, under the current folder, one folder per run. */
 const LOCAL_ARTIFACTS_DIR = join('.flowyard', 'artifacts');
 const WORKSPACE_KEYS_DIR = '_workspace';
@@ -60,7 +61,10 @@ function renderOrKeep(text: string, data: Record<string, unknown>): string {
 
 async function keptFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
 }
 
 /** `flowyard exec FILE`: runs a pipeline on this machine's Docker engine with the runner's executors, no server. */
@@ -112,7 +116,13 @@ export async function runExec(args: string[]): Promise<number> {
 
   const colour = colourEnabled(process.stdout);
   const paint = painter(colour);
-  const mark: Record<string, string> = { succeeded: paint('32', '✔'), failed: paint('31', '✘'), skipped: paint('90', '–'), cancelled: paint('33', '■'), timed_out: paint('31', '⏱') };
+  const mark: Record<string, string> = {
+    succeeded: paint('32', '✔'),
+    failed: paint('31', '✘'),
+    skipped: paint('90', '–'),
+    cancelled: paint('33', '■'),
+    timed_out: paint('31', '⏱'),
+  };
   const allSteps = [...(pipeline.steps as Step[]), ...((pipeline.compensation ?? []) as Step[])];
   const stepName = (index: number) => allSteps[index]?.name ?? `#${index}`;
   // Step outputs by name, as the next job and gate conditions read them.
@@ -163,7 +173,11 @@ export async function runExec(args: string[]): Promise<number> {
         const config = { ...(allSteps.find((s) => s.name === gate.name)?.config ?? {}) } as GateConfig;
         if (config.message) config.message = renderOrKeep(config.message, { ...context, steps: seen, trigger, Inputs: inputs, Version: job.version ?? '' });
         process.stdout.write(`${paint('1', `⏸ ${gate.name}`)}\n`);
-        const decision = await decideGate(gate.name, config, seen, gatePolicy, { input: process.stdin, output: process.stdout, signal: controller.signal }).catch((error: Error) => error);
+        const decision = await decideGate(gate.name, config, seen, gatePolicy, {
+          input: process.stdin,
+          output: process.stdout,
+          signal: controller.signal,
+        }).catch((error: Error) => error);
         if (decision instanceof Error) {
           result = { state: 'failed', error: decision.message };
           break;
@@ -174,7 +188,9 @@ export async function runExec(args: string[]): Promise<number> {
         }
         outputs[gate.name] = { gate_result: decision };
         states[gate.name] = decision.passed ? 'succeeded' : 'failed';
-        process.stdout.write(`${decision.passed ? mark.succeeded : mark.failed} ${gate.name} ${decision.passed ? 'approved' : 'rejected'}: ${decision.reason}\n`);
+        process.stdout.write(
+          `${decision.passed ? mark.succeeded : mark.failed} ${gate.name} ${decision.passed ? 'approved' : 'rejected'}: ${decision.reason}\n`,
+        );
         if (!decision.passed) {
           result = { state: 'failed', error: `gate ${gate.name} rejected: ${decision.reason}` };
           break;

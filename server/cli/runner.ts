@@ -38,7 +38,9 @@ export async function runRunner(args: string[]): Promise<number> {
     log: (line) => process.stdout.write(`${line}\n`),
     policy: settings.policy,
   });
-  process.stdout.write(`flowyard runner ${runner.config.name} (${runner.config.runnerId}) taking jobs from ${runner.config.url} with labels ${runner.config.labels.join(',')}\n`);
+  process.stdout.write(
+    `flowyard runner ${runner.config.name} (${runner.config.runnerId}) taking jobs from ${runner.config.url} with labels ${runner.config.labels.join(',')}\n`,
+  );
   const stop = () => {
     process.stdout.write('flowyard runner: stopping; handing running jobs back\n');
     void runner.stop().then(() => process.exit(0));

@@ -47,7 +47,8 @@ function listen(server: Server, port: number, host: string): Promise<{ port: num
     const onError = (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') done({ problem: `port ${port} is in use; use --port` });
       else if (error.code === 'EACCES') done({ problem: `no permission to listen on port ${port}; use --port with a port above 1023` });
-      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') done({ problem: `cannot listen on host ${host}: no such address here; use --host` });
+      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND')
+        done({ problem: `cannot listen on host ${host}: no such address here; use --host` });
       else done({ problem: `cannot listen on ${host}:${port}: ${error.message}` });
     };
     server.once('error', onError);
@@ -67,10 +68,7 @@ export async function runServe(args: string[]): Promise<number> {
   const adminToken = config.server.adminToken;
   const deps = await depsFromConfig(handle.db, config);
   if (config.embeddedRunner) deps.dockerPing = async () => void (await createDockerClient().ping());
-  const app = createApp(
-    deps,
-    { ui: (a) => serveUi(a, config.uiDir ?? resolve(import.meta.dirname, '../../build')) },
-  );
+  const app = createApp(deps, { ui: (a) => serveUi(a, config.uiDir ?? resolve(import.meta.dirname, '../../build')) });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   // Bind before creating the first admin: a busy port must not swallow the only showing of its password.
   const bound = await listen(server, config.port, config.host);
@@ -82,13 +80,18 @@ export async function runServe(args: string[]): Promise<number> {
   const firstAdmin = await ensureFirstAdmin(handle.db, { adminToken });
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
   const stopSweeper = startLeaseSweeper(handle.db, deps.events, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));
-  const scheduler = setInterval(() => void fireDueSchedules(handle.db, deps.events).catch((error: Error) => console.error(`[schedules] ${error.message}`)), SCHEDULE_TICK_MS);
+  const scheduler = setInterval(
+    () => void fireDueSchedules(handle.db, deps.events).catch((error: Error) => console.error(`[schedules] ${error.message}`)),
+    SCHEDULE_TICK_MS,
+  );
   let embedded: RunningRunner | undefined;
   // With --port 0 the default public URL names the port actually bound.
   const url = config.server.publicUrl === defaultPublicUrl(config.host, config.port) ? defaultPublicUrl(config.host, bound.port) : config.server.publicUrl;
   process.stdout.write(`flowyard: listening on ${url} (database ${redactUrl(config.databaseUrl)})\n`);
   if (firstAdmin.created) {
-    process.stdout.write(`flowyard: created the first admin. Sign in once as ${firstAdmin.email} with password ${firstAdmin.password} and change it; it is not shown again.\n`);
+    process.stdout.write(
+      `flowyard: created the first admin. Sign in once as ${firstAdmin.email} with password ${firstAdmin.password} and change it; it is not shown again.\n`,
+    );
   }
   if (!config.embeddedRunner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
   else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, config.dataDir, runnerPolicy).then((r) => (embedded = r));
@@ -120,7 +123,8 @@ async function startEmbeddedRunner(db: Db, url: string, dataDir: string, policy?
   const known = await loadRunnerConfig(configPath);
   const labels = ['linux', 'docker', 'embedded'];
   // Same data directory and port: the same runner id, so what a killed process left is removed at start.
-  const registrationToken = known?.url === url ? undefined : (await createRegistrationToken(db, { description: 'embedded runner', expiresInHours: 1, labels }, null)).token;
+  const registrationToken =
+    known?.url === url ? undefined : (await createRegistrationToken(db, { description: 'embedded runner', expiresInHours: 1, labels }, null)).token;
   const runner = await startRunner({
     url,
     registrationToken,

@@ -15,7 +15,11 @@ async function buildFile(file: string): Promise<BuildResult> {
     bytes = await readFile(file);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    return { ok: false, error: reason, diagnostics: [{ severity: 'error', code: 'unreadable', message: `cannot read the file: ${reason}`, path: '', line: 1, column: 1 }] };
+    return {
+      ok: false,
+      error: reason,
+      diagnostics: [{ severity: 'error', code: 'unreadable', message: `cannot read the file: ${reason}`, path: '', line: 1, column: 1 }],
+    };
   }
   return buildWorkflow(bytes, basename(file));
 }
@@ -45,7 +49,15 @@ export async function runTryActivate(args: string[]): Promise<number> {
   }
   const result = await buildFile(file);
   const body = result.ok
-    ? { status: 'build_ok', moduleTypes: result.moduleTypes, stepTypes: result.stepTypes, triggerTypes: result.triggerTypes, plan: result.plan, diagnostics: result.diagnostics, available: availableTypes }
+    ? {
+        status: 'build_ok',
+        moduleTypes: result.moduleTypes,
+        stepTypes: result.stepTypes,
+        triggerTypes: result.triggerTypes,
+        plan: result.plan,
+        diagnostics: result.diagnostics,
+        available: availableTypes,
+      }
     : { status: 'build_failed', error: result.error, diagnostics: result.diagnostics, available: availableTypes };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
@@ -56,9 +68,13 @@ export async function runTryActivate(args: string[]): Promise<number> {
     process.stdout.write(`build_failed: ${result.error}\n`);
     return 1;
   }
-  process.stdout.write(`build_ok\n  module types:  ${result.moduleTypes.join(', ') || '(none)'}\n  step types:    ${result.stepTypes.join(', ')}\n  trigger types: ${result.triggerTypes.join(', ')}\n`);
+  process.stdout.write(
+    `build_ok\n  module types:  ${result.moduleTypes.join(', ') || '(none)'}\n  step types:    ${result.stepTypes.join(', ')}\n  trigger types: ${result.triggerTypes.join(', ')}\n`,
+  );
   for (const pipeline of result.plan.pipelines) {
-    const triggers = pipeline.triggers.map((t) => (t.type === 'http' ? `http ${t.path}` : t.type === 'schedule' ? `schedule "${t.cron}"` : 'manual')).join(', ');
+    const triggers = pipeline.triggers
+      .map((t) => (t.type === 'http' ? `http ${t.path}` : t.type === 'schedule' ? `schedule "${t.cron}"` : 'manual'))
+      .join(', ');
     process.stdout.write(`  pipeline ${pipeline.name} (${triggers}; ${pipeline.jobs} job${pipeline.jobs > 1 ? 's' : ''})\n`);
     pipeline.steps.forEach((step, i) => {
       const job = pipeline.jobs > 1 ? `  (job ${step.job + 1})` : '';

@@ -21,7 +21,10 @@ export async function saveDoc(db: Db, events: EventBus, workflowId: string, doc:
   const state = Buffer.from(Y.encodeStateAsUpdate(doc));
   await saveLiveDraft(db, events, workflowId, doc.getText(TEXT_NAME).toString(), editorId);
   const now = new Date();
-  await db.insert(collabDocs).values({ workflowId, state, updatedAt: now }).onConflictDoUpdate({ target: collabDocs.workflowId, set: { state, updatedAt: now } });
+  await db
+    .insert(collabDocs)
+    .values({ workflowId, state, updatedAt: now })
+    .onConflictDoUpdate({ target: collabDocs.workflowId, set: { state, updatedAt: now } });
 }
 
 /**

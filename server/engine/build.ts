@@ -15,8 +15,7 @@ export interface UsedTypes {
 }
 
 export type BuildResult =
-  | ({ ok: true; workflow: Workflow; plan: Plan; diagnostics: Diagnostic[] } & UsedTypes)
-  | { ok: false; error: string; diagnostics: Diagnostic[] };
+  ({ ok: true; workflow: Workflow; plan: Plan; diagnostics: Diagnostic[] } & UsedTypes) | { ok: false; error: string; diagnostics: Diagnostic[] };
 
 const sortedUnique = (values: Iterable<string>) => [...new Set(values)].sort();
 
@@ -25,10 +24,7 @@ function usedTypes(workflow: Workflow): UsedTypes {
   return {
     moduleTypes: sortedUnique((workflow.modules ?? []).map((m) => (m as WorkflowModule).type)),
     stepTypes: sortedUnique(pipelines.flatMap((p) => [...p.steps, ...(p.compensation ?? [])].map((s) => (s as { type: string }).type))),
-    triggerTypes: sortedUnique([
-      ...pipelines.map((p) => p.trigger?.type ?? 'manual'),
-      ...(workflow.triggers ?? []).map((t) => t.type),
-    ]),
+    triggerTypes: sortedUnique([...pipelines.map((p) => p.trigger?.type ?? 'manual'), ...(workflow.triggers ?? []).map((t) => t.type)]),
   };
 }
 

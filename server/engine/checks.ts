@@ -89,8 +89,11 @@ class Checker {
       });
       const config = module.config;
       if (module.type === 'deploy.target' && config.provider !== 'docker') {
-        this.report(['modules', i, 'config', 'provider'], 'provider_not_implemented',
-          `deploy provider "${String(config.provider)}" is not implemented yet; only "docker" can deploy today`);
+        this.report(
+          ['modules', i, 'config', 'provider'],
+          'provider_not_implemented',
+          `deploy provider "${String(config.provider)}" is not implemented yet; only "docker" can deploy today`,
+        );
       }
       if (module.type === 'artifact.store' && config.backend === 's3' && !config.bucket) {
         this.report(['modules', i, 'config'], 'missing_field', 'an s3 artifact store needs a bucket', 'error', 'key');
@@ -126,7 +129,11 @@ class Checker {
     const pipelineNames = Object.keys(this.workflow.pipelines);
     (this.workflow.triggers ?? []).forEach((trigger, i) => {
       if (!pipelineNames.includes(trigger.pipeline)) {
-        this.report(['triggers', i, 'pipeline'], 'unknown_pipeline', `no pipeline is named "${trigger.pipeline}"${didYouMean(trigger.pipeline, pipelineNames)}`);
+        this.report(
+          ['triggers', i, 'pipeline'],
+          'unknown_pipeline',
+          `no pipeline is named "${trigger.pipeline}"${didYouMean(trigger.pipeline, pipelineNames)}`,
+        );
       }
       checkOne(trigger, ['triggers', i]);
     });
@@ -136,7 +143,10 @@ class Checker {
     const base: PathSegment[] = ['pipelines', name];
     const steps = pipeline.steps as Step[];
     const compensation = (pipeline.compensation ?? []) as Step[];
-    const all = [...steps.map((step, i) => ({ step, path: [...base, 'steps', i] })), ...compensation.map((step, i) => ({ step, path: [...base, 'compensation', i] }))];
+    const all = [
+      ...steps.map((step, i) => ({ step, path: [...base, 'steps', i] })),
+      ...compensation.map((step, i) => ({ step, path: [...base, 'compensation', i] })),
+    ];
     const byName = new Map<string, { index: number; step: Step }>();
     all.forEach(({ step, path }, index) => {
       if (byName.has(step.name)) this.report([...path, 'name'], 'duplicate_name', `duplicate step name "${step.name}" in pipeline "${name}"`);
@@ -146,7 +156,13 @@ class Checker {
       this.report([...base, 'on_error'], 'missing_compensation', 'on_error is compensate, but the pipeline has no compensation steps');
     }
     if (pipeline.on_error !== 'compensate' && compensation.length > 0) {
-      this.report([...base, 'compensation'], 'unused_compensation', `compensation steps only run when on_error is compensate (it is ${pipeline.on_error})`, 'warning', 'key');
+      this.report(
+        [...base, 'compensation'],
+        'unused_compensation',
+        `compensation steps only run when on_error is compensate (it is ${pipeline.on_error})`,
+        'warning',
+        'key',
+      );
     }
     for (const [inputName, input] of Object.entries(pipeline.inputs ?? {})) {
       const path = [...base, 'inputs', inputName];
@@ -168,7 +184,9 @@ class Checker {
       env: [...pipelineEnv, ...Object.keys(isRecord(step?.config.env) ? step.config.env : {})],
     });
     forEachString(pipeline.env ?? {}, [...base, 'env'], (text, path) => this.diagnostics.push(...checkTemplateString(text, path, scopeFor(0))));
-    forEachString(pipeline.outputs ?? {}, [...base, 'outputs'], (text, path) => this.diagnostics.push(...checkTemplateString(text, path, scopeFor(steps.length))));
+    forEachString(pipeline.outputs ?? {}, [...base, 'outputs'], (text, path) =>
+      this.diagnostics.push(...checkTemplateString(text, path, scopeFor(steps.length))),
+    );
 
     all.forEach(({ step, path }, index) => {
       // Compensation steps run after the main steps, so they may read any of them.
@@ -183,7 +201,8 @@ class Checker {
       });
       (step.needs ?? []).forEach((need, j) => {
         const target = byName.get(need);
-        if (!target) this.reportUnknown([...path, 'needs', j], 'unknown_step_reference', `needs "${need}", but no step has that name`, need, [...byName.keys()]);
+        if (!target)
+          this.reportUnknown([...path, 'needs', j], 'unknown_step_reference', `needs "${need}", but no step has that name`, need, [...byName.keys()]);
         else if (target.index >= index) this.report([...path, 'needs', j], 'later_step_reference', `needs "${need}", which does not run before this step`);
       });
       if (this.placeholders.has(step)) return;
@@ -192,14 +211,20 @@ class Checker {
         if (ref === undefined) continue;
         const module = this.modules.get(ref);
         if (!module) this.reportUnknown([...path, 'config', field], 'unknown_module', `no module is named "${ref}"`, ref, [...this.modules.keys()]);
-        else if (module.type !== moduleType && !this.placeholders.has(module)) this.report([...path, 'config', field], 'wrong_module_type', `module "${ref}" is a ${module.type}, but ${field} needs a ${moduleType}`);
+        else if (module.type !== moduleType && !this.placeholders.has(module))
+          this.report([...path, 'config', field], 'wrong_module_type', `module "${ref}" is a ${module.type}, but ${field} needs a ${moduleType}`);
       }
       if (step.type === 'step.conditional') this.checkRoutes(step, path, index, byName);
       if (step.type === 'step.gate') this.checkGate(step, path, index, byName);
       if (step.type === 'step.deploy') this.checkDeploy(step, path);
       const stepTimeout = step.timeout ? parseDuration(step.timeout) : null;
       if (stepTimeout !== null && stepTimeout > pipelineTimeout) {
-        this.report([...path, 'timeout'], 'timeout_exceeds_pipeline', `step timeout ${step.timeout} is longer than the pipeline timeout ${pipeline.timeout}`, 'warning');
+        this.report(
+          [...path, 'timeout'],
+          'timeout_exceeds_pipeline',
+          `step timeout ${step.timeout} is longer than the pipeline timeout ${pipeline.timeout}`,
+          'warning',
+        );
       }
     });
   }
@@ -210,14 +235,24 @@ class Checker {
       this.report([...path, 'config', 'strategy'], 'missing_field', 'a canary deploy needs canary.steps with the weights to go through');
     }
     if (config.rolling && config.rolling.max_surge === 0 && config.rolling.max_unavailable === 0) {
-      this.report([...path, 'config', 'rolling'], 'invalid_value', 'rolling: max_surge and max_unavailable cannot both be 0, or no instance could ever be replaced', 'error', 'key');
+      this.report(
+        [...path, 'config', 'rolling'],
+        'invalid_value',
+        'rolling: max_surge and max_unavailable cannot both be 0, or no instance could ever be replaced',
+        'error',
+        'key',
+      );
     }
   }
 
   private checkGate(step: Step, path: PathSegment[], index: number, byName: Map<string, { index: number; step: Step }>) {
     ((step.config.approvers as string[] | undefined) ?? []).forEach((approver, i) => {
       if (approver.startsWith('role:') ? !['viewer', 'editor', 'admin'].includes(approver.slice(5)) : !approver.includes('@')) {
-        this.report([...path, 'config', 'approvers', i], 'invalid_approver', `approver "${approver}" must be an e-mail or role:viewer, role:editor or role:admin`);
+        this.report(
+          [...path, 'config', 'approvers', i],
+          'invalid_approver',
+          `approver "${approver}" must be an e-mail or role:viewer, role:editor or role:admin`,
+        );
       }
     });
     ((step.config.auto_approve_conditions as string[] | undefined) ?? []).forEach((condition, i) => {
@@ -227,15 +262,27 @@ class Checker {
         tree = parseExpression(condition);
       } catch (error) {
         const offset = error instanceof ExpressionError ? error.offset : 0;
-        this.diagnostics.push(diagnosticInString(this.source, at, condition, offset, 1, 'error', 'invalid_condition', `condition: ${(error as Error).message}`));
+        this.diagnostics.push(
+          diagnosticInString(this.source, at, condition, offset, 1, 'error', 'invalid_condition', `condition: ${(error as Error).message}`),
+        );
         return;
       }
       for (const { path: read, at: offset } of expressionPaths(tree)) {
         if (read[0] !== 'steps') {
           // Upstream writes scan.passed for a step's output; conditions here see only steps.<name>.<output>.
           const hint = byName.has(read[0]!) ? `; did you mean steps.${read.join('.')}?` : '';
-          this.diagnostics.push(diagnosticInString(this.source, at, condition, offset, read.join('.').length, 'warning', 'unreadable_condition',
-            `condition reads ${read.join('.')}, which is never set: gate conditions read step outputs as steps.<name>.<output>${hint}`));
+          this.diagnostics.push(
+            diagnosticInString(
+              this.source,
+              at,
+              condition,
+              offset,
+              read.join('.').length,
+              'warning',
+              'unreadable_condition',
+              `condition reads ${read.join('.')}, which is never set: gate conditions read step outputs as steps.<name>.<output>${hint}`,
+            ),
+          );
           continue;
         }
         if (read[1] === undefined) continue;
@@ -245,7 +292,8 @@ class Checker {
           : target.index >= index
             ? `condition reads steps.${read[1]}, which does not run before this gate`
             : null;
-        if (message) this.diagnostics.push(diagnosticInString(this.source, at, condition, offset, read.join('.').length, 'error', 'unknown_step_reference', message));
+        if (message)
+          this.diagnostics.push(diagnosticInString(this.source, at, condition, offset, read.join('.').length, 'error', 'unknown_step_reference', message));
       }
     });
   }
@@ -254,7 +302,8 @@ class Checker {
     const check = (target: string, targetPath: PathSegment[]) => {
       const found = byName.get(target);
       if (!found) this.reportUnknown(targetPath, 'unknown_step_reference', `route goes to "${target}", but no step has that name`, target, [...byName.keys()]);
-      else if (found.index <= index) this.report(targetPath, 'later_step_reference', `route goes to "${target}", which is not after this step; routes can only jump forward`);
+      else if (found.index <= index)
+        this.report(targetPath, 'later_step_reference', `route goes to "${target}", which is not after this step; routes can only jump forward`);
     };
     const routes = step.config.routes as Record<string, string>;
     for (const [value, target] of Object.entries(routes)) check(target, [...path, 'config', 'routes', value]);

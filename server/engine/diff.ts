@@ -22,7 +22,11 @@ function compareByName<T>(before: Map<string, T>, after: Map<string, T>) {
 }
 
 const describeTrigger = (pipeline: string, t: PlanTrigger) =>
-  t.type === 'http' ? `${pipeline}: http ${t.method} ${t.path}` : t.type === 'schedule' ? `${pipeline}: schedule "${t.cron}" ${t.timezone}` : `${pipeline}: manual`;
+  t.type === 'http'
+    ? `${pipeline}: http ${t.method} ${t.path}`
+    : t.type === 'schedule'
+      ? `${pipeline}: schedule "${t.cron}" ${t.timezone}`
+      : `${pipeline}: manual`;
 
 /** What publishing `candidate` in place of `current` would change. */
 export function summariseChange(current: { yaml: string; build: Built }, candidate: { yaml: string; build: Built }): ChangeSummary {
@@ -49,9 +53,7 @@ export function summariseChange(current: { yaml: string; build: Built }, candida
       else if (line.startsWith('-')) removed++;
     }
   }
-  const text = patch.hunks
-    .map((h) => [`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines].join('\n'))
-    .join('\n');
+  const text = patch.hunks.map((h) => [`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines].join('\n')).join('\n');
   return {
     pipelines,
     steps,

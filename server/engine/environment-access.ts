@@ -34,10 +34,19 @@ export function deploySteps(workflow: Workflow, pipelineName?: string): DeploySt
     let gateSeen = false;
     steps.forEach((step, position) => {
       if (step.type === 'step.gate') gateSeen = true;
-      if (step.type === 'step.deploy') out.push({ pipeline, section: 'steps', position, index: position, environment: String(step.config.environment), gateBefore: gateSeen });
+      if (step.type === 'step.deploy')
+        out.push({ pipeline, section: 'steps', position, index: position, environment: String(step.config.environment), gateBefore: gateSeen });
     });
     ((definition.compensation ?? []) as Step[]).forEach((step, position) => {
-      if (step.type === 'step.deploy') out.push({ pipeline, section: 'compensation', position, index: steps.length + position, environment: String(step.config.environment), gateBefore: false });
+      if (step.type === 'step.deploy')
+        out.push({
+          pipeline,
+          section: 'compensation',
+          position,
+          index: steps.length + position,
+          environment: String(step.config.environment),
+          gateBefore: false,
+        });
     });
   }
   return out;
@@ -64,6 +73,8 @@ export function checkEnvironmentAccess(source: SourceDocument, workflow: Workflo
   return deploySteps(workflow).flatMap((step) => {
     const refusal = deployRefusal(step, workflowName, byName.get(step.environment));
     if (!refusal) return [];
-    return [diagnosticAt(source, ['pipelines', step.pipeline, step.section, step.position, 'config', 'environment'], 'error', 'environment_protected', refusal)];
+    return [
+      diagnosticAt(source, ['pipelines', step.pipeline, step.section, step.position, 'config', 'environment'], 'error', 'environment_protected', refusal),
+    ];
   });
 }

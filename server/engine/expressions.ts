@@ -47,7 +47,8 @@ function tokenize(source: string): Token[] {
     } else if (/[A-Za-z_]/.test(c)) {
       const match = /^[A-Za-z_][\w-]*(\.[A-Za-z0-9_][\w-]*)*/.exec(source.slice(i))!;
       const word = match[0];
-      if (word === 'true' || word === 'false' || word === 'null') tokens.push({ kind: 'lit', text: word, value: word === 'null' ? null : word === 'true', at: i });
+      if (word === 'true' || word === 'false' || word === 'null')
+        tokens.push({ kind: 'lit', text: word, value: word === 'null' ? null : word === 'true', at: i });
       else tokens.push({ kind: 'path', text: word, at: i });
       i += word.length;
     } else {

@@ -33,7 +33,8 @@ function rename({ config, raw }: StepContext, from: string, to: string, convert:
   if (config[from] === undefined) return [];
   const value = config[from];
   delete config[from];
-  if (raw[to] !== undefined) return [{ field: from, message: `"${from}" is the upstream name of "${to}"; give only one of them`, code: 'duplicate_field', anchor: 'key' }];
+  if (raw[to] !== undefined)
+    return [{ field: from, message: `"${from}" is the upstream name of "${to}"; give only one of them`, code: 'duplicate_field', anchor: 'key' }];
   config[to] = convert(value);
   return [];
 }
@@ -48,7 +49,10 @@ const dropOutputFormat = ({ config }: StepContext): Problem[] => {
   return [];
 };
 
-const registryHost = (module: WorkflowModule) => String(module.config.url ?? '').replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
+const registryHost = (module: WorkflowModule) =>
+  String(module.config.url ?? '')
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/+$/, '');
 
 /** Registry hosts contain a dot or a port, or are localhost; module names are plain identifiers. */
 const looksLikeHost = (value: string) => /^[^/]*[.:]/.test(value) || /^localhost(\/|$)/.test(value);
@@ -60,14 +64,31 @@ const NORMALISERS: Record<string, Normaliser> = {
     if (Array.isArray(config.rules) && config.rules.length === 1) config.rules = config.rules[0];
     const rules = Array.isArray(config.rules) ? (config.rules as string[]) : [String(config.rules)];
     if (rules.length > 1) {
-      problems.push({ field: 'rules', severity: 'warning', code: 'unsupported_value', message: 'the runner gives Semgrep one rules file or folder, so this step fails when it runs; put these rules in one folder of the workspace and name it' });
+      problems.push({
+        field: 'rules',
+        severity: 'warning',
+        code: 'unsupported_value',
+        message:
+          'the runner gives Semgrep one rules file or folder, so this step fails when it runs; put these rules in one folder of the workspace and name it',
+      });
     }
     const registryPacks = rules.filter((rule) => rule === 'auto' || /^(p|r|s)\//.test(rule) || /^https?:\/\//.test(rule));
     if (registryPacks.length > 0) {
-      problems.push({ field: 'rules', severity: 'warning', code: 'unsupported_value', message: `${registryPacks.join(', ')} come${registryPacks.length > 1 ? '' : 's'} from the Semgrep registry, which scanner containers cannot reach (they run without network), so this step fails when it runs; use rules in the workspace or in scanner_image (docs/scans.md)` });
+      problems.push({
+        field: 'rules',
+        severity: 'warning',
+        code: 'unsupported_value',
+        message: `${registryPacks.join(', ')} come${registryPacks.length > 1 ? '' : 's'} from the Semgrep registry, which scanner containers cannot reach (they run without network), so this step fails when it runs; use rules in the workspace or in scanner_image (docs/scans.md)`,
+      });
     }
     if (config.artifacts_out !== undefined) {
-      problems.push({ field: 'artifacts_out', severity: 'warning', code: 'ignored_field', anchor: 'key', message: 'the SARIF report is stored as the artifact sarif/<step name>.sarif (output sarif_key), not under artifacts_out.key' });
+      problems.push({
+        field: 'artifacts_out',
+        severity: 'warning',
+        code: 'ignored_field',
+        anchor: 'key',
+        message: 'the SARIF report is stored as the artifact sarif/<step name>.sarif (output sarif_key), not under artifacts_out.key',
+      });
       delete config.artifacts_out;
     }
     return problems;
@@ -95,7 +116,10 @@ const NORMALISERS: Record<string, Normaliser> = {
   'step.artifact_pull': (context) => {
     const problems: Problem[] = [];
     if (context.config.source === 'url') {
-      problems.push({ field: 'source', message: 'source "url" is not supported: push the file as an artifact of a run and pull it by key (previous_execution)' });
+      problems.push({
+        field: 'source',
+        message: 'source "url" is not supported: push the file as an artifact of a run and pull it by key (previous_execution)',
+      });
     }
     delete context.config.source;
     const id = context.config.execution_id;
@@ -104,7 +128,12 @@ const NORMALISERS: Record<string, Normaliser> = {
       // Upstream's executions are not Flowyard's runs: an ID given any other way (usually a template such as
       // {{.PreviousExecutionID}}) means an earlier execution, and the closest Flowyard has is the last successful run.
       if (run === null) {
-        problems.push({ field: 'execution_id', severity: 'warning', code: 'mapped_value', message: `execution_id "${String(id)}" is not a run number; the artifact is taken from the latest successful run (from_run: latest_success)` });
+        problems.push({
+          field: 'execution_id',
+          severity: 'warning',
+          code: 'mapped_value',
+          message: `execution_id "${String(id)}" is not a run number; the artifact is taken from the latest successful run (from_run: latest_success)`,
+        });
       }
       problems.push(...rename(context, 'execution_id', 'from_run', () => run ?? 'latest_success'));
     }
@@ -133,13 +162,24 @@ const NORMALISERS: Record<string, Normaliser> = {
       return moduleHost !== host ? [{ field: 'auth_provider', message: `registry module "${authProvider}" is for ${moduleHost}, not ${host}` }] : [];
     }
     const sameHost = [...modules.values()].find((m) => m.type === 'docker.registry' && registryHost(m) === host);
-    config.registry = sameHost?.name ?? context.addModule({ type: 'docker.registry', config: { url: host, insecure: false } }, `registry-${host.replace(/[^A-Za-z0-9_.-]/g, '-')}`);
+    config.registry =
+      sameHost?.name ??
+      context.addModule({ type: 'docker.registry', config: { url: host, insecure: false } }, `registry-${host.replace(/[^A-Za-z0-9_.-]/g, '-')}`);
     return authProvider === undefined || sameHost
       ? []
-      : [{ field: 'auth_provider', severity: 'warning', code: 'unsupported_value', message: `no docker.registry module is named "${authProvider}", so the push to ${host} goes without credentials; add a docker.registry module for ${host} with username and password_secret, and name it here` }];
+      : [
+          {
+            field: 'auth_provider',
+            severity: 'warning',
+            code: 'unsupported_value',
+            message: `no docker.registry module is named "${authProvider}", so the push to ${host} goes without credentials; add a docker.registry module for ${host} with username and password_secret, and name it here`,
+          },
+        ];
   },
   'step.gate': ({ config }) =>
-    config.type === 'scheduled' ? [{ field: 'type', message: 'gate type "scheduled" is not implemented yet; use manual or auto', code: 'not_implemented' }] : [],
+    config.type === 'scheduled'
+      ? [{ field: 'type', message: 'gate type "scheduled" is not implemented yet; use manual or auto', code: 'not_implemented' }]
+      : [],
   'step.deploy': (context) => {
     const { config, modules } = context;
     const provider = config.provider as string | undefined;
@@ -147,7 +187,13 @@ const NORMALISERS: Record<string, Normaliser> = {
     resolvePercentages(config);
     if (provider === undefined) return requireOneOf(context, 'target', 'provider');
     if (provider !== 'docker') {
-      return [{ field: 'provider', message: `deploy provider "${provider}" is not implemented yet; only "docker" can deploy today`, code: 'provider_not_implemented' }];
+      return [
+        {
+          field: 'provider',
+          message: `deploy provider "${provider}" is not implemented yet; only "docker" can deploy today`,
+          code: 'provider_not_implemented',
+        },
+      ];
     }
     // Upstream names the provider on the step; Flowyard keeps it in a deploy.target module, implied here.
     if (config.target === undefined) config.target = context.addModule({ type: 'deploy.target', config: { provider } }, `${provider}-target`);
@@ -164,7 +210,10 @@ function resolvePercentages(config: Config): void {
   const rolling = config.rolling as Record<string, unknown> | undefined;
   if (!rolling) return;
   const replicas = Number(config.replicas ?? 1);
-  for (const [field, round] of [['max_surge', Math.ceil], ['max_unavailable', Math.floor]] as const) {
+  for (const [field, round] of [
+    ['max_surge', Math.ceil],
+    ['max_unavailable', Math.floor],
+  ] as const) {
     const value = rolling[field];
     if (typeof value === 'string') rolling[field] = round((replicas * Number(value.slice(0, -1))) / 100);
   }
@@ -195,10 +244,22 @@ export function normaliseWorkflow(source: SourceDocument, workflow: Workflow, pl
   const applications = (workflow as { workflows?: Record<string, unknown> }).workflows;
   delete (workflow as { workflows?: unknown }).workflows;
   if (applications && Object.keys(applications).length > 0) {
-    diagnostics.push(diagnosticAt(source, ['workflows'], 'error', 'not_implemented', 'upstream application workflows (HTTP routing, state machines) are not run by Flowyard, which runs pipelines; leave workflows empty', 'key'));
+    diagnostics.push(
+      diagnosticAt(
+        source,
+        ['workflows'],
+        'error',
+        'not_implemented',
+        'upstream application workflows (HTTP routing, state machines) are not run by Flowyard, which runs pipelines; leave workflows empty',
+        'key',
+      ),
+    );
   }
   for (const [pipelineName, pipeline] of Object.entries(workflow.pipelines)) {
-    const lists: Array<[string, Step[]]> = [['steps', pipeline.steps as Step[]], ['compensation', (pipeline.compensation ?? []) as Step[]]];
+    const lists: Array<[string, Step[]]> = [
+      ['steps', pipeline.steps as Step[]],
+      ['compensation', (pipeline.compensation ?? []) as Step[]],
+    ];
     for (const [listName, steps] of lists) {
       steps.forEach((step, i) => {
         const normalise = NORMALISERS[step.type];
@@ -206,7 +267,16 @@ export function normaliseWorkflow(source: SourceDocument, workflow: Workflow, pl
         const path: PathSegment[] = ['pipelines', pipelineName, listName, i, 'config'];
         for (const problem of normalise({ config: step.config, raw: rawAt(source.value, path), modules, addModule })) {
           const at = problem.field ? [...path, problem.field] : path;
-          diagnostics.push(diagnosticAt(source, at, problem.severity ?? 'error', problem.code ?? 'invalid_value', problem.message, problem.anchor ?? (problem.field ? 'value' : 'key')));
+          diagnostics.push(
+            diagnosticAt(
+              source,
+              at,
+              problem.severity ?? 'error',
+              problem.code ?? 'invalid_value',
+              problem.message,
+              problem.anchor ?? (problem.field ? 'value' : 'key'),
+            ),
+          );
         }
       });
     }

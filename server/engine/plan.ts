@@ -87,7 +87,10 @@ export function planWorkflow(workflow: Workflow, dataDependencies: Map<string, M
       for (const from of reads.get(step.name) ?? []) edges.push({ from, to: step.name, kind: 'data' });
       for (const from of step.needs ?? []) edges.push({ from, to: step.name, kind: 'needs' });
       if (step.type === 'step.conditional') {
-        const targets = new Set([...Object.values(step.config.routes as Record<string, string>), ...(step.config.default ? [String(step.config.default)] : [])]);
+        const targets = new Set([
+          ...Object.values(step.config.routes as Record<string, string>),
+          ...(step.config.default ? [String(step.config.default)] : []),
+        ]);
         for (const to of targets) edges.push({ from: step.name, to, kind: 'route' });
       }
     }

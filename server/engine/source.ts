@@ -114,7 +114,14 @@ export function parseSource(input: string | Uint8Array): ParseOutcome {
       const before = input.slice(0, lone.index).split('\n');
       return {
         ok: false,
-        diagnostics: [limitError('invalid_utf8', 'the text contains an unpaired UTF-16 surrogate, which is not valid Unicode', before.length, (before.at(-1)?.length ?? 0) + 1)],
+        diagnostics: [
+          limitError(
+            'invalid_utf8',
+            'the text contains an unpaired UTF-16 surrogate, which is not valid Unicode',
+            before.length,
+            (before.at(-1)?.length ?? 0) + 1,
+          ),
+        ],
       };
     }
     text = input;
@@ -137,7 +144,10 @@ export function parseSource(input: string | Uint8Array): ParseOutcome {
   if (all.length > 1) {
     const second = all[1]!;
     const pos = positionOf(lineCounter, second.range[0]);
-    return { ok: false, diagnostics: [limitError('multiple_documents', 'the file holds more than one YAML document; a workflow is a single document', pos.line, pos.column)] };
+    return {
+      ok: false,
+      diagnostics: [limitError('multiple_documents', 'the file holds more than one YAML document; a workflow is a single document', pos.line, pos.column)],
+    };
   }
   const doc = all[0]!;
   if (doc.errors.length > 0) {

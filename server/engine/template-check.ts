@@ -45,7 +45,10 @@ export function checkTemplateString(value: string, path: readonly PathSegment[],
         continue;
       }
       if (target.index >= scope.before) {
-        where('later_step_reference', `template reads .steps.${name}, but step "${name}" does not run before this point; templates can only read earlier steps`);
+        where(
+          'later_step_reference',
+          `template reads .steps.${name}, but step "${name}" does not run before this point; templates can only read earlier steps`,
+        );
         continue;
       }
       dependsOn?.add(name);
@@ -53,12 +56,16 @@ export function checkTemplateString(value: string, path: readonly PathSegment[],
       if (output === undefined || !outputs) {
         if (output !== undefined && target.step.type === 'step.set') {
           const keys = Object.keys((target.step.config.values as Record<string, unknown>) ?? {});
-          if (!keys.includes(output)) where('unknown_output', `step "${name}" (step.set) sets no value "${output}"${didYouMean(output, keys)}; it sets ${keys.join(', ') || 'nothing'}`);
+          if (!keys.includes(output))
+            where('unknown_output', `step "${name}" (step.set) sets no value "${output}"${didYouMean(output, keys)}; it sets ${keys.join(', ') || 'nothing'}`);
         }
         continue;
       }
       if (!outputs.names.includes(output)) {
-        where('unknown_output', `step "${name}" (${target.step.type}) has no output "${output}"${didYouMean(output, outputs.names)}; it declares ${outputs.names.join(', ') || 'no outputs'}`);
+        where(
+          'unknown_output',
+          `step "${name}" (${target.step.type}) has no output "${output}"${didYouMean(output, outputs.names)}; it declares ${outputs.names.join(', ') || 'no outputs'}`,
+        );
         continue;
       }
       const fields = outputs.fieldsOf(output);

@@ -23,9 +23,11 @@ function schemaAt(schema: z.ZodType, path: readonly PathSegment[], data: unknown
       else if (def.type === 'pipe') current = defOf(def.in).type === 'transform' ? def.out : def.in;
       else if (def.type === 'union' && typeof def.discriminator === 'string') {
         const tag = (value as Record<string, unknown> | undefined)?.[def.discriminator];
-        const option = (def.options as z.ZodObject[]).find((o) => defOf(o.shape[def.discriminator as string]).values instanceof Array
-          ? (defOf(o.shape[def.discriminator as string]).values as unknown[]).includes(tag)
-          : false);
+        const option = (def.options as z.ZodObject[]).find((o) =>
+          defOf(o.shape[def.discriminator as string]).values instanceof Array
+            ? (defOf(o.shape[def.discriminator as string]).values as unknown[]).includes(tag)
+            : false,
+        );
         if (!option) return null;
         current = option;
       } else break;
@@ -77,14 +79,28 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Di
   switch (issue.code) {
     case 'unrecognized_keys': {
       if (path.length === 1 && path[0] === 'triggers') {
-        return [diagnosticAt(source, path, 'error', 'invalid_type',
-          'upstream\'s triggers mapping is not supported: give each pipeline its trigger, or list triggers with type, pipeline and config', 'key')];
+        return [
+          diagnosticAt(
+            source,
+            path,
+            'error',
+            'invalid_type',
+            "upstream's triggers mapping is not supported: give each pipeline its trigger, or list triggers with type, pipeline and config",
+            'key',
+          ),
+        ];
       }
       const known = schemaAt(workflowSchema, path, source.value);
       const knownKeys = known && defOf(known).type === 'object' ? Object.keys(defOf(known).shape as object) : [];
       return issue.keys.map((key) => ({
-        ...diagnosticAt(source, [...path, key], 'error', 'unknown_key',
-          `unknown field "${key}"${didYouMean(key, knownKeys)}${knownKeys.length ? ` (allowed: ${knownKeys.join(', ')})` : ''}`, 'key'),
+        ...diagnosticAt(
+          source,
+          [...path, key],
+          'error',
+          'unknown_key',
+          `unknown field "${key}"${didYouMean(key, knownKeys)}${knownKeys.length ? ` (allowed: ${knownKeys.join(', ')})` : ''}`,
+          'key',
+        ),
         ...suggestionFix(key, knownKeys),
       }));
     }
@@ -94,7 +110,14 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Di
         const value = valueAt(source.value, path);
         const kind = kindOfTypeAt(path);
         const anchorPath = value === undefined ? path.slice(0, -1) : path;
-        const diagnostic = diagnosticAt(source, anchorPath, 'error', `unknown_${kind}_type`, describeUnknownType(kind, value, options), value === undefined ? 'key' : 'value');
+        const diagnostic = diagnosticAt(
+          source,
+          anchorPath,
+          'error',
+          `unknown_${kind}_type`,
+          describeUnknownType(kind, value, options),
+          value === undefined ? 'key' : 'value',
+        );
         return [typeof value === 'string' && value !== '' ? { ...diagnostic, ...suggestionFix(value, options) } : diagnostic];
       }
       return [diagnosticAt(source, path, 'error', 'invalid_value', `${fieldName(path)}: ${issue.message}`)];
@@ -103,16 +126,31 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Di
       if (valueAt(source.value, path) === undefined) {
         return [diagnosticAt(source, path.slice(0, -1), 'error', 'missing_field', `missing required field ${fieldName(path)}`, 'key')];
       }
-      return [diagnosticAt(source, path, 'error', 'invalid_type', `${fieldName(path)}: expected ${issue.expected}, got ${describeValue(valueAt(source.value, path))}`)];
+      return [
+        diagnosticAt(
+          source,
+          path,
+          'error',
+          'invalid_type',
+          `${fieldName(path)}: expected ${issue.expected}, got ${describeValue(valueAt(source.value, path))}`,
+        ),
+      ];
     }
     case 'invalid_value': {
       const allowed = issue.values.map(String);
       const value = String(valueAt(source.value, path));
-      return [{
-        ...diagnosticAt(source, path, 'error', 'invalid_value',
-          `${fieldName(path)}: "${value}" is not allowed${didYouMean(value, allowed)} (expected one of ${allowed.join(', ')})`),
-        ...suggestionFix(value, allowed),
-      }];
+      return [
+        {
+          ...diagnosticAt(
+            source,
+            path,
+            'error',
+            'invalid_value',
+            `${fieldName(path)}: "${value}" is not allowed${didYouMean(value, allowed)} (expected one of ${allowed.join(', ')})`,
+          ),
+          ...suggestionFix(value, allowed),
+        },
+      ];
     }
     default:
       return [diagnosticAt(source, path, 'error', 'invalid_value', `${fieldName(path)}: ${issue.message}`)];
@@ -126,9 +164,7 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-export type ValidationOutcome =
-  | { ok: true; workflow: z.output<typeof workflowSchema>; diagnostics: Diagnostic[] }
-  | { ok: false; diagnostics: Diagnostic[] };
+export type ValidationOutcome = { ok: true; workflow: z.output<typeof workflowSchema>; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
 
 export function validateWorkflow(source: SourceDocument): ValidationOutcome {
   const result = workflowSchema.safeParse(source.value);

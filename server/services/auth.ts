@@ -73,7 +73,10 @@ export async function createUser(db: Db, input: NewUser): Promise<AuthUser> {
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<AuthUser | null> {
-  const [user] = await db.select(authUserColumns).from(users).where(eq(users.email, normaliseEmail(email)));
+  const [user] = await db
+    .select(authUserColumns)
+    .from(users)
+    .where(eq(users.email, normaliseEmail(email)));
   return user ?? null;
 }
 
@@ -83,11 +86,17 @@ export interface UserSummary extends AuthUser {
 }
 
 export async function listUsers(db: Db): Promise<UserSummary[]> {
-  return db.select({ ...authUserColumns, disabledAt: users.disabledAt, createdAt: users.createdAt }).from(users).orderBy(asc(users.createdAt));
+  return db
+    .select({ ...authUserColumns, disabledAt: users.disabledAt, createdAt: users.createdAt })
+    .from(users)
+    .orderBy(asc(users.createdAt));
 }
 
 export async function getUser(db: Db, id: string): Promise<UserSummary | null> {
-  const [user] = await db.select({ ...authUserColumns, disabledAt: users.disabledAt, createdAt: users.createdAt }).from(users).where(eq(users.id, id));
+  const [user] = await db
+    .select({ ...authUserColumns, disabledAt: users.disabledAt, createdAt: users.createdAt })
+    .from(users)
+    .where(eq(users.id, id));
   return user ?? null;
 }
 
@@ -109,11 +118,7 @@ export async function authenticatePassword(db: Db, email: string, password: stri
 }
 
 /** Also drops the user's expired sessions, so the table does not grow with every sign-in. */
-export async function createSession(
-  db: Db,
-  userId: string,
-  ttlMs = SESSION_TTL_MS,
-): Promise<{ token: string; expiresAt: Date }> {
+export async function createSession(db: Db, userId: string, ttlMs = SESSION_TTL_MS): Promise<{ token: string; expiresAt: Date }> {
   const now = Date.now();
   const token = generateToken(SESSION_TOKEN_PREFIX);
   const expiresAt = new Date(now + ttlMs);
@@ -204,7 +209,10 @@ export async function userForApiToken(db: Db, token: string): Promise<AuthUser |
     .where(and(eq(apiTokens.tokenHash, await hashToken(token)), isNull(users.disabledAt)));
   if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= now)) return null;
   if (!row.lastUsedAt || now - row.lastUsedAt.getTime() >= LAST_USED_PRECISION_MS) {
-    await db.update(apiTokens).set({ lastUsedAt: new Date(now) }).where(eq(apiTokens.id, row.tokenId));
+    await db
+      .update(apiTokens)
+      .set({ lastUsedAt: new Date(now) })
+      .where(eq(apiTokens.id, row.tokenId));
   }
   return row.user;
 }
@@ -238,12 +246,7 @@ async function createFirstAdminIfNoUsers(db: Db): Promise<FirstAdminResult> {
 }
 
 async function ensureAdminToken(db: Db, adminToken: string): Promise<void> {
-  const [firstAdmin] = await db
-    .select({ id: users.id })
-    .from(users)
-    .where(eq(users.role, 'admin'))
-    .orderBy(asc(users.createdAt))
-    .limit(1);
+  const [firstAdmin] = await db.select({ id: users.id }).from(users).where(eq(users.role, 'admin')).orderBy(asc(users.createdAt)).limit(1);
   if (!firstAdmin) throw new Error(`${ADMIN_TOKEN_NAME} is set but there is no admin user to attach it to`);
   const tokenHash = await hashToken(adminToken);
   await db
@@ -290,7 +293,10 @@ export async function changePassword(db: Db, userId: string, currentPassword: st
     throw new PasswordPolicyError(`the new password must be at least ${NEW_PASSWORD_MIN_LENGTH} characters long`);
   }
   if (newPassword === currentPassword) throw new PasswordPolicyError('the new password must differ from the current one');
-  await db.update(users).set({ passwordHash: await hashPassword(newPassword), mustChangePassword: false }).where(eq(users.id, userId));
+  await db
+    .update(users)
+    .set({ passwordHash: await hashPassword(newPassword), mustChangePassword: false })
+    .where(eq(users.id, userId));
   const keep = keepSessionToken ? await hashToken(keepSessionToken) : '';
   await db.delete(sessions).where(and(eq(sessions.userId, userId), ne(sessions.tokenHash, keep)));
 }
@@ -314,7 +320,10 @@ export async function resetPassword(db: Db, email: string): Promise<string> {
 /** Ends every session of the user and revokes all their API tokens. */
 export async function revokeUserCredentials(db: Db, userId: string): Promise<void> {
   await db.delete(sessions).where(eq(sessions.userId, userId));
-  await db.update(apiTokens).set({ revokedAt: new Date() }).where(and(eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt)));
+  await db
+    .update(apiTokens)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt)));
 }
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -340,7 +349,10 @@ export async function updateUser(db: Db, userId: string, change: { role?: Role; 
       throw new LastAdminError(change.disabled ? 'disable' : 'demote');
     }
     const disabledAt = change.disabled === undefined ? user.disabledAt : change.disabled ? (user.disabledAt ?? new Date()) : null;
-    await tx.update(users).set({ role: change.role ?? user.role, disabledAt }).where(eq(users.id, userId));
+    await tx
+      .update(users)
+      .set({ role: change.role ?? user.role, disabledAt })
+      .where(eq(users.id, userId));
     if (change.disabled) await tx.delete(sessions).where(eq(sessions.userId, userId));
   });
   return (await getUser(db, userId))!;

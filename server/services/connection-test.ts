@@ -27,12 +27,19 @@ function dockerGet(host: string, path: string, timeoutMs: number): Promise<numbe
  * Really reaches the environment's target: a Docker engine answers /_ping, a registry answers /v2/ with
  * the given credentials, an S3 bucket answers HeadBucket. Cloud providers are not implemented yet.
  */
-export async function testEnvironmentConnection(provider: string, config: Record<string, unknown>, secrets: Record<string, string>, timeoutMs = 5000): Promise<ConnectionResult> {
+export async function testEnvironmentConnection(
+  provider: string,
+  config: Record<string, unknown>,
+  secrets: Record<string, string>,
+  timeoutMs = 5000,
+): Promise<ConnectionResult> {
   try {
     if (provider === 'docker') {
       const host = String(config.docker_host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock');
       const status = await dockerGet(host, '/_ping', timeoutMs);
-      return status === 200 ? { ok: true, message: `Docker engine at ${host} answered` } : { ok: false, message: `Docker engine at ${host} answered ${status}` };
+      return status === 200
+        ? { ok: true, message: `Docker engine at ${host} answered` }
+        : { ok: false, message: `Docker engine at ${host} answered ${status}` };
     }
     if (provider === 'registry') {
       const base = String(config.url ?? '');
@@ -41,10 +48,16 @@ export async function testEnvironmentConnection(provider: string, config: Record
       const headers: Record<string, string> = config.username && password ? { authorization: `Basic ${btoa(`${String(config.username)}:${password}`)}` } : {};
       const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
       if (response.ok) return { ok: true, message: `registry ${base} accepted ${headers.authorization ? 'the credentials' : 'anonymous access'}` };
-      return { ok: false, message: response.status === 401 ? `registry ${base} refused the credentials (401)` : `registry ${base} answered ${response.status}` };
+      return {
+        ok: false,
+        message: response.status === 401 ? `registry ${base} refused the credentials (401)` : `registry ${base} answered ${response.status}`,
+      };
     }
     if (provider === 's3') {
-      const store = createS3Store(String(config.url ?? ''), { AWS_ACCESS_KEY_ID: secrets.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: secrets.AWS_SECRET_ACCESS_KEY });
+      const store = createS3Store(String(config.url ?? ''), {
+        AWS_ACCESS_KEY_ID: secrets.AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: secrets.AWS_SECRET_ACCESS_KEY,
+      });
       await store.check();
       return { ok: true, message: 'the bucket is reachable with these credentials' };
     }

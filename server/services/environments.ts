@@ -57,7 +57,15 @@ export async function createEnvironment(db: Db, key: CryptoKey, input: Environme
   const secrets = Object.fromEntries(Object.entries(input.secrets ?? {}).filter((entry): entry is [string, string] => entry[1] !== null));
   const [row] = await db
     .insert(environments)
-    .values({ name: input.name, provider: input.provider, region: input.region ?? null, config: input.config, secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '', ...protection(input), updatedAt: new Date() })
+    .values({
+      name: input.name,
+      provider: input.provider,
+      region: input.region ?? null,
+      config: input.config,
+      secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '',
+      ...protection(input),
+      updatedAt: new Date(),
+    })
     .returning();
   return view(key, row!);
 }
@@ -71,7 +79,15 @@ export async function updateEnvironment(db: Db, key: CryptoKey, id: string, inpu
   }
   const [updated] = await db
     .update(environments)
-    .set({ name: input.name, provider: input.provider, region: input.region ?? null, config: input.config, secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '', ...protection(input), updatedAt: new Date() })
+    .set({
+      name: input.name,
+      provider: input.provider,
+      region: input.region ?? null,
+      config: input.config,
+      secrets: Object.keys(secrets).length ? await encrypt(key, JSON.stringify(secrets)) : '',
+      ...protection(input),
+      updatedAt: new Date(),
+    })
     .where(eq(environments.id, id))
     .returning();
   return view(key, updated!);
@@ -85,7 +101,10 @@ export async function deleteEnvironment(db: Db, id: string) {
 /** Secret values of the named environments, by environment, for the deploy steps that target each. */
 export async function environmentSecrets(db: Db, key: CryptoKey, names: string[]): Promise<Record<string, Record<string, string>>> {
   if (names.length === 0) return {};
-  const rows = await db.select({ name: environments.name, secrets: environments.secrets }).from(environments).where(inArray(environments.name, [...new Set(names)]));
+  const rows = await db
+    .select({ name: environments.name, secrets: environments.secrets })
+    .from(environments)
+    .where(inArray(environments.name, [...new Set(names)]));
   const out: Record<string, Record<string, string>> = {};
   for (const row of rows) out[row.name] = await readSecrets(key, row.secrets);
   return out;

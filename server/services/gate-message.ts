@@ -14,9 +14,17 @@ const MASK = '***';
 export async function renderGateMessage(db: Db, runId: string, gateIndex: number, template: string | undefined): Promise<string | null> {
   if (!template) return null;
   if (!hasTemplate(template)) return template;
-  const [run] = await db.select({ run: runs, workflowName: workflows.name }).from(runs).innerJoin(workflows, eq(workflows.id, runs.workflowId)).where(eq(runs.id, runId));
+  const [run] = await db
+    .select({ run: runs, workflowName: workflows.name })
+    .from(runs)
+    .innerJoin(workflows, eq(workflows.id, runs.workflowId))
+    .where(eq(runs.id, runId));
   if (!run) return template;
-  const earlier = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), lt(runSteps.index, gateIndex))).orderBy(asc(runSteps.index));
+  const earlier = await db
+    .select()
+    .from(runSteps)
+    .where(and(eq(runSteps.runId, runId), lt(runSteps.index, gateIndex)))
+    .orderBy(asc(runSteps.index));
   const context: Record<string, unknown> = {};
   for (const step of earlier) if (step.type === 'step.set' && step.state === 'succeeded') Object.assign(context, step.outputs ?? {});
   const secretNames = await db.select({ name: workflowSecrets.name }).from(workflowSecrets).where(eq(workflowSecrets.workflowId, run.run.workflowId));

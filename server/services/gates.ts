@@ -43,24 +43,48 @@ async function protectedDeploysAfter(db: Db, workflow: Workflow, pipeline: strin
   const steps = workflow.pipelines[pipeline]!.steps as Step[];
   const nextGate = steps.findIndex((s, i) => i > gateIndex && s.type === 'step.gate');
   const end = nextGate === -1 ? steps.length : nextGate;
-  const targets = deploySteps(workflow, pipeline).filter((d) => d.section === 'steps' && d.index > gateIndex && d.index < end).map((d) => d.environment);
+  const targets = deploySteps(workflow, pipeline)
+    .filter((d) => d.section === 'steps' && d.index > gateIndex && d.index < end)
+    .map((d) => d.environment);
   return (await environmentProtections(db, targets)).filter((e) => e.protected && e.approvers.length > 0);
 }
 
 /** Step outputs by name, as gate conditions read them: `steps.scan.passed_gate`. */
 async function outputsSoFar(db: Db, runId: string, beforeIndex: number) {
-  const rows = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), lt(runSteps.index, beforeIndex))).orderBy(asc(runSteps.index));
+  const rows = await db
+    .select()
+    .from(runSteps)
+    .where(and(eq(runSteps.runId, runId), lt(runSteps.index, beforeIndex)))
+    .orderBy(asc(runSteps.index));
   return { steps: Object.fromEntries(rows.map((r) => [r.name, { ...(r.outputs ?? {}), state: r.state }])) };
 }
 
 /** Records a decision; approval queues the next job, rejection ends the run failed. */
-async function decide(db: Db, events: EventBus, runId: string, stepIndex: number, decision: 'approved' | 'rejected', via: 'manual' | 'auto' | 'timeout', user: AuthUser | null, comment: string) {
+async function decide(
+  db: Db,
+  events: EventBus,
+  runId: string,
+  stepIndex: number,
+  decision: 'approved' | 'rejected',
+  via: 'manual' | 'auto' | 'timeout',
+  user: AuthUser | null,
+  comment: string,
+) {
   const passed = decision === 'approved';
   const reason = comment || (via === 'auto' ? 'approve conditions held' : via === 'timeout' ? `timed out: ${decision} by on_timeout` : decision);
-  const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+  const [step] = await db
+    .select()
+    .from(runSteps)
+    .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
   const changed = await db
     .update(runSteps)
-    .set({ state: passed ? 'succeeded' : 'failed', finishedAt: new Date(), waitingUntil: null, outputs: { gate_result: { passed, type: via, reason } }, error: passed ? null : `gate ${decision}: ${reason}` })
+    .set({
+      state: passed ? 'succeeded' : 'failed',
+      finishedAt: new Date(),
+      waitingUntil: null,
+      outputs: { gate_result: { passed, type: via, reason } },
+      error: passed ? null : `gate ${decision}: ${reason}`,
+    })
     .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex), inArray(runSteps.state, ['pending', 'waiting'])))
     .returning({ index: runSteps.index });
   if (changed.length === 0) throw new ApiError(409, 'not_waiting', 'this gate is not waiting for a decision');
@@ -71,8 +95,13 @@ async function decide(db: Db, events: EventBus, runId: string, stepIndex: number
     return;
   }
   const nextIndex = (step?.jobIndex ?? 0) + 1;
-  const [first] = await db.select({ retry: jobs.retryOnRunnerLost, max: jobs.maxAttempts, runsOn: jobs.runsOn }).from(jobs).where(and(eq(jobs.runId, runId), eq(jobs.index, 0)));
-  await db.insert(jobs).values({ runId, index: nextIndex, runsOn: first?.runsOn ?? [], retryOnRunnerLost: first?.retry ?? false, maxAttempts: first?.max ?? 1 });
+  const [first] = await db
+    .select({ retry: jobs.retryOnRunnerLost, max: jobs.maxAttempts, runsOn: jobs.runsOn })
+    .from(jobs)
+    .where(and(eq(jobs.runId, runId), eq(jobs.index, 0)));
+  await db
+    .insert(jobs)
+    .values({ runId, index: nextIndex, runsOn: first?.runsOn ?? [], retryOnRunnerLost: first?.retry ?? false, maxAttempts: first?.max ?? 1 });
   await db.update(runs).set({ state: 'queued' }).where(eq(runs.id, runId));
   events.publish({ type: 'gate.decided', runId, stepIndex, decision, via });
   events.publish({ type: 'job.queued', runId, jobIndex: nextIndex });
@@ -95,7 +124,10 @@ export async function openGate(db: Db, events: EventBus, runId: string, stepInde
   }
   const waitingUntil = new Date(Date.now() + (parseDuration(config.timeout) ?? 86_400_000));
   const message = await renderGateMessage(db, runId, stepIndex, config.message);
-  await db.update(runSteps).set({ state: 'waiting', startedAt: new Date(), waitingUntil, ...(message ? { outputs: { message } } : {}) }).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+  await db
+    .update(runSteps)
+    .set({ state: 'waiting', startedAt: new Date(), waitingUntil, ...(message ? { outputs: { message } } : {}) })
+    .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
   await db.update(runs).set({ state: 'waiting' }).where(eq(runs.id, runId));
 }
 
@@ -107,14 +139,30 @@ export function mayDecide(user: AuthUser, approvers: string[] | undefined): bool
   );
 }
 
-export async function decideGate(db: Db, events: EventBus, runId: string, stepName: string, decision: 'approved' | 'rejected', user: AuthUser, comment: string, secretsKey: CryptoKey) {
-  const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.name, stepName)));
+export async function decideGate(
+  db: Db,
+  events: EventBus,
+  runId: string,
+  stepName: string,
+  decision: 'approved' | 'rejected',
+  user: AuthUser,
+  comment: string,
+  secretsKey: CryptoKey,
+) {
+  const [step] = await db
+    .select()
+    .from(runSteps)
+    .where(and(eq(runSteps.runId, runId), eq(runSteps.name, stepName)));
   if (!step || step.type !== 'step.gate') throw new ApiError(404, 'not_found', `this run has no gate "${stepName}"`);
   if (step.state !== 'waiting') throw new ApiError(409, 'not_waiting', `gate "${stepName}" is ${step.state}, not waiting for a decision`);
   const { run, build, config, guards } = await gateContext(db, runId, step.index);
   const refused = guards.find((environment) => !mayDecide(user, environment.approvers));
   if (refused) {
-    throw new ApiError(403, 'not_an_approver', `only ${refused.approvers.join(', ')} may decide gate "${stepName}": it guards a deploy to protected environment "${refused.name}"`);
+    throw new ApiError(
+      403,
+      'not_an_approver',
+      `only ${refused.approvers.join(', ')} may decide gate "${stepName}": it guards a deploy to protected environment "${refused.name}"`,
+    );
   }
   if (guards.length === 0 && !mayDecide(user, config.approvers)) {
     throw new ApiError(403, 'not_an_approver', `only ${config.approvers?.join(', ')} may decide gate "${stepName}"`);
@@ -130,7 +178,10 @@ export async function listGateDecisions(db: Db, runId: string) {
 
 /** Gates past their timeout decide by on_timeout. */
 export async function expireGates(db: Db, events: EventBus, now = new Date()): Promise<number> {
-  const due = await db.select().from(runSteps).where(and(eq(runSteps.state, 'waiting'), lt(runSteps.waitingUntil, now)));
+  const due = await db
+    .select()
+    .from(runSteps)
+    .where(and(eq(runSteps.state, 'waiting'), lt(runSteps.waitingUntil, now)));
   for (const step of due) {
     const { config, guards } = await gateContext(db, step.runId, step.index);
     const approve = config.on_timeout === 'approve' && guards.length === 0;

@@ -26,10 +26,12 @@ async function pack(): Promise<string> {
   await mkdir(dir, { recursive: true });
   const work = await mkdtemp(join(dir, 'pack-'));
   try {
-    await run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: packageRoot, timeout: PACK_TIMEOUT_MS }).catch((error: NodeJS.ErrnoException & { stderr?: string }) => {
-      const reason = error.code === 'ENOENT' ? 'npm is not installed on the server' : (error.stderr?.trim().split('\n').at(-1) ?? error.message);
-      throw new Error(`could not build the runner package: ${reason}`);
-    });
+    await run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: packageRoot, timeout: PACK_TIMEOUT_MS }).catch(
+      (error: NodeJS.ErrnoException & { stderr?: string }) => {
+        const reason = error.code === 'ENOENT' ? 'npm is not installed on the server' : (error.stderr?.trim().split('\n').at(-1) ?? error.message);
+        throw new Error(`could not build the runner package: ${reason}`);
+      },
+    );
     const name = tarballName(await packageVersion());
     const target = join(dir, name);
     // A rename replaces the file atomically, also while another process is sending the previous one.

@@ -27,9 +27,11 @@ function failedJob(steps: Array<{ jobIndex: number; state: string }>): number | 
  */
 export async function rerunRun(db: Db, events: EventBus, runId: string, options: { fromFailed: boolean; userId: string }) {
   const old = await getRun(db, runId);
-  if (ACTIVE.includes(old.state)) throw new ApiError(409, 'still_active', `run #${old.number} is still ${old.state}; cancel it or wait for it to end before re-running`);
+  if (ACTIVE.includes(old.state))
+    throw new ApiError(409, 'still_active', `run #${old.number} is still ${old.state}; cancel it or wait for it to end before re-running`);
   const fromJob = options.fromFailed ? failedJob(old.steps) : 0;
-  if (fromJob === null) throw new ApiError(409, 'nothing_failed', `run #${old.number} ended ${old.state.replaceAll('_', ' ')} with no failed job; re-run the whole run instead`);
+  if (fromJob === null)
+    throw new ApiError(409, 'nothing_failed', `run #${old.number} ended ${old.state.replaceAll('_', ' ')} with no failed job; re-run the whole run instead`);
   const build = await builtVersion(db, old.workflowId, old.version);
   const pipeline = build.workflow.pipelines[old.pipeline];
   const plan = build.plan.pipelines.find((p) => p.name === old.pipeline);
@@ -65,10 +67,24 @@ export async function rerunRun(db: Db, events: EventBus, runId: string, options:
     const first = old.jobs.find((j) => j.index === 0);
     const [template] = first ? await tx.select().from(jobs).where(eq(jobs.id, first.id)) : [];
     const retry = pipeline.retry;
-    const settings = { runsOn: plan.runsOn, retryOnRunnerLost: template?.retryOnRunnerLost ?? retry?.on.includes('runner_lost') ?? false, maxAttempts: template?.maxAttempts ?? retry?.max_attempts ?? 1 };
+    const settings = {
+      runsOn: plan.runsOn,
+      retryOnRunnerLost: template?.retryOnRunnerLost ?? retry?.on.includes('runner_lost') ?? false,
+      maxAttempts: template?.maxAttempts ?? retry?.max_attempts ?? 1,
+    };
     const earlierJobs = old.jobs.filter((j) => j.index < fromJob);
     if (earlierJobs.length) {
-      await tx.insert(jobs).values(earlierJobs.map((j) => ({ ...settings, runId: newId, index: j.index, state: j.state, runnerId: j.runnerId, attempt: j.attempt, finishedAt: new Date() })));
+      await tx.insert(jobs).values(
+        earlierJobs.map((j) => ({
+          ...settings,
+          runId: newId,
+          index: j.index,
+          state: j.state,
+          runnerId: j.runnerId,
+          attempt: j.attempt,
+          finishedAt: new Date(),
+        })),
+      );
     }
     if (!gate) await tx.insert(jobs).values({ ...settings, runId: newId, index: fromJob });
     if (fromJob > 0) {
@@ -77,9 +93,14 @@ export async function rerunRun(db: Db, events: EventBus, runId: string, options:
       const [failedRow] = failedAt ? await tx.select({ claimedAt: jobs.claimedAt }).from(jobs).where(eq(jobs.id, failedAt)) : [];
       const stored = await tx.select().from(artifacts).where(eq(artifacts.runId, old.id));
       const earlier = stored.filter((a) => !failedRow?.claimedAt || a.createdAt <= failedRow.claimedAt);
-      if (earlier.length) await tx.insert(artifacts).values(earlier.map((a) => ({ runId: newId, key: a.key, size: a.size, sha256: a.sha256, storageKey: a.storageKey })));
-      if (carried.size) await tx.run(sql`INSERT INTO log_chunks (run_id, step_index, seq, data, created_at)
-        SELECT ${newId}, step_index, seq, data, created_at FROM log_chunks WHERE run_id = ${old.id} AND step_index IN (${sql.join([...carried.keys()].map((i) => sql`${i}`), sql`, `)})`);
+      if (earlier.length)
+        await tx.insert(artifacts).values(earlier.map((a) => ({ runId: newId, key: a.key, size: a.size, sha256: a.sha256, storageKey: a.storageKey })));
+      if (carried.size)
+        await tx.run(sql`INSERT INTO log_chunks (run_id, step_index, seq, data, created_at)
+        SELECT ${newId}, step_index, seq, data, created_at FROM log_chunks WHERE run_id = ${old.id} AND step_index IN (${sql.join(
+          [...carried.keys()].map((i) => sql`${i}`),
+          sql`, `,
+        )})`);
     }
   });
   events.publish({ type: 'run.created', runId: newId, workflowId: old.workflowId });
@@ -87,4 +108,3 @@ export async function rerunRun(db: Db, events: EventBus, runId: string, options:
   else events.publish({ type: 'job.queued', runId: newId, jobIndex: fromJob });
   return getRun(db, newId);
 }
-

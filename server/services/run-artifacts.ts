@@ -71,16 +71,28 @@ async function sourceRunId(db: Db, runId: string, fromRun: number | 'latest_succ
           .where(and(eq(runs.workflowId, current.workflowId), inArray(runs.state, ['succeeded', 'succeeded_with_warnings']), ne(runs.id, runId)))
           .orderBy(desc(runs.number))
           .limit(1)
-      : await db.select({ id: runs.id }).from(runs).where(and(eq(runs.workflowId, current.workflowId), eq(runs.number, fromRun)));
-  if (!source) throw new ApiError(404, 'not_found', fromRun === 'latest_success' ? 'no earlier successful run of this workflow' : `this workflow has no run #${fromRun}`);
+      : await db
+          .select({ id: runs.id })
+          .from(runs)
+          .where(and(eq(runs.workflowId, current.workflowId), eq(runs.number, fromRun)));
+  if (!source)
+    throw new ApiError(404, 'not_found', fromRun === 'latest_success' ? 'no earlier successful run of this workflow' : `this workflow has no run #${fromRun}`);
   return source.id;
 }
 
 /** A short-lived download URL for an artifact of this run or of an earlier run of the same workflow. */
 export async function signArtifactDownload(db: Db, store: ArtifactStore, runId: string, request: { key: string; fromRun?: number | 'latest_success' }) {
   const source = await sourceRunId(db, runId, request.fromRun);
-  const [row] = await db.select().from(artifacts).where(and(eq(artifacts.runId, source), eq(artifacts.key, request.key)));
-  if (!row) throw new ApiError(404, 'not_found', `no artifact "${request.key}"${request.fromRun === undefined ? ' in this run' : ` in run ${String(request.fromRun)}`}`);
+  const [row] = await db
+    .select()
+    .from(artifacts)
+    .where(and(eq(artifacts.runId, source), eq(artifacts.key, request.key)));
+  if (!row)
+    throw new ApiError(
+      404,
+      'not_found',
+      `no artifact "${request.key}"${request.fromRun === undefined ? ' in this run' : ` in run ${String(request.fromRun)}`}`,
+    );
   const filename = `${row.key.split('/').at(-1)}.tar`;
   const signed = await store.signDownload(row.storageKey, { filename });
   return { ...signed, size: row.size, sha256: row.sha256 };

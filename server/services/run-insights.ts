@@ -49,15 +49,23 @@ async function usersById(db: Db, ids: Array<string | null>) {
 
 function rerunOrigin(payload: Record<string, unknown>): RerunOrigin | null {
   const origin = payload.rerun_of as Partial<RerunOrigin> | undefined;
-  return origin && typeof origin.run_id === 'string' && typeof origin.number === 'number' ? { run_id: origin.run_id, number: origin.number, from_job: Number(origin.from_job ?? 0) } : null;
+  return origin && typeof origin.run_id === 'string' && typeof origin.number === 'number'
+    ? { run_id: origin.run_id, number: origin.number, from_job: Number(origin.from_job ?? 0) }
+    : null;
 }
 
 /** Triggers of several runs at once (the run list), with one query for users and one for webhook deliveries. */
 export async function describeTriggers(db: Db, list: RunRow[]): Promise<Map<string, RunTrigger>> {
-  const people = await usersById(db, list.map((r) => r.triggeredBy));
+  const people = await usersById(
+    db,
+    list.map((r) => r.triggeredBy),
+  );
   const hooked = list.filter((r) => r.triggerType === 'http').map((r) => r.id);
   const deliveries = hooked.length
-    ? await db.select({ runId: webhookDeliveries.runId, deliveryId: webhookDeliveries.deliveryId }).from(webhookDeliveries).where(inArray(webhookDeliveries.runId, hooked))
+    ? await db
+        .select({ runId: webhookDeliveries.runId, deliveryId: webhookDeliveries.deliveryId })
+        .from(webhookDeliveries)
+        .where(inArray(webhookDeliveries.runId, hooked))
     : [];
   // Signed hooks also record `signature:<path>:<mac>` against the run; the delivery id is the other key.
   const deliveryOf = new Map(deliveries.filter((d) => !d.deliveryId.startsWith('signature:')).map((d) => [d.runId, d.deliveryId]));
@@ -76,7 +84,10 @@ export async function describeTriggers(db: Db, list: RunRow[]): Promise<Map<stri
 }
 
 async function onlineRunners(db: Db, now: number) {
-  const rows = await db.select({ id: runners.id, name: runners.name, labels: runners.labels, capacity: runners.capacity, lastSeenAt: runners.lastSeenAt }).from(runners).where(isNull(runners.revokedAt));
+  const rows = await db
+    .select({ id: runners.id, name: runners.name, labels: runners.labels, capacity: runners.capacity, lastSeenAt: runners.lastSeenAt })
+    .from(runners)
+    .where(isNull(runners.revokedAt));
   return rows.filter((r) => r.lastSeenAt !== null && now - r.lastSeenAt.getTime() < RUNNER_OFFLINE_AFTER_MS);
 }
 
@@ -96,9 +107,21 @@ export async function waitingReason(db: Db, run: RunRow, runJobs: JobRow[], now 
   const online = await onlineRunners(db, now);
   const able = online.filter((r) => wanted.every((label) => r.labels.includes(label)));
   if (able.length === 0) return `no online runner has the labels ${labelList(wanted)}; ${plural(online.length, 'runner')} online`;
-  const busy = await db.select({ runnerId: jobs.runnerId }).from(jobs).where(and(eq(jobs.state, 'running'), inArray(jobs.runnerId, able.map((r) => r.id))));
+  const busy = await db
+    .select({ runnerId: jobs.runnerId })
+    .from(jobs)
+    .where(
+      and(
+        eq(jobs.state, 'running'),
+        inArray(
+          jobs.runnerId,
+          able.map((r) => r.id),
+        ),
+      ),
+    );
   const free = able.filter((r) => busy.filter((j) => j.runnerId === r.id).length < r.capacity);
-  if (free.length === 0) return `every runner with the labels ${labelList(wanted)} is busy (${plural(able.length, 'runner')}); the run starts when one frees a slot`;
+  if (free.length === 0)
+    return `every runner with the labels ${labelList(wanted)} is busy (${plural(able.length, 'runner')}); the run starts when one frees a slot`;
   return null;
 }
 

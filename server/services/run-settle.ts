@@ -6,7 +6,10 @@ import { runs, runSteps, type RunState } from '../../db/schema.ts';
 export async function settleRun(db: Db, runId: string, state: RunState, error: string | null, outputs?: Record<string, unknown>) {
   const now = new Date();
   await db.batch([
-    db.update(runs).set({ state, error, finishedAt: now, ...(outputs ? { outputs } : {}) }).where(eq(runs.id, runId)),
+    db
+      .update(runs)
+      .set({ state, error, finishedAt: now, ...(outputs ? { outputs } : {}) })
+      .where(eq(runs.id, runId)),
     db
       .update(runSteps)
       .set({ state: state === 'cancelled' ? 'cancelled' : 'skipped' })

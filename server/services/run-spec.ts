@@ -99,7 +99,9 @@ export function jobSpecFor(workflow: Workflow, plan: PipelinePlan, context: JobC
     pipeline: context.pipelineName,
     version: workflow.version === undefined ? null : String(workflow.version),
     // Gates are decided by the server between jobs; with `all` (local exec) there is nobody to ask.
-    steps: list.filter((s) => !s.compensation && s.step.type !== 'step.gate' && (jobIndex === 'all' || s.job === jobIndex)).map((s) => stepSpec(s.step, s.index, context)),
+    steps: list
+      .filter((s) => !s.compensation && s.step.type !== 'step.gate' && (jobIndex === 'all' || s.job === jobIndex))
+      .map((s) => stepSpec(s.step, s.index, context)),
     compensation: list.filter((s) => s.compensation).map((s) => stepSpec(s.step, s.index, context)),
     onError: pipeline.on_error,
     env: stringEnv,
@@ -113,6 +115,8 @@ export function jobSpecFor(workflow: Workflow, plan: PipelinePlan, context: JobC
     priorContext: context.priorContext ?? {},
     restoreWorkspace: jobIndex !== 'all' && jobIndex > 0 ? workspaceArtifactKey(jobIndex - 1) : null,
     saveWorkspace: jobIndex !== 'all' && jobIndex < lastJob ? workspaceArtifactKey(jobIndex) : null,
-    modules: Object.fromEntries((workflow.modules ?? []).map((m) => [(m as WorkflowModule).name, { type: (m as WorkflowModule).type, config: (m as WorkflowModule).config }])),
+    modules: Object.fromEntries(
+      (workflow.modules ?? []).map((m) => [(m as WorkflowModule).name, { type: (m as WorkflowModule).type, config: (m as WorkflowModule).config }]),
+    ),
   };
 }

@@ -82,7 +82,11 @@ function grantedLabels(granted: string[], requested: string[]): string[] {
   if (requested.length === 0) return granted;
   const extra = requested.filter((label) => !granted.includes(label));
   if (extra.length > 0) {
-    throw new ApiError(403, 'labels_not_granted', `the registration token does not grant the label${extra.length > 1 ? 's' : ''} ${extra.join(', ')} (it grants ${granted.join(', ')})`);
+    throw new ApiError(
+      403,
+      'labels_not_granted',
+      `the registration token does not grant the label${extra.length > 1 ? 's' : ''} ${extra.join(', ')} (it grants ${granted.join(', ')})`,
+    );
   }
   return requested;
 }
@@ -91,10 +95,7 @@ function grantedLabels(granted: string[], requested: string[]): string[] {
  * Exchanges a registration token for a runner identity; the runner token is returned once. A one-time token
  * is spent by one conditional UPDATE, so two registrations racing with it cannot both succeed.
  */
-export async function registerRunner(
-  db: Db,
-  input: { registrationToken: string; name: string; labels: string[]; capacity: number; version: string },
-) {
+export async function registerRunner(db: Db, input: { registrationToken: string; name: string; labels: string[]; capacity: number; version: string }) {
   const now = new Date();
   const [registration] = await db
     .select()
@@ -126,7 +127,14 @@ export async function registerRunner(
 
 export async function runnerForToken(db: Db, token: string): Promise<AuthRunner | null> {
   const [row] = await db
-    .select({ id: runners.id, name: runners.name, labels: runners.labels, capacity: runners.capacity, lastSeenAt: runners.lastSeenAt, revokedAt: runners.revokedAt })
+    .select({
+      id: runners.id,
+      name: runners.name,
+      labels: runners.labels,
+      capacity: runners.capacity,
+      lastSeenAt: runners.lastSeenAt,
+      revokedAt: runners.revokedAt,
+    })
     .from(runners)
     .where(eq(runners.tokenHash, await hashToken(token)));
   if (!row || row.revokedAt) return null;
@@ -139,11 +147,18 @@ const TOUCH_EVERY_MS = 5_000;
 /** Records that the runner was heard from, unless that was recorded moments ago. */
 export async function touchRunner(db: Db, runner: AuthRunner, now = Date.now()): Promise<void> {
   if (runner.lastSeenAt && now - runner.lastSeenAt.getTime() < TOUCH_EVERY_MS) return;
-  await db.update(runners).set({ lastSeenAt: new Date(now) }).where(eq(runners.id, runner.id));
+  await db
+    .update(runners)
+    .set({ lastSeenAt: new Date(now) })
+    .where(eq(runners.id, runner.id));
 }
 
 export async function revokeRunner(db: Db, runnerId: string): Promise<boolean> {
-  const rows = await db.update(runners).set({ revokedAt: new Date() }).where(and(eq(runners.id, runnerId), isNull(runners.revokedAt))).returning({ id: runners.id });
+  const rows = await db
+    .update(runners)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(runners.id, runnerId), isNull(runners.revokedAt)))
+    .returning({ id: runners.id });
   return rows.length > 0;
 }
 
@@ -168,4 +183,3 @@ export async function listRunners(db: Db, now = Date.now()) {
     currentJobs: running.filter((j) => j.runnerId === r.id).map((j) => ({ jobId: j.jobId, runId: j.runId })),
   }));
 }
-

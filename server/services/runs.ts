@@ -103,7 +103,12 @@ export async function listRuns(db: Db, workflowId: string, page: { limit: number
     page.state ? eq(runs.state, page.state) : undefined,
     page.pipeline ? eq(runs.pipeline, page.pipeline) : undefined,
   );
-  const rows = await db.select().from(runs).where(where).orderBy(desc(runs.number)).limit(page.limit + 1);
+  const rows = await db
+    .select()
+    .from(runs)
+    .where(where)
+    .orderBy(desc(runs.number))
+    .limit(page.limit + 1);
   const more = rows.length > page.limit;
   const items = rows.slice(0, page.limit);
   const triggers = await describeTriggers(db, items);
@@ -131,7 +136,10 @@ export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey
   if (!job) return null;
   const [run] = await db.select().from(runs).where(eq(runs.id, job.run_id));
   if (!run) return null;
-  await db.update(runs).set({ state: 'running', startedAt: run.startedAt ?? new Date(now) }).where(and(eq(runs.id, run.id), eq(runs.state, 'queued')));
+  await db
+    .update(runs)
+    .set({ state: 'running', startedAt: run.startedAt ?? new Date(now) })
+    .where(and(eq(runs.id, run.id), eq(runs.state, 'queued')));
   const build = await builtVersion(db, run.workflowId, run.version);
   const plan = build.plan.pipelines.find((p) => p.name === run.pipeline)!;
   const prior = job.index > 0 ? await priorJobsState(db, run.id, job.index) : { priorOutputs: {}, priorContext: {} };
@@ -157,7 +165,14 @@ export async function claimJob(db: Db, runner: AuthRunner, secretsKey: CryptoKey
 async function deployRefusals(db: Db, workflowId: string, deploys: ReturnType<typeof deploySteps>): Promise<Record<number, string>> {
   if (deploys.length === 0) return {};
   const [workflow] = await db.select({ name: workflows.name }).from(workflows).where(eq(workflows.id, workflowId));
-  const protections = new Map((await environmentProtections(db, deploys.map((d) => d.environment))).map((e) => [e.name, e]));
+  const protections = new Map(
+    (
+      await environmentProtections(
+        db,
+        deploys.map((d) => d.environment),
+      )
+    ).map((e) => [e.name, e]),
+  );
   const out: Record<number, string> = {};
   for (const step of deploys) {
     const refusal = deployRefusal(step, workflow?.name ?? '', protections.get(step.environment));
@@ -168,7 +183,11 @@ async function deployRefusals(db: Db, workflowId: string, deploys: ReturnType<ty
 
 /** Outputs and error with secret values masked; the rest of a report is ours, not the steps'. */
 function maskReport<T extends { outputs?: Record<string, unknown>; error?: string }>(report: T, masker: SecretMasker): T {
-  return { ...report, ...(report.outputs ? { outputs: maskDeep(report.outputs, masker) } : {}), ...(report.error !== undefined ? { error: masker.mask(report.error) } : {}) };
+  return {
+    ...report,
+    ...(report.outputs ? { outputs: maskDeep(report.outputs, masker) } : {}),
+    ...(report.error !== undefined ? { error: masker.mask(report.error) } : {}),
+  };
 }
 
 /** Masks the secret values of a held job's run in what the server stores (defence in depth: the runner masks too). */
@@ -183,7 +202,11 @@ async function jobMasker(db: Db, secretsKey: CryptoKey, job: { id: string; runId
 
 /** Outputs and step.set values of the steps that ran in the jobs before `jobIndex`. */
 async function priorJobsState(db: Db, runId: string, jobIndex: number) {
-  const earlier = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), lt(runSteps.jobIndex, jobIndex), eq(runSteps.state, 'succeeded'))).orderBy(runSteps.index);
+  const earlier = await db
+    .select()
+    .from(runSteps)
+    .where(and(eq(runSteps.runId, runId), lt(runSteps.jobIndex, jobIndex), eq(runSteps.state, 'succeeded')))
+    .orderBy(runSteps.index);
   const priorOutputs: Record<string, Record<string, unknown>> = {};
   const priorContext: Record<string, unknown> = {};
   for (const step of earlier) {
@@ -204,7 +227,10 @@ async function heldJob(db: Db, runner: AuthRunner, jobId: string) {
 export async function renewLease(db: Db, runner: AuthRunner, jobId: string, leaseMs = DEFAULT_LEASE_MS) {
   const job = await heldJob(db, runner, jobId);
   const leaseExpiresAt = Date.now() + leaseMs;
-  await db.update(jobs).set({ leaseExpiresAt: new Date(leaseExpiresAt) }).where(eq(jobs.id, jobId));
+  await db
+    .update(jobs)
+    .set({ leaseExpiresAt: new Date(leaseExpiresAt) })
+    .where(eq(jobs.id, jobId));
   return { leaseExpiresAt, cancelled: await isCancelRequested(db, job.runId) };
 }
 
@@ -216,7 +242,10 @@ export async function isCancelRequested(db: Db, runId: string): Promise<boolean>
 /** A finished step.deploy goes into its environment's deploy history. */
 async function recordIfDeploy(db: Db, runId: string, stepIndex: number, report: StepReport) {
   if (!['succeeded', 'failed', 'cancelled', 'timed_out'].includes(report.state)) return;
-  const [step] = await db.select().from(runSteps).where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+  const [step] = await db
+    .select()
+    .from(runSteps)
+    .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
   if (step?.type !== 'step.deploy') return;
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   const build = await builtVersion(db, run!.workflowId, run!.version);
@@ -257,7 +286,10 @@ export async function finishJob(db: Db, events: EventBus, runner: AuthRunner, jo
   const job = await heldJob(db, runner, jobId);
   const result = maskReport(unmasked, await jobMasker(db, secretsKey, job));
   forgetMasker(job.id);
-  await db.update(jobs).set({ state: result.state, finishedAt: new Date(), error: result.error ?? null, leaseExpiresAt: null }).where(eq(jobs.id, jobId));
+  await db
+    .update(jobs)
+    .set({ state: result.state, finishedAt: new Date(), error: result.error ?? null, leaseExpiresAt: null })
+    .where(eq(jobs.id, jobId));
   if (result.state === 'succeeded') {
     const [gate] = await db
       .select()
@@ -278,7 +310,10 @@ export async function cancelRun(db: Db, events: EventBus, runId: string, cancell
   await db.update(runs).set({ cancelRequestedAt: new Date(), cancelledBy }).where(eq(runs.id, runId));
   events.publish({ type: 'cancel.requested', runId });
   if (run.state === 'queued' || run.state === 'waiting') {
-    await db.update(jobs).set({ state: 'cancelled', finishedAt: new Date() }).where(and(eq(jobs.runId, runId), eq(jobs.state, 'queued')));
+    await db
+      .update(jobs)
+      .set({ state: 'cancelled', finishedAt: new Date() })
+      .where(and(eq(jobs.runId, runId), eq(jobs.state, 'queued')));
     await settleRun(db, runId, 'cancelled', run.state === 'waiting' ? 'cancelled while waiting for approval' : 'cancelled before a runner took it');
   }
   return getRun(db, runId);
@@ -298,7 +333,11 @@ export async function expireLeases(db: Db, events: EventBus, now = Date.now()): 
     const requeue = !cancelRequestedAt && job.retryOnRunnerLost && job.attempt < job.maxAttempts;
     const updated = await db
       .update(jobs)
-      .set(requeue ? { state: 'queued', runnerId: null, leaseExpiresAt: null, error: 'runner lost; requeued' } : { state: cancelRequestedAt ? 'cancelled' : 'failed', finishedAt: new Date(now), error: 'runner lost' })
+      .set(
+        requeue
+          ? { state: 'queued', runnerId: null, leaseExpiresAt: null, error: 'runner lost; requeued' }
+          : { state: cancelRequestedAt ? 'cancelled' : 'failed', finishedAt: new Date(now), error: 'runner lost' },
+      )
       .where(and(eq(jobs.id, job.id), eq(jobs.state, 'running'), lt(jobs.leaseExpiresAt, new Date(now))))
       .returning({ id: jobs.id });
     if (updated.length === 0) continue;
@@ -330,7 +369,10 @@ export async function cancelledJobs(db: Db, runner: AuthRunner, jobIds: string[]
 /** A runner shutting down hands a job back: it is queued again from its first step. */
 export async function releaseJob(db: Db, events: EventBus, runner: AuthRunner, jobId: string) {
   const job = await heldJob(db, runner, jobId);
-  await db.update(jobs).set({ state: 'queued', runnerId: null, leaseExpiresAt: null, error: `handed back by runner ${runner.name}` }).where(eq(jobs.id, jobId));
+  await db
+    .update(jobs)
+    .set({ state: 'queued', runnerId: null, leaseExpiresAt: null, error: `handed back by runner ${runner.name}` })
+    .where(eq(jobs.id, jobId));
   await resetJobSteps(db, job.runId, job.index);
   events.publish({ type: 'job.queued', runId: job.runId, jobIndex: job.index });
 }

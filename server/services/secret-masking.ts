@@ -7,7 +7,11 @@ import { workflowSecrets } from './secrets.ts';
 
 /** The secret values a run of this pipeline can reach: the workflow's and those of the environments it deploys to. */
 export async function runSecretValues(db: Db, key: CryptoKey, workflowId: string, workflow: Workflow, pipeline: string): Promise<string[]> {
-  const environments = await environmentSecrets(db, key, deploySteps(workflow, pipeline).map((step) => step.environment));
+  const environments = await environmentSecrets(
+    db,
+    key,
+    deploySteps(workflow, pipeline).map((step) => step.environment),
+  );
   return [...Object.values(await workflowSecrets(db, key, workflowId)), ...Object.values(environments).flatMap((secrets) => Object.values(secrets))];
 }
 

@@ -32,13 +32,20 @@ export async function setWorkflowSecret(db: Db, key: CryptoKey, workflowId: stri
 }
 
 export async function deleteWorkflowSecret(db: Db, workflowId: string, name: string): Promise<boolean> {
-  const rows = await db.delete(secretsTable).where(and(eq(secretsTable.workflowId, workflowId), eq(secretsTable.name, name))).returning({ name: secretsTable.name });
+  const rows = await db
+    .delete(secretsTable)
+    .where(and(eq(secretsTable.workflowId, workflowId), eq(secretsTable.name, name)))
+    .returning({ name: secretsTable.name });
   return rows.length > 0;
 }
 
 /** Names and update times only: secret values never leave the server except inside a claimed job. */
 export async function listWorkflowSecretNames(db: Db, workflowId: string) {
-  return db.select({ name: secretsTable.name, updatedAt: secretsTable.updatedAt }).from(secretsTable).where(eq(secretsTable.workflowId, workflowId)).orderBy(secretsTable.name);
+  return db
+    .select({ name: secretsTable.name, updatedAt: secretsTable.updatedAt })
+    .from(secretsTable)
+    .where(eq(secretsTable.workflowId, workflowId))
+    .orderBy(secretsTable.name);
 }
 
 export async function workflowSecrets(db: Db, key: CryptoKey, workflowId: string): Promise<Record<string, string>> {

@@ -12,7 +12,10 @@ export async function createShareLink(db: Db, runId: string, createdBy: string, 
   await getRun(db, runId);
   const token = generateToken(SHARE_TOKEN_PREFIX);
   const expiresAt = expiresInHours ? new Date(Date.now() + expiresInHours * 3_600_000) : null;
-  const [row] = await db.insert(shareLinks).values({ runId, tokenHash: await hashToken(token), createdBy, expiresAt }).returning();
+  const [row] = await db
+    .insert(shareLinks)
+    .values({ runId, tokenHash: await hashToken(token), createdBy, expiresAt })
+    .returning();
   return { id: row!.id, token, expiresAt, createdAt: row!.createdAt };
 }
 
@@ -35,7 +38,10 @@ export async function revokeShareLink(db: Db, runId: string, shareId: string): P
 
 /** The run a share token opens; revoked, expired and unknown tokens all look the same: not found. */
 export async function runIdForShareToken(db: Db, token: string): Promise<string> {
-  const [row] = await db.select().from(shareLinks).where(eq(shareLinks.tokenHash, await hashToken(token)));
+  const [row] = await db
+    .select()
+    .from(shareLinks)
+    .where(eq(shareLinks.tokenHash, await hashToken(token)));
   if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) throw notFound('share link');
   return row.runId;
 }
@@ -53,6 +59,15 @@ export async function sharedRunView(db: Db, runId: string) {
     createdAt: run.createdAt,
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,
-    steps: run.steps.map((s) => ({ name: s.name, type: s.type, state: s.state, exitCode: s.exitCode, startedAt: s.startedAt, finishedAt: s.finishedAt, logBytes: s.logBytes, error: s.error })),
+    steps: run.steps.map((s) => ({
+      name: s.name,
+      type: s.type,
+      state: s.state,
+      exitCode: s.exitCode,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt,
+      logBytes: s.logBytes,
+      error: s.error,
+    })),
   };
 }

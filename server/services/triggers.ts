@@ -48,8 +48,10 @@ export async function signWebhook(secret: string, timestamp: string, body: Uint8
 }
 
 function checkDeliveryId(deliveryId: string | undefined): string {
-  if (!deliveryId?.trim()) throw new ApiError(400, 'delivery_required', `the ${DELIVERY_HEADER} header (a unique id per delivery) is required; nothing was run`);
-  if (deliveryId.length > MAX_DELIVERY_ID_LENGTH) throw new ApiError(400, 'invalid_delivery', `the ${DELIVERY_HEADER} header is limited to ${MAX_DELIVERY_ID_LENGTH} characters; nothing was run`);
+  if (!deliveryId?.trim())
+    throw new ApiError(400, 'delivery_required', `the ${DELIVERY_HEADER} header (a unique id per delivery) is required; nothing was run`);
+  if (deliveryId.length > MAX_DELIVERY_ID_LENGTH)
+    throw new ApiError(400, 'invalid_delivery', `the ${DELIVERY_HEADER} header is limited to ${MAX_DELIVERY_ID_LENGTH} characters; nothing was run`);
   return deliveryId;
 }
 
@@ -60,7 +62,11 @@ function checkTimestamp(timestamp: string | undefined, nowMs: number): void {
   const skew = Math.round(nowMs / 1000) - Number(timestamp);
   if (Math.abs(skew) > WEBHOOK_TOLERANCE_SECONDS) {
     const where = skew > 0 ? `${skew} s old` : `${-skew} s in the future`;
-    throw new ApiError(401, 'stale_timestamp', `${TIMESTAMP_HEADER} is ${where}; only deliveries within ${WEBHOOK_TOLERANCE_SECONDS} s of the server clock are accepted; nothing was run`);
+    throw new ApiError(
+      401,
+      'stale_timestamp',
+      `${TIMESTAMP_HEADER} is ${where}; only deliveries within ${WEBHOOK_TOLERANCE_SECONDS} s of the server clock are accepted; nothing was run`,
+    );
   }
 }
 
@@ -82,7 +88,11 @@ function parsePayload(body: Uint8Array<ArrayBuffer>): Record<string, unknown> {
 async function claimDelivery(db: Db, path: string, keys: string[], now: Date): Promise<void> {
   const claimed: string[] = [];
   for (const key of keys) {
-    const inserted = await db.insert(webhookDeliveries).values({ deliveryId: key, path, receivedAt: now }).onConflictDoNothing().returning({ id: webhookDeliveries.deliveryId });
+    const inserted = await db
+      .insert(webhookDeliveries)
+      .values({ deliveryId: key, path, receivedAt: now })
+      .onConflictDoNothing()
+      .returning({ id: webhookDeliveries.deliveryId });
     if (inserted.length === 0) {
       if (claimed.length > 0) await db.delete(webhookDeliveries).where(inArray(webhookDeliveries.deliveryId, claimed));
       throw new ApiError(409, 'duplicate_delivery', `this delivery to /hooks${path} was already received; nothing was run`);
@@ -93,7 +103,10 @@ async function claimDelivery(db: Db, path: string, keys: string[], now: Date): P
 
 /** Forgets deliveries older than a day: by then their timestamps are long refused. Returns how many. */
 export async function pruneWebhookDeliveries(db: Db, nowMs = Date.now()): Promise<number> {
-  const pruned = await db.delete(webhookDeliveries).where(lte(webhookDeliveries.receivedAt, new Date(nowMs - DELIVERY_RETENTION_MS))).returning({ id: webhookDeliveries.deliveryId });
+  const pruned = await db
+    .delete(webhookDeliveries)
+    .where(lte(webhookDeliveries.receivedAt, new Date(nowMs - DELIVERY_RETENTION_MS)))
+    .returning({ id: webhookDeliveries.deliveryId });
   return pruned.length;
 }
 
@@ -109,7 +122,16 @@ async function pruneOccasionally(db: Db, nowMs: number): Promise<void> {
  * `X-Flowyard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` are required, compared in
  * constant time.
  */
-export async function deliverWebhook(db: Db, events: EventBus, secretsKey: CryptoKey, path: string, method: string, body: Uint8Array<ArrayBuffer>, headers: WebhookHeaders, nowMs = Date.now()) {
+export async function deliverWebhook(
+  db: Db,
+  events: EventBus,
+  secretsKey: CryptoKey,
+  path: string,
+  method: string,
+  body: Uint8Array<ArrayBuffer>,
+  headers: WebhookHeaders,
+  nowMs = Date.now(),
+) {
   // A GET delivery carries its payload in the query string, which is then what the signature covers.
   const query = method === 'GET' ? new TextDecoder().decode(body) : undefined;
   const [hook] = await db.select().from(webhookRegistrations).where(eq(webhookRegistrations.path, path));
@@ -134,7 +156,11 @@ export async function deliverWebhook(db: Db, events: EventBus, secretsKey: Crypt
   const now = new Date(nowMs);
   await claimDelivery(db, path, replayKeys, now);
   try {
-    const run = await createRun(db, events, hook.workflowId, { pipeline: hook.pipeline, triggerType: 'http', triggerPayload: { ...payload, type: payload.type ?? 'http' } });
+    const run = await createRun(db, events, hook.workflowId, {
+      pipeline: hook.pipeline,
+      triggerType: 'http',
+      triggerPayload: { ...payload, type: payload.type ?? 'http' },
+    });
     await db.update(webhookDeliveries).set({ runId: run.id }).where(eq(webhookDeliveries.deliveryId, deliveryId));
     return run;
   } catch (error) {

@@ -122,17 +122,23 @@ async function buildFor(db: Db, workflowName: string, yaml: string): Promise<Bui
   if (!build.ok) return build;
   const parsed = parseSource(yaml);
   if (!parsed.ok) return build;
-  const environments = await environmentProtections(db, deploySteps(build.workflow).map((step) => step.environment));
+  const environments = await environmentProtections(
+    db,
+    deploySteps(build.workflow).map((step) => step.environment),
+  );
   const refused = checkEnvironmentAccess(parsed.source, build.workflow, workflowName, environments);
   const first = refused[0];
   if (!first) return { ...build, diagnostics: sortDiagnostics([...build.diagnostics, ...(await runnerMatchWarnings(db, yaml, build.plan))]) };
   const more = refused.length > 1 ? ` (and ${refused.length - 1} more error${refused.length > 2 ? 's' : ''})` : '';
-  return { ok: false, error: `line ${first.line}, column ${first.column}: ${first.message}${more}`, diagnostics: sortDiagnostics([...build.diagnostics, ...refused]) };
+  return {
+    ok: false,
+    error: `line ${first.line}, column ${first.column}: ${first.message}${more}`,
+    diagnostics: sortDiagnostics([...build.diagnostics, ...refused]),
+  };
 }
 
 export type TryActivateResult =
-  | { status: 'build_ok'; build: Built; changes: ChangeSummary | null }
-  | { status: 'build_failed'; build: Extract<BuildResult, { ok: false }> };
+  { status: 'build_ok'; build: Built; changes: ChangeSummary | null } | { status: 'build_failed'; build: Extract<BuildResult, { ok: false }> };
 
 /** Builds a candidate against what is published, changing nothing. */
 export async function tryActivateWorkflow(db: Db, id: string, yaml?: string): Promise<TryActivateResult> {
@@ -206,7 +212,13 @@ export async function publishWorkflow(
         yaml,
         sha256,
         message: input.message ?? '',
-        buildResult: { moduleTypes: build.moduleTypes, stepTypes: build.stepTypes, triggerTypes: build.triggerTypes, plan: build.plan, diagnostics: build.diagnostics },
+        buildResult: {
+          moduleTypes: build.moduleTypes,
+          stepTypes: build.stepTypes,
+          triggerTypes: build.triggerTypes,
+          plan: build.plan,
+          diagnostics: build.diagnostics,
+        },
         restoredFrom: input.restoredFrom ?? null,
         createdBy: actor.id,
       });

@@ -27,7 +27,14 @@ let secretsKey: CryptoKey;
 /** The app as the lead wires it: deps on the context, auth on /api/* except public paths, routers below. */
 function buildApp(config: Partial<ServerConfig> = {}) {
   const app = new OpenAPIHono<AppEnv>();
-  const deps = { db: handle.db, secretsKey, artifacts: createLocalStore({ dir: join(dir, 'artifacts'), publicUrl: PUBLIC_URL, signingKey: 'test' }), events: createLocalEventBus(), testConnection: async () => ({ ok: false, message: 'not used here' }), config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, secureCookies: false, leaseMs: 30_000, ...config } };
+  const deps = {
+    db: handle.db,
+    secretsKey,
+    artifacts: createLocalStore({ dir: join(dir, 'artifacts'), publicUrl: PUBLIC_URL, signingKey: 'test' }),
+    events: createLocalEventBus(),
+    testConnection: async () => ({ ok: false, message: 'not used here' }),
+    config: { publicUrl: PUBLIC_URL, adminToken: ADMIN_TOKEN, secureCookies: false, leaseMs: 30_000, ...config },
+  };
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     await next();

@@ -23,7 +23,10 @@ let store: LocalStore;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flowyard-blobs-'));
   const app = new Hono();
-  app.route('/api/blobs', blobRoutesFor(() => store));
+  app.route(
+    '/api/blobs',
+    blobRoutesFor(() => store),
+  );
   const port = await new Promise<number>((resolve) => {
     server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) => resolve(info.port));
   });
@@ -67,7 +70,10 @@ test('upload through the signed URL, then download the same bytes', async () => 
   const body = randomBytes(100_000);
   const storageKey = 'runs/run-1/dist/app.tar.gz';
   const upload = await store.signUpload(storageKey, { size: body.length, sha256: sha256(body) });
-  assert.match(upload.url, /^http:\/\/127\.0\.0\.1:\d+\/api\/blobs\/runs\/run-1\/dist\/app\.tar\.gz\?op=put&exp=\d+&size=100000&sha256=[0-9a-f]{64}&sig=[0-9a-f]{64}$/);
+  assert.match(
+    upload.url,
+    /^http:\/\/127\.0\.0\.1:\d+\/api\/blobs\/runs\/run-1\/dist\/app\.tar\.gz\?op=put&exp=\d+&size=100000&sha256=[0-9a-f]{64}&sig=[0-9a-f]{64}$/,
+  );
   const created = await put(upload, body);
   assert.equal(created.status, 201);
   assert.deepEqual(await created.json(), { storageKey, size: body.length, sha256: sha256(body) });
@@ -202,7 +208,11 @@ test('path traversal through encoded dots is rejected', async () => {
   const body = 'escape';
   const upload = await store.signUpload('runs/run-4/x.txt', { size: body.length, sha256: sha256(Buffer.from(body)) });
   const query = new URL(upload.url).search;
-  for (const path of ['/api/blobs/runs/run-4/%2e%2e/%2e%2e/escape.txt', '/api/blobs/runs/run-4/%2E%2E%2F%2E%2E%2Fescape.txt', '/api/blobs/runs/run-4/..%2f..%2f..%2fescape.txt']) {
+  for (const path of [
+    '/api/blobs/runs/run-4/%2e%2e/%2e%2e/escape.txt',
+    '/api/blobs/runs/run-4/%2E%2E%2F%2E%2E%2Fescape.txt',
+    '/api/blobs/runs/run-4/..%2f..%2f..%2fescape.txt',
+  ]) {
     const response = await rawRequest('PUT', `${path}${query}`, body);
     assert.ok([400, 403, 404].includes(response.status), `${path}: ${response.status} ${response.text}`);
   }
@@ -222,7 +232,10 @@ test('download of a missing blob is 404; blob URLs are 404 when artifacts live i
   assert.match((await errorOf(missing)).message, /no artifact is stored at runs\/run-5\/none\.txt/);
 
   const s3Only = new Hono();
-  s3Only.route('/api/blobs', blobRoutesFor(() => undefined));
+  s3Only.route(
+    '/api/blobs',
+    blobRoutesFor(() => undefined),
+  );
   const response = await s3Only.request('/api/blobs/runs/run-5/none.txt?op=get');
   assert.equal(response.status, 404);
   assert.match((await errorOf(response)).message, /keeps artifacts in S3/);

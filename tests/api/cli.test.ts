@@ -32,7 +32,8 @@ test('flowyard --help lists every command, and each command has its usage', asyn
   const help = await flowyard(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: flowyard <command>/);
-  for (const command of ['serve', 'validate', 'try-activate', 'runner', 'exec', 'admin reset-password']) assert.match(help.stdout, new RegExp(`\\n  ${command} `));
+  for (const command of ['serve', 'validate', 'try-activate', 'runner', 'exec', 'admin reset-password'])
+    assert.match(help.stdout, new RegExp(`\\n  ${command} `));
   const one = await flowyard(['exec', '--help']);
   assert.equal(one.code, 0);
   assert.match(one.stdout, /^usage: flowyard exec FILE .*--approve-gates/);

@@ -23,9 +23,21 @@ function connect(workflowId: string, token = TEST_ADMIN_TOKEN) {
       super(url, protocols, { headers: { authorization: `Bearer ${token}` } });
     }
   };
-  const provider = new WebsocketProvider(`ws://127.0.0.1:${server.port}/api/collab`, workflowId, doc, { WebSocketPolyfill: AuthedWebSocket as never, disableBc: true });
+  const provider = new WebsocketProvider(`ws://127.0.0.1:${server.port}/api/collab`, workflowId, doc, {
+    WebSocketPolyfill: AuthedWebSocket as never,
+    disableBc: true,
+  });
   const synced = new Promise<void>((resolve) => provider.once('sync', () => resolve()));
-  return { doc, text: doc.getText('yaml'), provider, synced, close: () => { provider.destroy(); doc.destroy(); } };
+  return {
+    doc,
+    text: doc.getText('yaml'),
+    provider,
+    synced,
+    close: () => {
+      provider.destroy();
+      doc.destroy();
+    },
+  };
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000) {

@@ -24,11 +24,21 @@ after(() => api.database.cleanup());
 /** A runner registered through the protocol routes, each with its own label so tests never take each other's jobs. */
 async function runner(label: string) {
   const { token: registrationToken } = await createRegistrationToken(api.database.db, { description: label }, null);
-  const registered = await api.app.request('/api/runner/v1/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ registrationToken, name: label, labels: [label] }) });
+  const registered = await api.app.request('/api/runner/v1/register', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ registrationToken, name: label, labels: [label] }),
+  });
   assert.equal(registered.status, 201, await registered.clone().text());
   const { token } = (await registered.json()) as { token: string };
   const call = (path: string, body: unknown) =>
-    Promise.resolve(api.app.request(`/api/runner/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+    Promise.resolve(
+      api.app.request(`/api/runner/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    );
   return {
     call,
     /** Starts a long-poll; resolves with the job and when the answer came. */
@@ -54,14 +64,17 @@ async function published(name: string, yaml: string): Promise<string> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('a run fired by a schedule wakes a waiting claim at once', async () => {
-  const id = await published('scheduled-wake', `name: scheduled-wake
+  const id = await published(
+    'scheduled-wake',
+    `name: scheduled-wake
 pipelines:
   nightly:
     runs_on: [sched]
     trigger: { type: schedule, config: { cron: "0 3 * * *", timezone: UTC } }
     steps:
       - { name: say, type: step.log, config: { message: tick } }
-`);
+`,
+  );
   const [registration] = (await api.database.client.execute({ sql: 'select next_run_at from schedule_registrations where workflow_id = ?', args: [id] })).rows;
   const slot = new Date(Number(registration!.next_run_at));
   const sched = await runner('sched');
@@ -76,7 +89,9 @@ pipelines:
 });
 
 test('a gate decided by its timeout wakes a waiting claim for the job after it at once', async () => {
-  const id = await published('gate-wake', `name: gate-wake
+  const id = await published(
+    'gate-wake',
+    `name: gate-wake
 pipelines:
   release:
     runs_on: [gated]
@@ -84,7 +99,8 @@ pipelines:
       - { name: build, type: step.log, config: { message: built } }
       - { name: hold, type: step.gate, config: { type: manual, timeout: 1h, on_timeout: approve } }
       - { name: ship, type: step.log, config: { message: shipped } }
-`);
+`,
+  );
   const started = await api.call('POST', `/api/workflows/${id}/runs`, {});
   assert.equal(started.status, 201, await started.clone().text());
   const { id: runId } = (await started.json()) as { id: string };
@@ -103,6 +119,9 @@ pipelines:
   assert.equal(job.runId, runId);
   assert.notEqual(job.jobId, first.job.jobId, 'the job after the gate, not the first one again');
   const run = (await (await api.call('GET', `/api/runs/${runId}`)).json()) as { gateDecisions: Array<{ via: string; decision: string }> };
-  assert.deepEqual(run.gateDecisions.map((d) => [d.via, d.decision]), [['timeout', 'approved']]);
+  assert.deepEqual(
+    run.gateDecisions.map((d) => [d.via, d.decision]),
+    [['timeout', 'approved']],
+  );
   assert.ok(answeredAt - decidedAt < WOKEN_WITHIN_MS, `the claim answered ${answeredAt - decidedAt} ms after the gate timed out`);
 });

@@ -31,7 +31,7 @@ test('a runner of another protocol is refused at register with code protocol_ver
   assert.ok(registered.token, 'the same one-time token still registers a runner of this protocol');
 });
 
-test('the refusal comes before the body is checked against this protocol\'s schema', async () => {
+test("the refusal comes before the body is checked against this protocol's schema", async () => {
   const response = await fetch(`${server.url}${RUNNER_PROTOCOL_PREFIX}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -74,13 +74,19 @@ test('an answer of the wrong shape is a clear, permanent error on the runner', a
   await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
   try {
     const api = new RunnerApi(`http://127.0.0.1:${(impostor.address() as AddressInfo).port}`, 'fy_runner_token');
-    const wrongShape = await api.heartbeat([]).then(() => assert.fail('a wrong answer was accepted'), (error: unknown) => error);
+    const wrongShape = await api.heartbeat([]).then(
+      () => assert.fail('a wrong answer was accepted'),
+      (error: unknown) => error,
+    );
     assert.ok(wrongShape instanceof ApiCallError);
     assert.equal(wrongShape.code, 'unexpected_answer');
     assert.equal(wrongShape.transient, false);
     assert.match(wrongShape.message, /POST \/heartbeat: the server answered a shape protocol v1 does not allow/);
     assert.match(wrongShape.message, /cancelJobs/);
-    await assert.rejects(api.renewLease('job-1'), (error: unknown) => error instanceof ApiCallError && error.code === 'unexpected_answer' && /not JSON/.test(error.message));
+    await assert.rejects(
+      api.renewLease('job-1'),
+      (error: unknown) => error instanceof ApiCallError && error.code === 'unexpected_answer' && /not JSON/.test(error.message),
+    );
   } finally {
     await new Promise((resolve) => impostor.close(resolve));
   }

@@ -53,7 +53,10 @@ test('a run no online runner can take says why; publish warns (not fails) about 
   assert.equal(cancelled.waitingReason, null);
   assert.equal(cancelled.cancelledByUser.email, 'admin@flowyard.local');
   assert.equal(cancelled.cancelledBy, cancelled.cancelledByUser.id);
-  assert.deepEqual(cancelled.steps.map((s: any) => [s.state, s.startedAt]), [['cancelled', null]]);
+  assert.deepEqual(
+    cancelled.steps.map((s: any) => [s.state, s.startedAt]),
+    [['cancelled', null]],
+  );
 });
 
 test('failed continue_on_error steps end the run succeeded_with_warnings; the list filters by state and pipeline and says who', async () => {
@@ -61,7 +64,10 @@ test('failed continue_on_error steps end the run succeeded_with_warnings; the li
   const id = await publishWorkflow(server, 'warned', workflow('warned', 'view', steps));
   const run = await waitForRun(server, (await startRun(server, id)).id, ended);
   assert.equal(run.state, 'succeeded_with_warnings', JSON.stringify(run.steps));
-  assert.deepEqual(run.steps.map((s: any) => s.state), ['failed', 'succeeded']);
+  assert.deepEqual(
+    run.steps.map((s: any) => s.state),
+    ['failed', 'succeeded'],
+  );
   assert.equal(run.runnerNames[run.jobs[0].id], 'view-runner');
   const whole = await server.call('GET', `/api/runs/${run.id}/log`);
   assert.equal(whole.status, 200);
@@ -72,11 +78,18 @@ test('failed continue_on_error steps end the run succeeded_with_warnings; the li
   const all = await server.call('GET', `/api/runs/${run.id}/log?tail_lines=1000`);
   assert.equal(all.headers.get('x-log-truncated'), '0');
   assert.equal(await all.text(), await (await server.call('GET', `/api/runs/${run.id}/log`)).text());
-  const clean = await waitForRun(server, (await startRun(server, await publishWorkflow(server, 'clean', workflow('clean', 'view', shell('ok', ['true']))))).id, ended);
+  const clean = await waitForRun(
+    server,
+    (await startRun(server, await publishWorkflow(server, 'clean', workflow('clean', 'view', shell('ok', ['true']))))).id,
+    ended,
+  );
   assert.equal(clean.state, 'succeeded');
 
   const warned = await json(await server.call('GET', `/api/workflows/${id}/runs?state=succeeded_with_warnings`));
-  assert.deepEqual(warned.runs.map((r: any) => r.id), [run.id]);
+  assert.deepEqual(
+    warned.runs.map((r: any) => r.id),
+    [run.id],
+  );
   assert.equal(warned.runs[0].trigger.user.name, 'Admin');
   assert.deepEqual((await json(await server.call('GET', `/api/workflows/${id}/runs?state=failed`))).runs, []);
   assert.equal((await json(await server.call('GET', `/api/workflows/${id}/runs?pipeline=main`))).runs.length, 1);
@@ -135,7 +148,10 @@ ${shell('check', ['cat artifact.txt', 'echo exit={{ .steps.build.exit_code }}', 
   assert.equal(queued.version, first.version);
   assert.deepEqual(queued.trigger.rerunOf, { run_id: first.id, number: 1, from_job: 1 });
   assert.equal(queued.trigger.user.email, 'admin@flowyard.local');
-  assert.deepEqual(queued.steps.map((s: any) => s.state), ['succeeded', 'succeeded', 'pending']);
+  assert.deepEqual(
+    queued.steps.map((s: any) => s.state),
+    ['succeeded', 'succeeded', 'pending'],
+  );
   const second = await waitForRun(server, queued.id, ended);
   assert.equal(second.state, 'succeeded', JSON.stringify(second.steps));
   const checked = await rawLog(server, second.id, 'check');
@@ -144,7 +160,10 @@ ${shell('check', ['cat artifact.txt', 'echo exit={{ .steps.build.exit_code }}', 
   assert.ok((await rawLog(server, second.id, 'build')).includes(built), 'the carried job keeps its log');
 
   const whole = await json(await server.call('POST', `/api/runs/${second.id}/rerun`));
-  assert.deepEqual(whole.steps.map((s: any) => s.state), ['pending', 'pending', 'pending']);
+  assert.deepEqual(
+    whole.steps.map((s: any) => s.state),
+    ['pending', 'pending', 'pending'],
+  );
   assert.equal(whole.trigger.rerunOf.from_job, 0);
   const third = await waitForRun(server, whole.id, ended);
   assert.equal(third.state, 'succeeded');
@@ -177,8 +196,11 @@ ${shell('deploy', ['test "$GO" = go-ahead'])}`;
   await server.call('PUT', `/api/workflows/${id}/secrets/GO`, { value: 'go-ahead' });
   const rerun = await json(await server.call('POST', `/api/runs/${first.id}/rerun`, { fromFailed: true }));
   assert.equal(rerun.state, 'waiting', 'the re-run waits for a new decision instead of deploying at once');
-  assert.deepEqual(rerun.steps.map((s: any) => s.state), ['succeeded', 'waiting', 'pending']);
-  assert.deepEqual(rerun.gateDecisions, [], 'the first run\'s approval is not copied');
+  assert.deepEqual(
+    rerun.steps.map((s: any) => s.state),
+    ['succeeded', 'waiting', 'pending'],
+  );
+  assert.deepEqual(rerun.gateDecisions, [], "the first run's approval is not copied");
   assert.equal((await server.call('POST', `/api/runs/${rerun.id}/gates/approval/approve`, { comment: 'again' })).status, 200);
   const second = await waitForRun(server, rerun.id, ended);
   assert.equal(second.state, 'succeeded', JSON.stringify(second.steps));
@@ -200,8 +222,24 @@ test('deploy history names the workflow and run number and links the live URL th
   const run = await waitForRun(server, (await startRun(server, id)).id, ended);
   const environment = await json(await server.call('POST', '/api/environments', { name: 'view-staging', provider: 'docker', config: {} }));
   // What reportStep stores for a finished step.deploy (tests/docker/delivery.test.ts runs a real one).
-  await server.database.db.update(runSteps).set({ outputs: { url: 'http://127.0.0.1:8081/', status: 'deployed' } }).where(eq(runSteps.runId, run.id));
-  await recordDeployment(server.database.db, { environment: 'view-staging', workflowId: id, runId: run.id, step: 'ship', image: 'app:1', version: '1', strategy: 'rolling', result: 'deployed', triggeredBy: null });
+  await server.database.db
+    .update(runSteps)
+    .set({ outputs: { url: 'http://127.0.0.1:8081/', status: 'deployed' } })
+    .where(eq(runSteps.runId, run.id));
+  await recordDeployment(server.database.db, {
+    environment: 'view-staging',
+    workflowId: id,
+    runId: run.id,
+    step: 'ship',
+    image: 'app:1',
+    version: '1',
+    strategy: 'rolling',
+    result: 'deployed',
+    triggeredBy: null,
+  });
   const history = await json(await server.call('GET', `/api/environments/${environment.id}/deployments`));
-  assert.deepEqual(history.deployments.map((d: any) => [d.workflowName, d.runNumber, d.url]), [['deployer', 1, 'http://127.0.0.1:8081/']]);
+  assert.deepEqual(
+    history.deployments.map((d: any) => [d.workflowName, d.runNumber, d.url]),
+    [['deployer', 1, 'http://127.0.0.1:8081/']],
+  );
 });

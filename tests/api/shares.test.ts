@@ -30,7 +30,10 @@ test('a share link shows one run read-only to a signed-out visitor, and nothing 
   assert.equal(view.status, 200);
   const body = (await view.json()) as Record<string, any>;
   assert.equal(body.workflowName, 'shared');
-  assert.deepEqual(body.steps.map((s: any) => s.name), ['say']);
+  assert.deepEqual(
+    body.steps.map((s: any) => s.name),
+    ['say'],
+  );
   for (const hidden of ['workflowId', 'inputs', 'triggerPayload', 'triggeredBy', 'id']) assert.ok(!(hidden in body), `${hidden} is not shared`);
   assert.ok(!JSON.stringify(body).includes('do-not-leak'));
   const log = await api.app.request(`/api/share/${token}/logs?step=say`);
@@ -45,7 +48,10 @@ test('a share link shows one run read-only to a signed-out visitor, and nothing 
   assert.ok(stored.rows.every((r) => r.token_hash !== token));
 
   const listed = (await (await api.call('GET', `/api/runs/${run.id}/shares`)).json()) as { shares: Array<{ id: string; revokedAt: string | null }> };
-  assert.deepEqual(listed.shares.map((s) => [s.id, s.revokedAt]), [[id, null]]);
+  assert.deepEqual(
+    listed.shares.map((s) => [s.id, s.revokedAt]),
+    [[id, null]],
+  );
   assert.ok(!JSON.stringify(listed).includes(token));
   assert.equal((await api.call('DELETE', `/api/runs/${run.id}/shares/${id}`)).status, 204);
   assert.equal((await api.app.request(`/api/share/${token}`)).status, 404);
@@ -65,7 +71,11 @@ test('the raw log can be asked for its last lines only', async () => {
   const run = await queuedRun('tailed');
   const lines = Array.from({ length: 250 }, (_, i) => `line ${i + 1}\n`);
   // Chunks of uneven sizes, so the cut falls inside a chunk.
-  const chunks = [lines.slice(0, 7), lines.slice(7, 120), lines.slice(120, 121), lines.slice(121)].map((part, seq) => ({ stepIndex: 0, seq, data: new TextEncoder().encode(part.join('')) }));
+  const chunks = [lines.slice(0, 7), lines.slice(7, 120), lines.slice(120, 121), lines.slice(121)].map((part, seq) => ({
+    stepIndex: 0,
+    seq,
+    data: new TextEncoder().encode(part.join('')),
+  }));
   await appendLogChunks(api.database.db, api.events, run.id, chunks);
   const tail = await api.call('GET', `/api/runs/${run.id}/logs?step=say&tail_lines=130`);
   assert.equal(tail.headers.get('x-log-truncated'), '1');

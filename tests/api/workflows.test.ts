@@ -52,7 +52,11 @@ describe('public and protected routes', () => {
   });
 
   test('everything else needs a credential', async () => {
-    for (const [method, path] of [['GET', '/api/workflows'], ['POST', '/api/try-activate'], ['GET', '/api/workflows/x/versions']] as const) {
+    for (const [method, path] of [
+      ['GET', '/api/workflows'],
+      ['POST', '/api/try-activate'],
+      ['GET', '/api/workflows/x/versions'],
+    ] as const) {
       const response = await api.app.request(path, { method });
       assert.equal(response.status, 401, `${method} ${path}`);
     }
@@ -60,7 +64,16 @@ describe('public and protected routes', () => {
 
   test('openapi describes every route', async () => {
     const doc = await json(await api.app.request('/api/openapi.json'));
-    for (const path of ['/api/try-activate', '/api/workflows', '/api/workflows/{id}/draft', '/api/workflows/{id}/publish', '/api/workflows/{id}/versions/{n}/restore', '/api/schema/workflow.json', '/api/tokens', '/healthz']) {
+    for (const path of [
+      '/api/try-activate',
+      '/api/workflows',
+      '/api/workflows/{id}/draft',
+      '/api/workflows/{id}/publish',
+      '/api/workflows/{id}/versions/{n}/restore',
+      '/api/schema/workflow.json',
+      '/api/tokens',
+      '/healthz',
+    ]) {
       assert.ok(doc.paths[path], `missing ${path}`);
     }
   });
@@ -152,7 +165,10 @@ describe('drafts, publish, rollback, versions', () => {
     assert.equal(body.activeVersion, 1);
     assert.deepEqual(await registrations(), before);
     const versions = await json(await api.call('GET', `/api/workflows/${wf.id}/versions`));
-    assert.deepEqual(versions.versions.map((v: any) => v.number), [1]);
+    assert.deepEqual(
+      versions.versions.map((v: any) => v.number),
+      [1],
+    );
   });
 
   test('try-activate on a published workflow summarises the change', async () => {
@@ -178,9 +194,19 @@ describe('drafts, publish, rollback, versions', () => {
     assert.equal(restored.status, 200);
     assert.equal((await json(restored)).version, 3);
     const hooks = (await registrations()).hooks.filter((h) => h.workflow_id === wf.id);
-    assert.deepEqual(hooks.map((h) => [h.path, h.version]), [['/r1', 3]]);
+    assert.deepEqual(
+      hooks.map((h) => [h.path, h.version]),
+      [['/r1', 3]],
+    );
     const versions = (await json(await api.call('GET', `/api/workflows/${wf.id}/versions`))).versions;
-    assert.deepEqual(versions.map((v: any) => [v.number, v.restoredFrom, v.createdBy]), [[3, 1, 'admin@flowyard.local'], [2, null, 'admin@flowyard.local'], [1, null, 'admin@flowyard.local']]);
+    assert.deepEqual(
+      versions.map((v: any) => [v.number, v.restoredFrom, v.createdBy]),
+      [
+        [3, 1, 'admin@flowyard.local'],
+        [2, null, 'admin@flowyard.local'],
+        [1, null, 'admin@flowyard.local'],
+      ],
+    );
     const v1 = await json(await api.call('GET', `/api/workflows/${wf.id}/versions/1`));
     assert.match(v1.sha256, /^[0-9a-f]{64}$/);
     assert.match(v1.yaml, /\/r1/);
@@ -203,10 +229,18 @@ describe('users', () => {
     assert.equal((await json(created)).user.email, 'viewer@example.com');
     assert.equal((await api.call('POST', '/api/users', { email: 'viewer@example.com', name: 'Again', role: 'viewer' })).status, 409);
     assert.equal((await api.call('POST', '/api/users', { email: 'weak@example.com', name: 'Weak', role: 'viewer', password: 'short' })).status, 400);
-    const login = await api.app.request('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'viewer@example.com', password: 'a long enough password' }) });
+    const login = await api.app.request('/api/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'viewer@example.com', password: 'a long enough password' }),
+    });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     const asViewer = (method: string, path: string, body?: unknown) =>
-      api.app.request(path, { method, headers: { cookie, origin: 'http://localhost', 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      api.app.request(path, {
+        method,
+        headers: { cookie, origin: 'http://localhost', 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     assert.equal((await asViewer('GET', '/api/workflows')).status, 200);
     assert.equal((await asViewer('POST', '/api/workflows', { name: 'nope', yaml: 'x' })).status, 403);
     assert.equal((await asViewer('GET', '/api/users')).status, 403);

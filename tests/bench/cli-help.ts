@@ -23,5 +23,7 @@ export function benchCliHelp(rounds = 15): void {
   }
   const helpMs = median(help);
   const bareMs = median(bare);
-  console.log(`flowyard --help: median ${helpMs.toFixed(0)} ms (goal < 500 ms: ${helpMs < 500 ? 'met' : 'missed'}); ${(helpMs / bareMs).toFixed(2)}× a bare node start (${bareMs.toFixed(0)} ms), ${rounds} interleaved rounds`);
+  console.log(
+    `flowyard --help: median ${helpMs.toFixed(0)} ms (goal < 500 ms: ${helpMs < 500 ? 'met' : 'missed'}); ${(helpMs / bareMs).toFixed(2)}× a bare node start (${bareMs.toFixed(0)} ms), ${rounds} interleaved rounds`,
+  );
 }

@@ -71,7 +71,10 @@ async function benchDiagnostics(browser: Browser, server: FlowyardServer, yaml: 
   await placeCursor(page, line + 1, column);
   const samples: Record<'appear' | 'clear' | 'before' | 'request' | 'after', number[]> = { appear: [], clear: [], before: [], request: [], after: [] };
   for (let i = 0; i < WARMUP + KEYSTROKES; i++) {
-    for (const [key, kind, present] of [['x', 'appear', true], ['Backspace', 'clear', false]] as const) {
+    for (const [key, kind, present] of [
+      ['x', 'appear', true],
+      ['Backspace', 'clear', false],
+    ] as const) {
       const { pressed, seen } = await timeKey(page, page, key, () => watchSquiggle(page, present));
       const request = await lastCheck(page);
       if (i >= WARMUP && request) {
@@ -123,11 +126,19 @@ const browser = await chromium.launch({
 });
 try {
   const yaml = workflowOf(2000);
-  console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start`);
+  console.log(
+    `machine: ${cpus().length} cores, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at start`,
+  );
   await benchDiagnostics(browser, server, yaml, false);
   await benchDiagnostics(browser, server, yaml, true);
   await benchCoEditing(browser, server, yaml);
-  console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at end`);
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at end`,
+  );
 } finally {
   await browser.close();
   await server.stop();

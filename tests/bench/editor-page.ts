@@ -66,7 +66,9 @@ export function watchText(page: Page, text: string): Promise<void> {
 export const keyPressedAt = (page: Page) => page.evaluate(() => window.benchKeyAt);
 /** The armed probe's stamp; fails after 15 s (an edit that never showed). */
 export const seenAt = (page: Page) =>
-  page.evaluate(() => Promise.race([window.benchSeen, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('nothing showed within 15 s')), 15_000))]));
+  page.evaluate(() =>
+    Promise.race([window.benchSeen, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('nothing showed within 15 s')), 15_000))]),
+  );
 
 /** The newest POST /api/try-activate as the browser saw it (Resource Timing), in wall-clock ms. */
 export const lastCheck = (page: Page) =>

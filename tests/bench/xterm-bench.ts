@@ -44,7 +44,11 @@ function fetchRaw(page: Page, url: string): Promise<{ ms: number; bytes: number 
  * Page-side: click the step, then catch the DOM change that draws `last` (a MutationObserver on the log
  * panel); meanwhile long tasks (PerformanceObserver) and the longest gap between animation frames.
  */
-function openLog(page: Page, step: string, last: string): Promise<{ ms: number; rows: number; longestTask: number; longTasks: number; longestFrameGap: number }> {
+function openLog(
+  page: Page,
+  step: string,
+  last: string,
+): Promise<{ ms: number; rows: number; longestTask: number; longTasks: number; longestFrameGap: number }> {
   return page.evaluate(
     ({ step, last }) =>
       new Promise((resolve) => {
@@ -116,12 +120,18 @@ try {
   if (!whole.endsWith(held) || held.split('\n').length < 10_000) throw new Error(`xterm does not hold the end of the log (${held.split('\n').length} lines)`);
   const ratios = shown.map((s, i) => s.ms / raw[i]!);
   const worst = (pick: (s: (typeof shown)[number]) => number) => Math.max(...shown.map(pick)).toFixed(0);
-  console.log(`\nxterm: a ${LINES.toLocaleString()}-line log (${(bytes / 1024 / 1024).toFixed(1)} MiB), ${ROUNDS} rounds of: raw download, then the step opened on the run page`);
+  console.log(
+    `\nxterm: a ${LINES.toLocaleString()}-line log (${(bytes / 1024 / 1024).toFixed(1)} MiB), ${ROUNDS} rounds of: raw download, then the step opened on the run page`,
+  );
   console.log(`  raw download in the page:         median ${median(raw).toFixed(0)} ms  (${raw.map((ms) => ms.toFixed(0)).join(', ')})`);
   console.log(`  step chosen → last line in xterm: median ${median(shown.map((s) => s.ms)).toFixed(0)} ms  (${shown.map((s) => s.ms.toFixed(0)).join(', ')})`);
-  console.log(`  ratio: ${(median(shown.map((s) => s.ms)) / median(raw)).toFixed(2)}× of the medians, ${median(ratios).toFixed(2)}× median per round (goal ≤ 1.5×); xterm then holds ${median(shown.map((s) => s.rows)).toLocaleString()} rows, the log's last ${held.split('\n').length.toLocaleString()} lines exactly`);
+  console.log(
+    `  ratio: ${(median(shown.map((s) => s.ms)) / median(raw)).toFixed(2)}× of the medians, ${median(ratios).toFixed(2)}× median per round (goal ≤ 1.5×); xterm then holds ${median(shown.map((s) => s.rows)).toLocaleString()} rows, the log's last ${held.split('\n').length.toLocaleString()} lines exactly`,
+  );
   if (errors.length > 0) console.log(`  errors in the page: ${errors.join('; ')}`);
-  console.log(`  responsiveness meanwhile: long tasks (≥ 50 ms) per load ${median(shown.map((s) => s.longTasks))}, longest ${worst((s) => s.longestTask)} ms; longest gap between frames median ${median(shown.map((s) => s.longestFrameGap)).toFixed(0)} ms, worst ${worst((s) => s.longestFrameGap)} ms`);
+  console.log(
+    `  responsiveness meanwhile: long tasks (≥ 50 ms) per load ${median(shown.map((s) => s.longTasks))}, longest ${worst((s) => s.longestTask)} ms; longest gap between frames median ${median(shown.map((s) => s.longestFrameGap)).toFixed(0)} ms, worst ${worst((s) => s.longestFrameGap)} ms`,
+  );
 } finally {
   await browser.close();
   await server.stop();

@@ -82,7 +82,10 @@ describe('artifacts through signed URLs', () => {
     after(() => s3.close());
     try {
       await exercise(server);
-      const download = await fetch(`${server.url}/api/runs/${(await json(await server.call('GET', `/api/workflows/${(await json(await server.call('GET', '/api/workflows'))).workflows[0].id}/runs`))).runs[0].id}/artifacts/download?key=site`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, redirect: 'manual' });
+      const download = await fetch(
+        `${server.url}/api/runs/${(await json(await server.call('GET', `/api/workflows/${(await json(await server.call('GET', '/api/workflows'))).workflows[0].id}/runs`))).runs[0].id}/artifacts/download?key=site`,
+        { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, redirect: 'manual' },
+      );
       assert.equal(download.status, 302);
       assert.ok(download.headers.get('location')!.startsWith(s3.endpoint), 'downloads go straight to the bucket');
     } finally {
@@ -95,7 +98,11 @@ describe('artifacts through signed URLs', () => {
     try {
       const { RunnerApi } = await import('../../runners/daemon/client.ts');
       const api = new RunnerApi(server.url);
-      const registered = (await api.call<{ token: string }>('POST', '/register', { registrationToken: await server.registrationToken(), name: 'prober', labels: ['docker'] }))!;
+      const registered = (await api.call<{ token: string }>('POST', '/register', {
+        registrationToken: await server.registrationToken(),
+        name: 'prober',
+        labels: ['docker'],
+      }))!;
       api.setToken(registered.token);
       const id = await publishWorkflow(server, 'probe', producer);
       await startRun(server, id);
@@ -105,7 +112,11 @@ describe('artifacts through signed URLs', () => {
       await assert.rejects(api.call('POST', `/jobs/${job.jobId}/artifacts/upload-url`, { key: '/abs', size: 1, sha256: sha }), /400/);
       await assert.rejects(api.call('POST', `/jobs/${job.jobId}/artifacts/upload-url`, { key: 'big', size: 6 * 1024 ** 3, sha256: sha }), /413/);
       await assert.rejects(api.call('POST', `/jobs/${job.jobId}/artifacts/commit`, { key: 'never-uploaded', size: 1, sha256: sha }), /422/);
-      const signed = (await api.call<{ url: string; headers: Record<string, string> }>('POST', `/jobs/${job.jobId}/artifacts/upload-url`, { key: 'ok', size: 5, sha256: createHash('sha256').update('hello').digest('hex') }))!;
+      const signed = (await api.call<{ url: string; headers: Record<string, string> }>('POST', `/jobs/${job.jobId}/artifacts/upload-url`, {
+        key: 'ok',
+        size: 5,
+        sha256: createHash('sha256').update('hello').digest('hex'),
+      }))!;
       const wrong = await fetch(signed.url, { method: 'PUT', headers: signed.headers, body: 'jello' });
       assert.equal(wrong.status, 422);
     } finally {

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import type { RunningRunner } from '../../runners/daemon/daemon.ts';
 import { DEFAULT_SCANNER_IMAGES } from '../../runners/scan/scanners.ts';
 import { buildFakeScannerImage } from '../helpers/fake-scanner.ts';
-import { docker, finished, json, publishWorkflow, rawLog, runnerFor, startRun, waitForRun } from '../helpers/runs.ts';
+import { docker, finished, json, publishWorkflow, rawLog, runnerFor, waitForRun } from '../helpers/runs.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const example = readFileSync(new URL('../../examples/scan-approve-deploy.yaml', import.meta.url), 'utf8');
@@ -25,7 +25,10 @@ after(async () => {
   await runner?.stop();
   await server?.close();
   for (const image of [DEFAULT_SCANNER_IMAGES.semgrep, DEFAULT_SCANNER_IMAGES.trivy, 'demo-web:1.4']) {
-    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => undefined);
   }
   const deployed = await docker.listContainers({ all: true, filters: { label: ['flowyard.app=demo-web'] } });
   await Promise.all(deployed.map((c) => docker.getContainer(c.Id).remove({ force: true })));
@@ -33,7 +36,9 @@ after(async () => {
 
 test('the example builds, scans, waits for approval and deploys blue-green', { timeout: 240_000 }, async () => {
   // Environments are protected: an admin allows this workflow to deploy to staging.
-  const environment = await json(await server.call('POST', '/api/environments', { name: 'staging', provider: 'docker', config: {}, allowedWorkflows: ['scan-approve-deploy'] }));
+  const environment = await json(
+    await server.call('POST', '/api/environments', { name: 'staging', provider: 'docker', config: {}, allowedWorkflows: ['scan-approve-deploy'] }),
+  );
   const id = await publishWorkflow(server, 'scan-approve-deploy', example);
   const queued = await json(await server.call('POST', `/api/workflows/${id}/runs`, { pipeline: 'deliver' }));
   const waiting = await waitForRun(server, queued.id, (r) => r.state === 'waiting' || finished(r), 180_000);
@@ -46,7 +51,10 @@ test('the example builds, scans, waits for approval and deploys blue-green', { t
   assert.equal(byName.image_scan.outputs.passed_gate, true);
   assert.equal(byName.approval.state, 'waiting');
   const artifacts = await json(await server.call('GET', `/api/runs/${queued.id}/artifacts`));
-  assert.ok(artifacts.artifacts.some((a: any) => a.key === 'sarif/sast.sarif'), 'SARIF kept as an artifact');
+  assert.ok(
+    artifacts.artifacts.some((a: any) => a.key === 'sarif/sast.sarif'),
+    'SARIF kept as an artifact',
+  );
 
   const approved = await server.call('POST', `/api/runs/${queued.id}/gates/approval/approve`, { comment: 'reviewed the findings' });
   assert.equal(approved.status, 200);
@@ -60,5 +68,8 @@ test('the example builds, scans, waits for approval and deploys blue-green', { t
   assert.match(await rawLog(server, queued.id, 'deploy'), /blue|green/);
 
   const history = await json(await server.call('GET', `/api/environments/${environment.id}/deployments`));
-  assert.deepEqual(history.deployments.map((d: any) => [d.environment, d.image, d.strategy, d.result, d.version]), [['staging', 'demo-web:1.4', 'blue_green', 'deployed', '1.4']]);
+  assert.deepEqual(
+    history.deployments.map((d: any) => [d.environment, d.image, d.strategy, d.result, d.version]),
+    [['staging', 'demo-web:1.4', 'blue_green', 'deployed', '1.4']],
+  );
 });

@@ -43,7 +43,10 @@ function jobSpec(): JobSpec {
   });
 }
 
-async function runDeploy(config: Record<string, unknown>, options: { signal?: AbortSignal; lines?: string[] } = {}): Promise<{ result: StepResult; lines: string[] }> {
+async function runDeploy(
+  config: Record<string, unknown>,
+  options: { signal?: AbortSignal; lines?: string[] } = {},
+): Promise<{ result: StepResult; lines: string[] }> {
   const lines = options.lines ?? [];
   const fullConfig = { environment, target: 'local', replicas: 2, health_check: healthCheck, ...config };
   const result = await deploy({
@@ -86,7 +89,10 @@ async function answer(url: string): Promise<string> {
 /** Every running instance answers `version` on its loopback port; returns their ports. */
 async function assertAllServe(version: string, replicas = 2): Promise<number[]> {
   const instances = await running();
-  assert.deepEqual(instances.map((instance) => instance.version), Array(replicas).fill(version));
+  assert.deepEqual(
+    instances.map((instance) => instance.version),
+    Array(replicas).fill(version),
+  );
   for (const instance of instances) assert.equal(await answer(`http://127.0.0.1:${instance.port}/`), version);
   return instances.map((instance) => instance.port).sort();
 }
@@ -171,7 +177,10 @@ test('blue-green starts the other colour, switches to it and retires the old col
   const afterwards = await provider.status(app, environment);
   assert.equal(afterwards.version, 'v3');
   assert.notEqual(afterwards.slot, before.slot);
-  assert.deepEqual((await running()).map((instance) => instance.slot), [afterwards.slot, afterwards.slot]);
+  assert.deepEqual(
+    (await running()).map((instance) => instance.slot),
+    [afterwards.slot, afterwards.slot],
+  );
   assert.deepEqual(await versionsOfAllContainers(), ['v3', 'v3']);
   assert.equal(await answer(String(result.outputs?.url)), 'v3');
   await assertAllServe('v3');
@@ -206,7 +215,10 @@ test('a version failing its health check is rolled back: the step fails and the 
 test('cancelling a deploy stops it, removes the new instances and leaves the previous version live', async () => {
   const controller = new AbortController();
   const lines: string[] = [];
-  const deploying = runDeploy({ image: image('v5'), strategy: 'canary', canary: { steps: [{ weight: 50, pause: '60s' }] } }, { lines, signal: controller.signal });
+  const deploying = runDeploy(
+    { image: image('v5'), strategy: 'canary', canary: { steps: [{ weight: 50, pause: '60s' }] } },
+    { lines, signal: controller.signal },
+  );
   await waitForLine(lines, /^canary 50%: holding/);
   const cancelledAt = Date.now();
   controller.abort();

@@ -109,7 +109,9 @@ before(async () => {
     assert.fail(`Docker engine not reachable at ${describeDockerHost()}: run "bash scripts/setup/docker.sh" first`);
   }
   assert.ok(await imageExists(docker, BASE_IMAGE), `image ${BASE_IMAGE} missing: run "bash scripts/setup/docker.sh" first`);
-  const registry = await fetch(`http://${REGISTRY}/v2/`).catch((error: unknown) => assert.fail(`registry ${REGISTRY} not reachable (${String(error)}): run "bash scripts/setup/docker.sh" first`));
+  const registry = await fetch(`http://${REGISTRY}/v2/`).catch((error: unknown) =>
+    assert.fail(`registry ${REGISTRY} not reachable (${String(error)}): run "bash scripts/setup/docker.sh" first`),
+  );
   assert.equal(registry.status, 200);
 
   tempDir = await mkdtemp(join(tmpdir(), 'flowyard-docker-steps-'));
@@ -151,7 +153,10 @@ test('docker_build builds the context folder with every tag and the build args, 
   const run = await runStep(dockerBuild, 'build', { context: 'app', tags: [localTag, registryTag], build_args: { GREETING: suffix } });
   assert.equal(run.result.state, 'succeeded', `${run.result.error ?? ''}\n${run.output}`);
   assert.ok(run.output.includes(`greeting is ${suffix}`), run.output);
-  assert.ok(run.firstOutputAt !== undefined && run.firstOutputAt < run.durationMs - 800, `first output at ${run.firstOutputAt} ms of ${run.durationMs} ms: not streamed`);
+  assert.ok(
+    run.firstOutputAt !== undefined && run.firstOutputAt < run.durationMs - 800,
+    `first output at ${run.firstOutputAt} ms of ${run.durationMs} ms: not streamed`,
+  );
 
   // The tags exist in the run's namespace only; later steps of the run find them under the names given.
   const image = await docker.getImage(runImageRef(runId, localTag)).inspect();
@@ -172,15 +177,20 @@ test('docker_build fails with the build error and keeps the build log', async ()
 });
 
 test('docker_build fails clearly when the context is missing or not a folder', async () => {
-  await assert.rejects(runStep(dockerBuild, 'build-missing', { context: 'nowhere', tags: [`${localTag}-missing`] }), /build context \/workspace\/nowhere not found/);
-  await assert.rejects(runStep(dockerBuild, 'build-file', { context: 'app/plain.txt', tags: [`${localTag}-file`] }), /build context \/workspace\/app\/plain.txt is not a folder/);
+  await assert.rejects(
+    runStep(dockerBuild, 'build-missing', { context: 'nowhere', tags: [`${localTag}-missing`] }),
+    /build context \/workspace\/nowhere not found/,
+  );
+  await assert.rejects(
+    runStep(dockerBuild, 'build-file', { context: 'app/plain.txt', tags: [`${localTag}-file`] }),
+    /build context \/workspace\/app\/plain.txt is not a folder/,
+  );
 });
 
 test('docker_build stops following and cancels the build when the step is cancelled', async () => {
   const controller = new AbortController();
   const build = runStep(dockerBuild, 'build-cancel', { context: 'app', dockerfile: 'Dockerfile.slow', tags: [`${localTag}-slow`] }, controller.signal);
-  const buildContainers = async () =>
-    (await docker.listContainers({ all: true })).filter((container) => container.Command.includes(`slow build ${suffix}`));
+  const buildContainers = async () => (await docker.listContainers({ all: true })).filter((container) => container.Command.includes(`slow build ${suffix}`));
   for (let waited = 0; (await buildContainers()).length === 0; waited += 100) {
     assert.ok(waited < 15_000, 'the slow build did not start');
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -253,7 +263,10 @@ test('docker_push pushes the image and extra tags and reports the digest, withou
   pushedDigests.add(digest);
   assert.match(digest, /^sha256:[0-9a-f]{64}$/);
   assert.equal(run.result.outputs?.image, registryTag);
-  assert.ok(run.lines.some((line) => line.includes(digest)), run.lines.join('\n'));
+  assert.ok(
+    run.lines.some((line) => line.includes(digest)),
+    run.lines.join('\n'),
+  );
   assert.ok(!run.lines.join('\n').includes(password), 'the registry password must not be logged');
 
   const listing = (await (await fetch(`http://${REGISTRY}/v2/${REPOSITORY}/tags/list`)).json()) as { tags: string[] };
@@ -279,5 +292,8 @@ test('docker_push fails clearly when the registry does not answer', async () => 
 
 test('docker_push fails clearly for an unknown registry module', async () => {
   await assert.rejects(runStep(dockerPush, 'push-unknown', { image: registryTag, registry: 'nope' }), /registry module "nope" is not defined/);
-  await assert.rejects(runStep(dockerPush, 'push-wrong-type', { image: registryTag, registry: 'artifacts' }), /module "artifacts" has type artifact.store, not docker.registry/);
+  await assert.rejects(
+    runStep(dockerPush, 'push-wrong-type', { image: registryTag, registry: 'artifacts' }),
+    /module "artifacts" has type artifact.store, not docker.registry/,
+  );
 });

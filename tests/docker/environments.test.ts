@@ -23,14 +23,25 @@ test('environments: CRUD with write-only, encrypted secrets', async () => {
   assert.deepEqual(env.secretNames, ['DEPLOY_TOKEN', 'OTHER']);
   assert.deepEqual([env.protected, env.allowedWorkflows, env.approvers], [true, [], []], 'new environments are protected');
   assert.ok(!JSON.stringify(env).includes('tok-123456'));
-  const updated = await json(await server.call('PUT', `/api/environments/${env.id}`, { name: 'staging', provider: 'docker', region: 'local', config: { docker_host: 'unix:///var/run/docker.sock' }, secrets: { OTHER: null, NEW_ONE: 'n-secret' } }));
+  const updated = await json(
+    await server.call('PUT', `/api/environments/${env.id}`, {
+      name: 'staging',
+      provider: 'docker',
+      region: 'local',
+      config: { docker_host: 'unix:///var/run/docker.sock' },
+      secrets: { OTHER: null, NEW_ONE: 'n-secret' },
+    }),
+  );
   assert.deepEqual(updated.secretNames, ['DEPLOY_TOKEN', 'NEW_ONE']);
   assert.equal(updated.region, 'local');
   assert.equal(updated.protected, true, 'an update that does not name protection keeps it');
   const listed = await json(await server.call('GET', '/api/environments'));
   assert.ok(!JSON.stringify(listed).includes('n-secret'));
   const stored = await server.database.client.execute('select secrets from environments');
-  assert.ok(stored.rows.every((r) => !String(r.secrets).includes('tok-123456')), 'encrypted at rest');
+  assert.ok(
+    stored.rows.every((r) => !String(r.secrets).includes('tok-123456')),
+    'encrypted at rest',
+  );
   assert.equal((await server.call('POST', '/api/environments', { name: 'staging', provider: 'docker', config: {} })).status, 409);
   assert.equal((await server.call('POST', '/api/environments', { name: 'bad', provider: 'heroku', config: {} })).status, 400);
   const deployments = await json(await server.call('GET', `/api/environments/${env.id}/deployments`));
@@ -56,7 +67,12 @@ test('test connection really reaches the engine, the registry and the bucket', a
   try {
     const bucket = await create({ name: 'bucket', provider: 's3', config: { url: s3.url }, secrets: S3_CREDENTIALS });
     assert.equal((await test_(bucket.id)).ok, true);
-    const missing = await create({ name: 'missing-bucket', provider: 's3', config: { url: s3.url.replace('env-bucket', 'no-such-bucket') }, secrets: S3_CREDENTIALS });
+    const missing = await create({
+      name: 'missing-bucket',
+      provider: 's3',
+      config: { url: s3.url.replace('env-bucket', 'no-such-bucket') },
+      secrets: S3_CREDENTIALS,
+    });
     const result = await test_(missing.id);
     assert.equal(result.ok, false);
     assert.match(result.message, /does not exist/);

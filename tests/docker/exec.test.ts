@@ -17,7 +17,11 @@ interface ExecResult {
 }
 
 /** Runs `flowyard exec` in a new folder holding the workflow; `answer` is typed once the gate question shows. */
-function execFile(yaml: string, args: string[] = [], options: { tty?: boolean; answer?: string; env?: NodeJS.ProcessEnv; files?: Record<string, string> } = {}): Promise<ExecResult> {
+function execFile(
+  yaml: string,
+  args: string[] = [],
+  options: { tty?: boolean; answer?: string; env?: NodeJS.ProcessEnv; files?: Record<string, string> } = {},
+): Promise<ExecResult> {
   const dir = mkdtempSync(join(tmpdir(), 'flowyard-exec-'));
   writeFileSync(join(dir, 'workflow.yaml'), yaml);
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
@@ -46,7 +50,8 @@ function execFile(yaml: string, args: string[] = [], options: { tty?: boolean; a
 }
 
 test('flowyard exec runs a file on the local engine, prints live and exits with the result', async () => {
-  const ok = await execFile(`name: local
+  const ok = await execFile(
+    `name: local
 secrets: [MY_TOKEN]
 pipelines:
   main:
@@ -55,7 +60,9 @@ pipelines:
       - name: hello
         type: step.shell_exec
         config: { image: flowyard/busybox:latest, commands: ["echo first {{ .Inputs.who }}", "sleep 2", "echo token=$MY_TOKEN"] }
-`, ['--input', 'who=tester', '--secret', 'MY_TOKEN']);
+`,
+    ['--input', 'who=tester', '--secret', 'MY_TOKEN'],
+  );
   assert.equal(ok.code, 0, ok.output);
   assert.match(ok.output, /first tester/);
   assert.match(ok.output, /token=\*\*\*/);
@@ -64,7 +71,9 @@ pipelines:
   assert.match(ok.output, /main: succeeded/);
   assert.ok(!ok.output.includes('\x1b['), 'no colours when stdout is not a terminal');
 
-  const failed = await execFile(`name: local\npipelines:\n  main:\n    steps:\n      - { name: boom, type: step.shell_exec, config: { image: flowyard/busybox:latest, commands: ["exit 3"] } }\n`);
+  const failed = await execFile(
+    `name: local\npipelines:\n  main:\n    steps:\n      - { name: boom, type: step.shell_exec, config: { image: flowyard/busybox:latest, commands: ["exit 3"] } }\n`,
+  );
   assert.equal(failed.code, 1);
   assert.match(failed.output, /main: failed \(step boom failed: exit code 3\)/);
 

@@ -36,7 +36,11 @@ pipelines:
 `;
 
 async function callAs(token: string, method: string, path: string, body?: unknown) {
-  return fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 test('a manual gate waits without a runner slot; only a listed approver decides; the workspace carries over', async () => {
@@ -46,7 +50,10 @@ test('a manual gate waits without a runner slot; only a listed approver decides;
   const outsiderToken = (await createApiToken(server.database.db, outsider.id, 't')).token;
   const id = await publishWorkflow(server, 'gated', gated('gated', '{ type: manual, approvers: [rel@example.com], timeout: 1h }'));
   const run = await waitForRun(server, (await startRun(server, id)).id, (r) => r.state === 'waiting');
-  assert.deepEqual(run.steps.map((s: any) => s.state), ['succeeded', 'succeeded', 'waiting', 'pending']);
+  assert.deepEqual(
+    run.steps.map((s: any) => s.state),
+    ['succeeded', 'succeeded', 'waiting', 'pending'],
+  );
   const runners = await json(await server.call('GET', '/api/runners'));
   assert.deepEqual(runners.runners.find((r: any) => r.name === 'gate-runner').currentJobs, [], 'no runner slot held while waiting');
 
@@ -61,9 +68,12 @@ test('a manual gate waits without a runner slot; only a listed approver decides;
   assert.equal(ended.jobs.length, 2);
   const built = (await rawLog(server, run.id, 'build')).match(/^built-\d+$/m)![0];
   const shipped = await rawLog(server, run.id, 'ship');
-  assert.ok(shipped.includes(built), 'the second job saw the first job\'s workspace');
+  assert.ok(shipped.includes(built), "the second job saw the first job's workspace");
   assert.match(shipped, /ready=yes build=0/);
-  assert.deepEqual(ended.gateDecisions.map((d: any) => [d.decision, d.via, d.userId, d.comment]), [['approved', 'manual', approver.id, 'ship it']]);
+  assert.deepEqual(
+    ended.gateDecisions.map((d: any) => [d.decision, d.via, d.userId, d.comment]),
+    [['approved', 'manual', approver.id, 'ship it']],
+  );
   assert.equal((await callAs(approverToken, 'POST', `/api/runs/${run.id}/gates/approval/reject`, {})).status, 409);
 });
 
@@ -75,11 +85,18 @@ test('rejection fails the run and skips what follows', async () => {
   const ended = await json(await server.call('GET', `/api/runs/${run.id}`));
   assert.equal(ended.state, 'failed');
   assert.match(ended.error, /gate approval rejected by admin@flowyard.local: not today/);
-  assert.deepEqual(ended.steps.map((s: any) => s.state), ['succeeded', 'succeeded', 'failed', 'skipped']);
+  assert.deepEqual(
+    ended.steps.map((s: any) => s.state),
+    ['succeeded', 'succeeded', 'failed', 'skipped'],
+  );
 });
 
 test('auto-approve conditions over earlier outputs pass the gate at once', async () => {
-  const id = await publishWorkflow(server, 'auto', gated('auto', '{ type: manual, auto_approve_conditions: ["steps.build.exit_code == 0 && steps.facts.ready == \'yes\'"] }'));
+  const id = await publishWorkflow(
+    server,
+    'auto',
+    gated('auto', '{ type: manual, auto_approve_conditions: ["steps.build.exit_code == 0 && steps.facts.ready == \'yes\'"] }'),
+  );
   const ended = await waitForRun(server, (await startRun(server, id)).id, finished);
   assert.equal(ended.state, 'succeeded');
   assert.equal(ended.steps[2].outputs.gate_result.type, 'auto');
@@ -92,7 +109,11 @@ test('a gate that times out decides by on_timeout', async () => {
   const ended = await waitForRun(server, run.id, finished, 10_000);
   assert.equal(ended.state, 'failed');
   assert.equal(ended.gateDecisions[0].via, 'timeout');
-  const cancelled = await waitForRun(server, (await startRun(server, await publishWorkflow(server, 'cancel-wait', gated('cancel-wait', '{ type: manual }')))).id, (r) => r.state === 'waiting');
+  const cancelled = await waitForRun(
+    server,
+    (await startRun(server, await publishWorkflow(server, 'cancel-wait', gated('cancel-wait', '{ type: manual }')))).id,
+    (r) => r.state === 'waiting',
+  );
   const afterCancel = await json(await server.call('POST', `/api/runs/${cancelled.id}/cancel`));
   assert.equal(afterCancel.state, 'cancelled');
   assert.equal(afterCancel.steps[2].state, 'cancelled');

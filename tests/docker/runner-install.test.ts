@@ -55,41 +55,51 @@ test('the tarball is public, the install command names it, and nothing else is s
   }
 });
 
-test('an empty folder installs the served package with npm, and its runner registers and runs a job to success', { timeout: INSTALL_TIMEOUT_MS + 120_000 }, async () => {
-  const { tarballUrl } = await json(await server.call('GET', '/api/runners/install'));
-  const host = mkdtempSync(join(tmpdir(), 'flowyard-runner-host-'));
-  dirs.push(host);
-  const started = Date.now();
-  const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel', 'error', tarballUrl], host);
-  const installSeconds = Math.round((Date.now() - started) / 1000);
-  assert.equal(installed.code, 0, installed.output);
-  console.log(`# npm install of the served package: ${installSeconds} s`);
-  const flowyard = join(host, 'node_modules', '.bin', 'flowyard');
-  assert.ok(existsSync(flowyard));
+test(
+  'an empty folder installs the served package with npm, and its runner registers and runs a job to success',
+  { timeout: INSTALL_TIMEOUT_MS + 120_000 },
+  async () => {
+    const { tarballUrl } = await json(await server.call('GET', '/api/runners/install'));
+    const host = mkdtempSync(join(tmpdir(), 'flowyard-runner-host-'));
+    dirs.push(host);
+    const started = Date.now();
+    const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel', 'error', tarballUrl], host);
+    const installSeconds = Math.round((Date.now() - started) / 1000);
+    assert.equal(installed.code, 0, installed.output);
+    console.log(`# npm install of the served package: ${installSeconds} s`);
+    const flowyard = join(host, 'node_modules', '.bin', 'flowyard');
+    assert.ok(existsSync(flowyard));
 
-  const label = `installed-${Date.now().toString(36)}`;
-  const created = await json(await server.call('POST', '/api/runner-tokens', { description: 'install test' }));
-  const runner = spawn(flowyard, ['runner', '--url', server.url, '--token', created.token, '--name', label, '--labels', `linux,docker,${label}`, '--config', join(host, 'runner.json')], {
-    cwd: host,
-    env: { ...process.env, HOME: host },
-  });
-  children.push(runner);
-  let runnerOutput = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the runner did not start: ${runnerOutput}`)), 60_000);
-    const collect = (chunk: Buffer) => {
-      runnerOutput += chunk.toString();
-      if (runnerOutput.includes('taking jobs from')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    runner.stdout.on('data', collect);
-    runner.stderr.on('data', collect);
-    runner.once('exit', (code) => reject(new Error(`the runner exited with ${code}: ${runnerOutput}`)));
-  });
+    const label = `installed-${Date.now().toString(36)}`;
+    const created = await json(await server.call('POST', '/api/runner-tokens', { description: 'install test' }));
+    const runner = spawn(
+      flowyard,
+      ['runner', '--url', server.url, '--token', created.token, '--name', label, '--labels', `linux,docker,${label}`, '--config', join(host, 'runner.json')],
+      {
+        cwd: host,
+        env: { ...process.env, HOME: host },
+      },
+    );
+    children.push(runner);
+    let runnerOutput = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the runner did not start: ${runnerOutput}`)), 60_000);
+      const collect = (chunk: Buffer) => {
+        runnerOutput += chunk.toString();
+        if (runnerOutput.includes('taking jobs from')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      runner.stdout.on('data', collect);
+      runner.stderr.on('data', collect);
+      runner.once('exit', (code) => reject(new Error(`the runner exited with ${code}: ${runnerOutput}`)));
+    });
 
-  const workflowId = await publishWorkflow(server, `installed-${label}`, `name: installed
+    const workflowId = await publishWorkflow(
+      server,
+      `installed-${label}`,
+      `name: installed
 pipelines:
   main:
     runs_on: [${label}]
@@ -97,11 +107,16 @@ pipelines:
       - name: hello
         type: step.shell_exec
         config: { image: flowyard/busybox:latest, commands: ["echo hello from the installed runner"] }
-`);
-  const { id } = await startRun(server, workflowId);
-  const done = await waitForRun(server, id, finished, 120_000);
-  assert.equal(done.state, 'succeeded', JSON.stringify(done.steps));
-  assert.match(await rawLog(server, id, 'hello'), /hello from the installed runner/);
-  const { runners } = await json(await server.call('GET', '/api/runners'));
-  assert.ok(runners.some((r: { name: string }) => r.name === label), 'registered under its own name');
-});
+`,
+    );
+    const { id } = await startRun(server, workflowId);
+    const done = await waitForRun(server, id, finished, 120_000);
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.steps));
+    assert.match(await rawLog(server, id, 'hello'), /hello from the installed runner/);
+    const { runners } = await json(await server.call('GET', '/api/runners'));
+    assert.ok(
+      runners.some((r: { name: string }) => r.name === label),
+      'registered under its own name',
+    );
+  },
+);

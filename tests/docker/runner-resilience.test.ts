@@ -28,7 +28,12 @@ const echoStep = `      - name: hello
 /** A runner that claims a job through the protocol and then vanishes: no renewals, no reports. */
 async function claimAndVanish(label: string) {
   const api = new RunnerApi(server.url);
-  const registered = (await api.call<{ token: string }>('POST', '/register', { registrationToken: await server.registrationToken(), name: `ghost-${label}`, labels: [label], capacity: 1 }))!;
+  const registered = (await api.call<{ token: string }>('POST', '/register', {
+    registrationToken: await server.registrationToken(),
+    name: `ghost-${label}`,
+    labels: [label],
+    capacity: 1,
+  }))!;
   api.setToken(registered.token);
   const claimed = await api.call<{ job: { jobId: string; leaseMs: number } }>('POST', '/claim', { waitSeconds: 5 });
   assert.ok(claimed, 'the ghost runner should get the job');
@@ -68,10 +73,17 @@ test('while the API is away the runner keeps going and delivers every log line e
   // The lease must outlast the outage, as a real deployment's 30 s lease outlasts a restart.
   const longLease = await startTestServer({ leaseMs: 20_000 });
   try {
-    const id = await publishWorkflow(longLease, 'outage', workflow('outage', `      - name: count
+    const id = await publishWorkflow(
+      longLease,
+      'outage',
+      workflow(
+        'outage',
+        `      - name: count
         type: step.shell_exec
         config: { image: flowyard/busybox:latest, commands: ["for i in $(seq 1 30); do echo tick $i; sleep 0.1; done"] }
-`));
+`,
+      ),
+    );
     const runner = await runnerFor(longLease, 'steady', ['outage']);
     try {
       const run = await startRun(longLease, id);
@@ -82,7 +94,10 @@ test('while the API is away the runner keeps going and delivers every log line e
       const ended = await waitForRun(longLease, run.id, finished, 30_000);
       assert.equal(ended.state, 'succeeded');
       const ticks = (await rawLog(longLease, run.id, 'count')).split('\n').filter((l) => l.startsWith('tick '));
-      assert.deepEqual(ticks, Array.from({ length: 30 }, (_, i) => `tick ${i + 1}`));
+      assert.deepEqual(
+        ticks,
+        Array.from({ length: 30 }, (_, i) => `tick ${i + 1}`),
+      );
     } finally {
       await runner.stop();
     }
@@ -92,10 +107,17 @@ test('while the API is away the runner keeps going and delivers every log line e
 });
 
 test('a runner stopping mid-job hands it back and another runner runs it from the start', async () => {
-  const id = await publishWorkflow(server, 'handover', workflow('handover', `      - name: slow
+  const id = await publishWorkflow(
+    server,
+    'handover',
+    workflow(
+      'handover',
+      `      - name: slow
         type: step.shell_exec
         config: { image: flowyard/busybox:latest, commands: ["echo begin", "sleep 30"] }
-`));
+`,
+    ),
+  );
   const first = await runnerFor(server, 'leaving', ['handover']);
   const run = await startRun(server, id);
   await waitForRun(server, run.id, (r) => r.steps[0].state === 'running');
@@ -114,15 +136,25 @@ test('a runner stopping mid-job hands it back and another runner runs it from th
 });
 
 test('several runners never take the same job twice', async () => {
-  const id = await publishWorkflow(server, 'contended', workflow('contended', `      - name: note
+  const id = await publishWorkflow(
+    server,
+    'contended',
+    workflow(
+      'contended',
+      `      - name: note
         type: step.log
         config: { message: "run {{ .meta.run_number }}" }
-`));
+`,
+    ),
+  );
   const runners = await Promise.all(['a', 'b', 'c'].map((n) => runnerFor(server, `racer-${n}`, ['contended'])));
   try {
     const started = await Promise.all(Array.from({ length: 6 }, () => startRun(server, id)));
     const ended = await Promise.all(started.map((r) => waitForRun(server, r.id, finished)));
-    assert.ok(ended.every((r) => r.state === 'succeeded' && r.jobs[0].attempt === 1), JSON.stringify(ended.map((r) => r.jobs)));
+    assert.ok(
+      ended.every((r) => r.state === 'succeeded' && r.jobs[0].attempt === 1),
+      JSON.stringify(ended.map((r) => r.jobs)),
+    );
     assert.ok(new Set(ended.map((r) => r.jobs[0].runnerId)).size >= 2, 'work spread over runners');
   } finally {
     await Promise.all(runners.map((r) => r.stop()));
@@ -131,7 +163,11 @@ test('several runners never take the same job twice', async () => {
 
 test('a revoked runner is refused at once', async () => {
   const api = new RunnerApi(server.url);
-  const registered = (await api.call<{ runnerId: string; token: string }>('POST', '/register', { registrationToken: await server.registrationToken(), name: 'to-revoke', labels: ['x'] }))!;
+  const registered = (await api.call<{ runnerId: string; token: string }>('POST', '/register', {
+    registrationToken: await server.registrationToken(),
+    name: 'to-revoke',
+    labels: ['x'],
+  }))!;
   api.setToken(registered.token);
   assert.deepEqual(await api.call('POST', '/heartbeat', { runningJobs: [] }), { cancelJobs: [] });
   const listed = await json(await server.call('GET', '/api/runners'));

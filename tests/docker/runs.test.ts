@@ -26,7 +26,12 @@ ${steps}`;
 
 describe('runs on a self-registered runner', () => {
   test('steps run in order in one workspace; outputs feed later templates; logs stream and download alike', async () => {
-    const id = await publishWorkflow(server, 'happy', shellWorkflow('happy', `      - name: write
+    const id = await publishWorkflow(
+      server,
+      'happy',
+      shellWorkflow(
+        'happy',
+        `      - name: write
         type: step.shell_exec
         config:
           image: flowyard/busybox:latest
@@ -40,13 +45,23 @@ describe('runs on a self-registered runner', () => {
           image: flowyard/busybox:latest
           env: { GREETING: "{{ .steps.names.greeting }}", FIRST_EXIT: "{{ .steps.write.exit_code }}" }
           commands: ["cat note.txt", "echo $GREETING after $FIRST_EXIT", "for i in 1 2 3; do echo line $i; sleep 0.2; done"]
-`, '    inputs: { who: { type: string, default: world } }\n'));
+`,
+        '    inputs: { who: { type: string, default: world } }\n',
+      ),
+    );
     const queued = await startRun(server, id, { who: 'flowyard' });
     assert.equal(queued.number, 1);
     assert.equal(queued.state, 'queued');
     const run = await waitForRun(server, queued.id, finished);
     assert.equal(run.state, 'succeeded', JSON.stringify(run));
-    assert.deepEqual(run.steps.map((s: any) => [s.name, s.state, s.exitCode]), [['write', 'succeeded', 0], ['names', 'succeeded', null], ['read', 'succeeded', 0]]);
+    assert.deepEqual(
+      run.steps.map((s: any) => [s.name, s.state, s.exitCode]),
+      [
+        ['write', 'succeeded', 0],
+        ['names', 'succeeded', null],
+        ['read', 'succeeded', 0],
+      ],
+    );
     const log = await rawLog(server, run.id, 'read');
     assert.match(log, /^made$/m);
     assert.match(log, /^hello flowyard after 0$/m);
@@ -54,9 +69,22 @@ describe('runs on a self-registered runner', () => {
     assert.ok((await rawLog(server, run.id, 'write')).includes('\x1b[32mgreen\x1b[0m'), 'ANSI colours are kept');
     assert.equal(await managedContainers(run.id), 0);
 
-    const sse = await fetch(`${server.url}/api/runs/${run.id}/logs?step=read`, { headers: { authorization: `Bearer ${(await import('../helpers/api.ts')).TEST_ADMIN_TOKEN}`, accept: 'text/event-stream' } });
+    const sse = await fetch(`${server.url}/api/runs/${run.id}/logs?step=read`, {
+      headers: { authorization: `Bearer ${(await import('../helpers/api.ts')).TEST_ADMIN_TOKEN}`, accept: 'text/event-stream' },
+    });
     const events = (await sse.text()).split('\n\n').filter(Boolean);
-    const text = events.filter((e) => e.startsWith('event: log')).map((e) => JSON.parse(e.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as string).join('');
+    const text = events
+      .filter((e) => e.startsWith('event: log'))
+      .map(
+        (e) =>
+          JSON.parse(
+            e
+              .split('\n')
+              .find((l) => l.startsWith('data: '))!
+              .slice(6),
+          ) as string,
+      )
+      .join('');
     assert.equal(text, log);
     assert.match(events.at(-1)!, /^event: end\ndata: \{"state":"succeeded"\}/);
 
@@ -64,12 +92,20 @@ describe('runs on a self-registered runner', () => {
     assert.equal(second.number, 2);
     await waitForRun(server, second.id, finished);
     const page = await json(await server.call('GET', `/api/workflows/${id}/runs?limit=1`));
-    assert.deepEqual(page.runs.map((r: any) => r.number), [2]);
+    assert.deepEqual(
+      page.runs.map((r: any) => r.number),
+      [2],
+    );
     assert.equal(page.nextBefore, 2);
   });
 
   test('a failing command fails the step and the run; later steps are skipped; continue_on_error does not fail it', async () => {
-    const id = await publishWorkflow(server, 'failing', shellWorkflow('failing', `      - name: tolerated
+    const id = await publishWorkflow(
+      server,
+      'failing',
+      shellWorkflow(
+        'failing',
+        `      - name: tolerated
         type: step.shell_exec
         continue_on_error: true
         config: { image: flowyard/busybox:latest, commands: ["exit 4"] }
@@ -79,28 +115,47 @@ describe('runs on a self-registered runner', () => {
       - name: after
         type: step.log
         config: { message: unreachable }
-`));
+`,
+      ),
+    );
     const run = await waitForRun(server, (await startRun(server, id)).id, finished);
     assert.equal(run.state, 'failed');
     assert.match(run.error, /step broken failed/);
-    assert.deepEqual(run.steps.map((s: any) => [s.name, s.state, s.exitCode]), [['tolerated', 'failed', 4], ['broken', 'failed', 1], ['after', 'skipped', null]]);
+    assert.deepEqual(
+      run.steps.map((s: any) => [s.name, s.state, s.exitCode]),
+      [
+        ['tolerated', 'failed', 4],
+        ['broken', 'failed', 1],
+        ['after', 'skipped', null],
+      ],
+    );
     const log = await rawLog(server, run.id, 'broken');
     assert.match(log, /before/);
     assert.doesNotMatch(log, /^never$/m);
   });
 
   test('secrets reach the step as env and never appear in stored or streamed logs', async () => {
-    const id = await publishWorkflow(server, 'secretive', shellWorkflow('secretive', `      - name: leak
+    const id = await publishWorkflow(
+      server,
+      'secretive',
+      shellWorkflow(
+        'secretive',
+        `      - name: leak
         type: step.shell_exec
         config:
           image: flowyard/busybox:latest
           env: { TOKEN_COPY: "{{ .Secrets.API_KEY }}" }
           commands: ["echo key=$API_KEY", "echo copy=$TOKEN_COPY", "echo $API_KEY | wc -c"]
-`));
+`,
+      ),
+    );
     const secret = 's3cr3t-value-xyz';
     assert.equal((await server.call('PUT', `/api/workflows/${id}/secrets/API_KEY`, { value: secret })).status, 204);
     const listed = await json(await server.call('GET', `/api/workflows/${id}/secrets`));
-    assert.deepEqual(listed.secrets.map((s: any) => s.name), ['API_KEY']);
+    assert.deepEqual(
+      listed.secrets.map((s: any) => s.name),
+      ['API_KEY'],
+    );
     assert.ok(!JSON.stringify(listed).includes(secret));
     const run = await waitForRun(server, (await startRun(server, id)).id, finished);
     assert.equal(run.state, 'succeeded');
@@ -110,14 +165,28 @@ describe('runs on a self-registered runner', () => {
     assert.match(log, /copy=\*\*\*/);
     assert.match(log, /^\s*17$/m, 'the real value (16 chars + newline) was in the container');
     const stored = await server.database.client.execute('select data from log_chunks');
-    assert.ok(stored.rows.every((row) => !Buffer.from(row.data as ArrayBuffer).toString().includes(secret)));
+    assert.ok(
+      stored.rows.every(
+        (row) =>
+          !Buffer.from(row.data as ArrayBuffer)
+            .toString()
+            .includes(secret),
+      ),
+    );
   });
 
   test('cancel reaches the container within 5 s and the run ends cancelled', async () => {
-    const id = await publishWorkflow(server, 'long', shellWorkflow('long', `      - name: sleepy
+    const id = await publishWorkflow(
+      server,
+      'long',
+      shellWorkflow(
+        'long',
+        `      - name: sleepy
         type: step.shell_exec
         config: { image: flowyard/busybox:latest, commands: ["echo started", "sleep 60"] }
-`));
+`,
+      ),
+    );
     const queued = await startRun(server, id);
     await waitForRun(server, queued.id, (run) => run.steps[0].state === 'running' && run.steps[0].logBytes > 0);
     const asked = Date.now();
@@ -132,10 +201,17 @@ describe('runs on a self-registered runner', () => {
   });
 
   test('a queued run is cancelled at once', async () => {
-    const id = await publishWorkflow(server, 'nobody-runs-me', shellWorkflow('nobody-runs-me', `      - name: s
+    const id = await publishWorkflow(
+      server,
+      'nobody-runs-me',
+      shellWorkflow(
+        'nobody-runs-me',
+        `      - name: s
         type: step.log
         config: { message: hi }
-`).replace('runs_on: [docker]', 'runs_on: [gpu]'));
+`,
+      ).replace('runs_on: [docker]', 'runs_on: [gpu]'),
+    );
     const queued = await startRun(server, id);
     const run = await json(await server.call('POST', `/api/runs/${queued.id}/cancel`));
     assert.equal(run.state, 'cancelled');

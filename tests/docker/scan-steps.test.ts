@@ -29,7 +29,6 @@ let workspaceVolume = '';
 let tempDir = '';
 let stepIndex = 0;
 
-
 interface Upload {
   key: string;
   bytes: Buffer;
@@ -47,7 +46,13 @@ function jobSpec(): JobSpec {
   return testJobSpec({ runId, workflow: 'scan-steps-test', pipeline: 'scan' });
 }
 
-async function runStep(executor: StepExecutor, name: string, config: Record<string, unknown>, env: Record<string, string>, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<StepRun> {
+async function runStep(
+  executor: StepExecutor,
+  name: string,
+  config: Record<string, unknown>,
+  env: Record<string, string>,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<StepRun> {
   const startedAt = performance.now();
   const chunks: string[] = [];
   const lines: string[] = [];
@@ -82,7 +87,11 @@ const fixtureBytes = (name: string) => readFile(join(FIXTURES, name));
 /** No container of this step is left, and the runner's temporary files are gone. */
 async function assertCleanedUp(step: string): Promise<void> {
   const left = await docker.listContainers({ all: true, filters: { label: [`flowyard.run=${runId}`, `flowyard.step=${step}`] } });
-  assert.deepEqual(left.map((c) => c.Id), [], `containers of step ${step} left behind`);
+  assert.deepEqual(
+    left.map((c) => c.Id),
+    [],
+    `containers of step ${step} left behind`,
+  );
   assert.deepEqual(await readdir(tempDir), [], 'temporary files left behind');
 }
 
@@ -99,7 +108,12 @@ before(async () => {
   await buildFakeScanner();
   const prepared = await runShellStep(
     docker,
-    { image: BASE_IMAGE, workspaceVolume, labels: { 'flowyard.run': runId }, commands: ['mkdir -p src', 'echo "eval(input)" > src/app.js', 'echo "rules: []" > .semgrep.yml'] },
+    {
+      image: BASE_IMAGE,
+      workspaceVolume,
+      labels: { 'flowyard.run': runId },
+      commands: ['mkdir -p src', 'echo "eval(input)" > src/app.js', 'echo "rules: []" > .semgrep.yml'],
+    },
     { onOutput: () => undefined },
   );
   assert.equal(prepared.status, 'succeeded', prepared.error);
@@ -115,47 +129,83 @@ after(async () => {
 });
 
 test('scan_sast runs semgrep with its SARIF arguments, stores the report and fails the gate on high findings', async () => {
-  const run = await runStep(scanSast, 'sast', { scanner_image: FAKE_SCANNER, rules: '.semgrep.yml', paths: ['src'] }, {
-    FAKE_SARIF: 'semgrep-js-custom.sarif',
-    FAKE_EXPECT_ARGS: 'scan --config .semgrep.yml --sarif --output /workspace/.flowyard/scans/sast.sarif --metrics=off --disable-version-check src',
-  });
+  const run = await runStep(
+    scanSast,
+    'sast',
+    { scanner_image: FAKE_SCANNER, rules: '.semgrep.yml', paths: ['src'] },
+    {
+      FAKE_SARIF: 'semgrep-js-custom.sarif',
+      FAKE_EXPECT_ARGS: 'scan --config .semgrep.yml --sarif --output /workspace/.flowyard/scans/sast.sarif --metrics=off --disable-version-check src',
+    },
+  );
   assert.equal(run.result.state, 'failed', `${run.result.error}\n${run.output}`);
   assert.equal(run.result.error, 'gate failed: 2 high findings at or above high');
   const outputs = run.result.outputs!;
   assert.deepEqual([outputs.passed_gate, outputs.findings_count, outputs.sarif_key], [false, 3, 'sarif/sast.sarif']);
   assert.deepEqual(outputs.summary, { critical: 0, high: 2, medium: 1, low: 0, info: 0 });
-  assert.deepEqual((outputs.findings as Array<{ severity: string; line: number }>).map((f) => `${f.severity}:${f.line}`), ['high:29', 'high:37', 'medium:51']);
-  assert.deepEqual(run.uploads.map((u) => u.key), ['sarif/sast.sarif']);
+  assert.deepEqual(
+    (outputs.findings as Array<{ severity: string; line: number }>).map((f) => `${f.severity}:${f.line}`),
+    ['high:29', 'high:37', 'medium:51'],
+  );
+  assert.deepEqual(
+    run.uploads.map((u) => u.key),
+    ['sarif/sast.sarif'],
+  );
   assert.ok(run.uploads[0]!.bytes.equals(await fixtureBytes('semgrep-js-custom.sarif')), 'uploaded SARIF differs from what the scanner wrote');
   assert.match(run.output, /fake semgrep: wrote \/workspace\/\.flowyard\/scans\/sast\.sarif/);
-  assert.ok(run.lines.some((line) => line.includes('scripts/repo_audit.mjs:29')), run.lines.join('\n'));
-  assert.ok(run.lines.some((line) => line.includes('\x1b[1;31m✘ gate failed: 2 high findings')), run.lines.join('\n'));
+  assert.ok(
+    run.lines.some((line) => line.includes('scripts/repo_audit.mjs:29')),
+    run.lines.join('\n'),
+  );
+  assert.ok(
+    run.lines.some((line) => line.includes('\x1b[1;31m✘ gate failed: 2 high findings')),
+    run.lines.join('\n'),
+  );
   await assertCleanedUp('sast');
 });
 
 test('scan_sast passes the gate below its threshold and reads back a large report', async () => {
-  const run = await runStep(scanSast, 'sast-webgoat', { scanner_image: FAKE_SCANNER, rules: '.semgrep.yml', fail_on_severity: 'critical' }, { FAKE_SARIF: 'semgrep-webgoat-java.sarif' });
+  const run = await runStep(
+    scanSast,
+    'sast-webgoat',
+    { scanner_image: FAKE_SCANNER, rules: '.semgrep.yml', fail_on_severity: 'critical' },
+    { FAKE_SARIF: 'semgrep-webgoat-java.sarif' },
+  );
   assert.equal(run.result.state, 'succeeded', `${run.result.error}\n${run.output}`);
   assert.deepEqual(run.result.outputs?.summary, { critical: 0, high: 13, medium: 24, low: 0, info: 0 });
   assert.equal(run.result.outputs?.passed_gate, true);
   assert.ok(run.uploads[0]!.bytes.equals(await fixtureBytes('semgrep-webgoat-java.sarif')));
-  assert.ok(run.lines.some((line) => line.includes('… 27 more in the SARIF report (artifact sarif/sast-webgoat.sarif)')), run.lines.join('\n'));
+  assert.ok(
+    run.lines.some((line) => line.includes('… 27 more in the SARIF report (artifact sarif/sast-webgoat.sarif)')),
+    run.lines.join('\n'),
+  );
   await assertCleanedUp('sast-webgoat');
 });
 
 test('scan_container gives trivy a docker-save tarball of the target, no socket, and honours ignore_unfixed', async () => {
-  const run = await runStep(scanContainer, 'image', { scanner_image: FAKE_SCANNER, target_image: BASE_IMAGE, ignore_unfixed: true }, {
-    FAKE_SARIF: 'trivy-image-apache.sarif',
-    FAKE_TARGET: BASE_IMAGE,
-    FAKE_EXPECT_ARGS: 'image --input /flowyard/target-image.tar --format sarif --output /workspace/.flowyard/scans/image.sarif --skip-db-update --skip-java-db-update --offline-scan --no-progress --ignore-unfixed',
-  });
+  const run = await runStep(
+    scanContainer,
+    'image',
+    { scanner_image: FAKE_SCANNER, target_image: BASE_IMAGE, ignore_unfixed: true },
+    {
+      FAKE_SARIF: 'trivy-image-apache.sarif',
+      FAKE_TARGET: BASE_IMAGE,
+      FAKE_EXPECT_ARGS:
+        'image --input /flowyard/target-image.tar --format sarif --output /workspace/.flowyard/scans/image.sarif --skip-db-update --skip-java-db-update --offline-scan --no-progress --ignore-unfixed',
+    },
+  );
   // The secret finding has no fix information, so ignore_unfixed keeps it.
   assert.equal(run.result.error, 'gate failed: 1 high finding at or above high', run.output);
   assert.deepEqual(run.result.outputs?.summary, { critical: 0, high: 1, medium: 0, low: 6, info: 0 });
   assert.ok(run.uploads[0]!.bytes.equals(await fixtureBytes('trivy-image-apache.sarif')));
   await assertCleanedUp('image');
 
-  const critical = await runStep(scanContainer, 'image-critical', { scanner_image: FAKE_SCANNER, target_image: BASE_IMAGE, severity_threshold: 'critical' }, { FAKE_SARIF: 'trivy-image-ms-validate-user.sarif', FAKE_TARGET: BASE_IMAGE });
+  const critical = await runStep(
+    scanContainer,
+    'image-critical',
+    { scanner_image: FAKE_SCANNER, target_image: BASE_IMAGE, severity_threshold: 'critical' },
+    { FAKE_SARIF: 'trivy-image-ms-validate-user.sarif', FAKE_TARGET: BASE_IMAGE },
+  );
   assert.equal(critical.result.error, 'gate failed: 5 critical findings at or above critical', critical.output);
   assert.equal(critical.result.outputs?.findings_count, 42);
   assert.doesNotMatch(critical.output, /--ignore-unfixed/);
@@ -163,14 +213,22 @@ test('scan_container gives trivy a docker-save tarball of the target, no socket,
 });
 
 test('scan_deps runs grype offline on a workspace folder and drops unfixed findings with ignore_unfixed', async () => {
-  const run = await runStep(scanDeps, 'deps', { scanner_image: FAKE_SCANNER, path: 'src', fail_on_severity: 'critical', ignore_unfixed: true }, {
-    FAKE_SARIF: 'grype-traefik-image.sarif',
-    FAKE_EXPECT_ARGS: 'dir:/workspace/src -o sarif --file /workspace/.flowyard/scans/deps.sarif --only-fixed',
-  });
+  const run = await runStep(
+    scanDeps,
+    'deps',
+    { scanner_image: FAKE_SCANNER, path: 'src', fail_on_severity: 'critical', ignore_unfixed: true },
+    {
+      FAKE_SARIF: 'grype-traefik-image.sarif',
+      FAKE_EXPECT_ARGS: 'dir:/workspace/src -o sarif --file /workspace/.flowyard/scans/deps.sarif --only-fixed',
+    },
+  );
   assert.equal(run.result.state, 'succeeded', `${run.result.error}\n${run.output}`);
   assert.deepEqual(run.result.outputs?.summary, { critical: 0, high: 4, medium: 3, low: 1, info: 0 });
   assert.equal(run.result.outputs?.findings_count, 8);
-  assert.ok(run.lines.some((line) => line.includes('20 findings without a fixed version ignored')), run.lines.join('\n'));
+  assert.ok(
+    run.lines.some((line) => line.includes('20 findings without a fixed version ignored')),
+    run.lines.join('\n'),
+  );
   assert.ok(run.uploads[0]!.bytes.equals(await fixtureBytes('grype-traefik-image.sarif')));
   await assertCleanedUp('deps');
 });
@@ -179,7 +237,12 @@ test('the reports stay in the workspace and the image tarball does not', async (
   const chunks: string[] = [];
   const listed = await runShellStep(
     docker,
-    { image: BASE_IMAGE, workspaceVolume, labels: { 'flowyard.run': runId }, commands: ['ls /workspace/.flowyard/scans', 'find /workspace -name "*.tar" | wc -l'] },
+    {
+      image: BASE_IMAGE,
+      workspaceVolume,
+      labels: { 'flowyard.run': runId },
+      commands: ['ls /workspace/.flowyard/scans', 'find /workspace -name "*.tar" | wc -l'],
+    },
     { onOutput: (chunk) => chunks.push(Buffer.from(chunk).toString()) },
   );
   assert.equal(listed.status, 'succeeded');
@@ -187,7 +250,12 @@ test('the reports stay in the workspace and the image tarball does not', async (
 });
 
 test('scanner failures, wrong arguments and broken reports fail the step clearly', async () => {
-  const wrongArgs = await runStep(scanSast, 'sast-args', { scanner_image: FAKE_SCANNER, rules: '.semgrep.yml' }, { FAKE_SARIF: 'semgrep-fips-c.sarif', FAKE_EXPECT_ARGS: 'scan --json' });
+  const wrongArgs = await runStep(
+    scanSast,
+    'sast-args',
+    { scanner_image: FAKE_SCANNER, rules: '.semgrep.yml' },
+    { FAKE_SARIF: 'semgrep-fips-c.sarif', FAKE_EXPECT_ARGS: 'scan --json' },
+  );
   assert.deepEqual([wrongArgs.result.state, wrongArgs.result.exitCode, wrongArgs.result.error], ['failed', 2, 'semgrep: the scanner exited with code 2']);
   assert.match(wrongArgs.output, /unexpected arguments/);
   assert.deepEqual(wrongArgs.uploads, []);
@@ -196,15 +264,25 @@ test('scanner failures, wrong arguments and broken reports fail the step clearly
   const broken = await runStep(scanDeps, 'deps-broken', { scanner_image: FAKE_SCANNER }, { FAKE_SARIF: 'broken.sarif' });
   assert.equal(broken.result.state, 'failed');
   assert.equal(broken.result.error, 'grype: invalid SARIF: runs[0].tool must be an object, got nothing');
-  assert.deepEqual(broken.uploads.map((u) => u.key), ['sarif/deps-broken.sarif'], 'a broken report is still kept for inspection');
+  assert.deepEqual(
+    broken.uploads.map((u) => u.key),
+    ['sarif/deps-broken.sarif'],
+    'a broken report is still kept for inspection',
+  );
   await assertCleanedUp('deps-broken');
 
   const missingTarget = await runStep(scanContainer, 'image-missing', { scanner_image: FAKE_SCANNER, target_image: '127.0.0.1:1/missing:1' }, {});
   assert.equal(missingTarget.result.state, 'failed');
-  assert.match(missingTarget.result.error ?? '', /^could not save target_image 127\.0\.0\.1:1\/missing:1: image "127\.0\.0\.1:1\/missing:1" not found locally and pull failed/);
+  assert.match(
+    missingTarget.result.error ?? '',
+    /^could not save target_image 127\.0\.0\.1:1\/missing:1: image "127\.0\.0\.1:1\/missing:1" not found locally and pull failed/,
+  );
   await assertCleanedUp('image-missing');
 
-  await assert.rejects(runStep(scanSast, 'sast-registry', { scanner_image: FAKE_SCANNER }, {}), /rules "auto" come from the Semgrep registry, which scanner containers cannot reach/);
+  await assert.rejects(
+    runStep(scanSast, 'sast-registry', { scanner_image: FAKE_SCANNER }, {}),
+    /rules "auto" come from the Semgrep registry, which scanner containers cannot reach/,
+  );
   await assert.rejects(runStep(scanDeps, 'deps-outside', { scanner_image: FAKE_SCANNER, path: '../etc' }, {}), /path "..\/etc" is outside \/workspace/);
 });
 

@@ -237,7 +237,11 @@ test('pulls an image that is only in the registry', async () => {
     const events = await new Promise<{ error?: string }[]>((resolve, reject) =>
       docker.modem.followProgress(push, (error, output) => (error ? reject(error) : resolve(output))),
     );
-    assert.deepEqual(events.filter((event) => event.error), [], 'push to the local registry failed');
+    assert.deepEqual(
+      events.filter((event) => event.error),
+      [],
+      'push to the local registry failed',
+    );
     await docker.getImage(remote).remove();
 
     const run = await runStep('pull', { image: remote, commands: ['echo pulled'] });

@@ -53,7 +53,7 @@ export async function rawLog(server: FlowyardServer, runId: string, step: string
 /** Waits until serve's embedded runner has registered and is online. */
 export async function waitForEmbeddedRunner(server: FlowyardServer, timeoutMs = 30_000): Promise<void> {
   await expect
-    .poll(async () => ((await json<{ runners: Array<{ online: boolean }> }>(await api(server, 'GET', '/api/runners'), 200)).runners.some((r) => r.online)), {
+    .poll(async () => (await json<{ runners: Array<{ online: boolean }> }>(await api(server, 'GET', '/api/runners'), 200)).runners.some((r) => r.online), {
       timeout: timeoutMs,
       message: `no embedded runner came online:\n${server.output()}`,
     })

@@ -47,10 +47,16 @@ export async function startServer(options: { runner?: boolean; keepPrintedPasswo
   const url = `http://127.0.0.1:${port}`;
   const stop = () => stopProcess(child).finally(() => rmSync(dataDir, { recursive: true, force: true }));
   try {
-    await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true && PASSWORD_LINE.test(output), child, () => output);
+    await waitFor(
+      async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true && PASSWORD_LINE.test(output),
+      child,
+      () => output,
+    );
     const page = await fetch(`${url}/login`);
     if (!page.headers.get('content-type')?.includes('text/html')) {
-      throw new Error(`${url}/login answered ${page.status} ${page.headers.get('content-type')}, not the web app: serve must mount serveUi(app, FLOWYARD_UI_DIR)`);
+      throw new Error(
+        `${url}/login answered ${page.status} ${page.headers.get('content-type')}, not the web app: serve must mount serveUi(app, FLOWYARD_UI_DIR)`,
+      );
     }
   } catch (error) {
     await stop();
@@ -67,7 +73,11 @@ export async function startServer(options: { runner?: boolean; keepPrintedPasswo
 
 /** The printed password only lets the admin choose a new one; tests sign in with that. */
 async function replacePrintedPassword(url: string, email: string, printed: string): Promise<string> {
-  const login = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: printed }) });
+  const login = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: printed }),
+  });
   if (login.status !== 200) throw new Error(`signing in with the printed password answered ${login.status}: ${await login.text()}`);
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
   const password = `e2e-${randomBytes(12).toString('hex')}`;
@@ -83,7 +93,8 @@ async function replacePrintedPassword(url: string, email: string, printed: strin
 /** This shell's environment without settings that would point the server at another database or address. */
 function isolatedEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ['DATABASE_URL', 'DATABASE_AUTH_TOKEN', 'FLOWYARD_PUBLIC_URL', 'FLOWYARD_DATA', 'FLOWYARD_SECRET_KEY', 'ARTIFACTS_URL', 'PORT', 'HOST']) delete env[name];
+  for (const name of ['DATABASE_URL', 'DATABASE_AUTH_TOKEN', 'FLOWYARD_PUBLIC_URL', 'FLOWYARD_DATA', 'FLOWYARD_SECRET_KEY', 'ARTIFACTS_URL', 'PORT', 'HOST'])
+    delete env[name];
   return env;
 }
 

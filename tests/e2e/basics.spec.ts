@@ -83,7 +83,9 @@ test('runners page creates a registration token and shows a new runner without a
   const command = page.getByRole('textbox', { name: 'Command' });
   const token = await page.getByRole('textbox', { name: 'Registration token' }).inputValue();
   expect(token.length).toBeGreaterThan(20);
-  await expect(command).toHaveValue(new RegExp(`^npx --yes ${server.url}/downloads/flowyard-[0-9.]+\\.tgz runner --url ${server.url} --token ${token} --labels linux,docker$`));
+  await expect(command).toHaveValue(
+    new RegExp(`^npx --yes ${server.url}/downloads/flowyard-[0-9.]+\\.tgz runner --url ${server.url} --token ${token} --labels linux,docker$`),
+  );
   await page.getByRole('button', { name: 'Copy command' }).click();
   await expect(page.getByRole('button', { name: 'Copied' })).toBeVisible();
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(await command.inputValue());

@@ -26,7 +26,10 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await server?.stop();
   for (const image of [DEFAULT_SCANNER_IMAGES.semgrep, DEFAULT_SCANNER_IMAGES.trivy, 'demo-web:1.4']) {
-    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => undefined);
   }
   const deployed = await docker.listContainers({ all: true, filters: { label: ['flowyard.app=demo-web'] } });
   await Promise.all(deployed.map((c) => docker.getContainer(c.Id).remove({ force: true })));
@@ -36,7 +39,9 @@ test('build, scan, approve and deploy blue-green from the IDE', async ({ page })
   test.setTimeout(240_000);
   const yaml = await readFile(new URL('../../examples/scan-approve-deploy.yaml', import.meta.url), 'utf8');
   // Environments are protected: an admin allows this workflow to deploy to staging.
-  const environment = (await (await api(server, 'POST', '/api/environments', { name: 'staging', provider: 'docker', config: {}, allowedWorkflows: ['scan-approve-deploy'] })).json()) as { id: string };
+  const environment = (await (
+    await api(server, 'POST', '/api/environments', { name: 'staging', provider: 'docker', config: {}, allowedWorkflows: ['scan-approve-deploy'] })
+  ).json()) as { id: string };
   const { id } = (await (await api(server, 'POST', '/api/workflows', { name: 'scan-approve-deploy', yaml })).json()) as { id: string };
   expect((await api(server, 'POST', `/api/workflows/${id}/publish`)).status).toBe(200);
   const run = (await (await api(server, 'POST', `/api/workflows/${id}/runs`, { pipeline: 'deliver' })).json()) as { id: string };
@@ -46,13 +51,19 @@ test('build, scan, approve and deploy blue-green from the IDE', async ({ page })
   const panel = page.getByRole('region', { name: 'Gate approval is waiting for a decision' });
   await expect(panel).toBeVisible({ timeout: 180_000 });
 
-  await page.getByRole('navigation', { name: 'Steps' }).getByRole('link', { name: /^sast\b/ }).click();
+  await page
+    .getByRole('navigation', { name: 'Steps' })
+    .getByRole('link', { name: /^sast\b/ })
+    .click();
   const findings = page.getByRole('region', { name: 'Scan findings' });
   await expect(findings.getByRole('status')).toContainText('Gate failed');
   await expect(findings).toContainText('high');
   await expect(findings.locator('code.where').first()).toContainText(':');
   await screenshot(page, 'delivery-findings');
-  await page.getByRole('navigation', { name: 'Steps' }).getByRole('link', { name: /^image_scan\b/ }).click();
+  await page
+    .getByRole('navigation', { name: 'Steps' })
+    .getByRole('link', { name: /^image_scan\b/ })
+    .click();
   await expect(findings.getByRole('status')).toContainText('Gate passed');
 
   await panel.getByLabel('Comment').fill('findings reviewed');

@@ -46,7 +46,9 @@ async function createWorkflow(name: string, yaml = BLANK(name)): Promise<string>
 function erroredLines(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const lines = new Map([...document.querySelectorAll<HTMLElement>('.monaco-editor .view-line')].map((l) => [l.style.top, l.textContent ?? '']));
-    return [...document.querySelectorAll<HTMLElement>('.monaco-editor .cdr.squiggly-error')].map((s) => (lines.get(s.parentElement!.style.top) ?? '').replace(/\u00a0/g, ' '));
+    return [...document.querySelectorAll<HTMLElement>('.monaco-editor .cdr.squiggly-error')].map((s) =>
+      (lines.get(s.parentElement!.style.top) ?? '').replace(/\u00a0/g, ' '),
+    );
   });
 }
 

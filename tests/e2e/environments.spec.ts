@@ -104,7 +104,10 @@ test('creates a docker environment with a secret from the page and tests the eng
 test('a registry at 127.0.0.1:5000 tests OK, one at 127.0.0.1:1 fails, a cloud provider is not implemented', async ({ page }) => {
   await signIn(page, server);
   await page.goto(`${server.url}/environments`);
-  for (const [name, url] of [['registry-local', '127.0.0.1:5000'], ['registry-closed', '127.0.0.1:1']] as const) {
+  for (const [name, url] of [
+    ['registry-local', '127.0.0.1:5000'],
+    ['registry-closed', '127.0.0.1:1'],
+  ] as const) {
     await createFromPage(page, name, async (dialog) => {
       await dialog.getByLabel('Provider').selectOption('registry');
       await dialog.getByLabel('Registry URL').fill(url);
@@ -194,8 +197,16 @@ test('editing keeps secret names and never shows their values', async ({ page, r
 
   const listed = await request.get(`${server.url}/api/environments`, { headers: { authorization: `Bearer ${server.adminToken}` } });
   const body = await listed.text();
-  const local = (JSON.parse(body) as { environments: Array<{ name: string; secretNames: string[]; config: unknown }> }).environments.find((e) => e.name === 'local-docker');
-  expect(local).toMatchObject({ secretNames: ['DEPLOY_TOKEN'], config: { docker_host: 'unix:///var/run/docker.sock' }, protected: true, allowedWorkflows: ['deliver'], approvers: [] });
+  const local = (JSON.parse(body) as { environments: Array<{ name: string; secretNames: string[]; config: unknown }> }).environments.find(
+    (e) => e.name === 'local-docker',
+  );
+  expect(local).toMatchObject({
+    secretNames: ['DEPLOY_TOKEN'],
+    config: { docker_host: 'unix:///var/run/docker.sock' },
+    protected: true,
+    allowedWorkflows: ['deliver'],
+    approvers: [],
+  });
   for (const value of [SECRET, OTHER_SECRET, REPLACED_SECRET]) expect(body).not.toContain(value);
 });
 

@@ -48,7 +48,10 @@ pipelines:
   await expect.poll(() => terminalText(page)).toContain('done');
   const lines = (await terminalText(page)).split('\n');
   const printed = ['error: 3 tests failed', 'all tests passed', 'screen cleared?', 'FAILED', 'fine now', 'done'];
-  expect(lines.filter((line) => printed.includes(line)), `every line the step printed is still shown, in order:\n${lines.join('\n')}`).toEqual(printed);
+  expect(
+    lines.filter((line) => printed.includes(line)),
+    `every line the step printed is still shown, in order:\n${lines.join('\n')}`,
+  ).toEqual(printed);
 
   const terminal = await page.locator('[data-log-terminal]').evaluate((element) => {
     const term = (element as HTMLElement & { terminal: import('@xterm/xterm').Terminal }).terminal;

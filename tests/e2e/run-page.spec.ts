@@ -30,7 +30,10 @@ async function signIn(page: Page): Promise<void> {
   expect(login.status(), await login.text()).toBe(200);
   if (!((await login.json()) as { user: { mustChangePassword?: boolean } }).user.mustChangePassword) return;
   const next = `e2e-${randomBytes(12).toString('hex')}`;
-  const changed = await page.request.post(`${server.url}/api/auth/password`, { data: { currentPassword: password, newPassword: next }, headers: { origin: server.url } });
+  const changed = await page.request.post(`${server.url}/api/auth/password`, {
+    data: { currentPassword: password, newPassword: next },
+    headers: { origin: server.url },
+  });
   expect(changed.ok(), await changed.text()).toBe(true);
   password = next;
 }
@@ -92,7 +95,9 @@ test('a run no online runner can take says why and links to Runners; cancelling 
   await screenshot(page, 'run-cancelled');
 });
 
-test('failed continue_on_error steps show succeeded with warnings; the list shows who and filters by state and pipeline; shares default to 7 days', async ({ page }) => {
+test('failed continue_on_error steps show succeeded with warnings; the list shows who and filters by state and pipeline; shares default to 7 days', async ({
+  page,
+}) => {
   const yaml = workflow('tolerant', shell('lint', ['echo style problems', 'exit 2'], '        continue_on_error: true\n') + shell('build', ['echo built']));
   const { workflowId, run } = await startWorkflow(server, 'tolerant', yaml);
   expect((await waitForRun(server, run.id, ended)).state).toBe('succeeded_with_warnings');
@@ -166,7 +171,9 @@ test('a gate shows its rendered message; the workspace artifact is not listed; r
   await screenshot(page, 'run-rerun-from-failed');
 });
 
-test('the layout holds at 800 px: the top bar does not overlap, the run page and environments fit; a clean finished run opens on the whole log', async ({ page }) => {
+test('the layout holds at 800 px: the top bar does not overlap, the run page and environments fit; a clean finished run opens on the whole log', async ({
+  page,
+}) => {
   await page.setViewportSize({ width: 800, height: 700 });
   const { run } = await startWorkflow(server, 'narrow', workflow('narrow', shell('one', ['echo one'])));
   await waitForRun(server, run.id, ended);

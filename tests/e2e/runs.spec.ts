@@ -87,7 +87,9 @@ test('a running Docker step streams into xterm with colours; the final text equa
   await search.fill('line 7');
   await search.press('Enter');
   await expect(page.getByText('1 of 1')).toBeVisible();
-  expect(await page.locator('[data-log-terminal]').evaluate((e) => (e as HTMLElement & { terminal: import('@xterm/xterm').Terminal }).terminal.getSelection())).toBe('line 7');
+  expect(
+    await page.locator('[data-log-terminal]').evaluate((e) => (e as HTMLElement & { terminal: import('@xterm/xterm').Terminal }).terminal.getSelection()),
+  ).toBe('line 7');
   await search.fill('line 1');
   await search.press('Enter');
   await expect(page.getByText(/^\d+ of 11$/)).toBeVisible();
@@ -106,10 +108,16 @@ test('a running Docker step streams into xterm with colours; the final text equa
 });
 
 test('artifacts are listed with size and SHA-256 and download', async ({ page }) => {
-  const site = shell('site', ['mkdir -p dist', 'echo "<h1>built by Flowyard</h1>" > dist/index.html'], '\n          artifacts_out: [{ key: site, path: /workspace/dist }]');
+  const site = shell(
+    'site',
+    ['mkdir -p dist', 'echo "<h1>built by Flowyard</h1>" > dist/index.html'],
+    '\n          artifacts_out: [{ key: site, path: /workspace/dist }]',
+  );
   const { run } = await startWorkflow(server, 'with-artifact', workflow('with-artifact', site));
   await waitForRun(server, run.id, (r) => r.state === 'succeeded');
-  const [artifact] = ((await (await api(server, 'GET', `/api/runs/${run.id}/artifacts`)).json()) as { artifacts: Array<{ key: string; size: number; sha256: string }> }).artifacts;
+  const [artifact] = (
+    (await (await api(server, 'GET', `/api/runs/${run.id}/artifacts`)).json()) as { artifacts: Array<{ key: string; size: number; sha256: string }> }
+  ).artifacts;
   await signIn(page, server);
   await page.goto(`${server.url}/runs/${run.id}`);
   const section = page.getByRole('region', { name: 'Artifacts' });
@@ -251,8 +259,14 @@ test('a dropped log connection resumes without gaps or repeats', async ({ page }
     const text = await terminalText(page);
     expect(text).toBe(visible(await rawLog(server, run.id, 'tick')));
     expect(text.split('\n').filter((line) => line.startsWith('tick '))).toEqual(Array.from({ length: 40 }, (_, i) => `tick ${i + 1}`));
-    expect(streams.some((s) => s.lastEventId !== undefined), 'the browser resumed with Last-Event-ID').toBe(true);
-    expect(streams.some((s) => s.url.includes('lastEventId=')), 'the page reopened the stream from its last chunk').toBe(true);
+    expect(
+      streams.some((s) => s.lastEventId !== undefined),
+      'the browser resumed with Last-Event-ID',
+    ).toBe(true);
+    expect(
+      streams.some((s) => s.url.includes('lastEventId=')),
+      'the page reopened the stream from its last chunk',
+    ).toBe(true);
   } finally {
     await proxy.close();
   }

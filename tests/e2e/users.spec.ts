@@ -34,14 +34,25 @@ test('the first sign-in with the printed password leads to choosing a new one, b
   server.adminPassword = newPassword;
 });
 
-test('an admin disables a user on the Users page; that user\'s API token fails at once', async ({ page }) => {
+test("an admin disables a user on the Users page; that user's API token fails at once", async ({ page }) => {
   const admin = { authorization: `Bearer ${server.adminToken}` };
-  const created = await page.request.post(`${server.url}/api/users`, { headers: admin, data: { email: 'leaver@example.com', name: 'Leaver', role: 'editor', password: 'leaver password 1' } });
+  const created = await page.request.post(`${server.url}/api/users`, {
+    headers: admin,
+    data: { email: 'leaver@example.com', name: 'Leaver', role: 'editor', password: 'leaver password 1' },
+  });
   expect(created.status(), await created.text()).toBe(201);
   // The user signs in elsewhere and makes a token for their scripts.
-  const login = await fetch(`${server.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'leaver@example.com', password: 'leaver password 1' }) });
+  const login = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'leaver@example.com', password: 'leaver password 1' }),
+  });
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
-  const tokenResponse = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { cookie, origin: server.url, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'scripts' }) });
+  const tokenResponse = await fetch(`${server.url}/api/tokens`, {
+    method: 'POST',
+    headers: { cookie, origin: server.url, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'scripts' }),
+  });
   const { token } = (await tokenResponse.json()) as { token: string };
   const asLeaver = () => fetch(`${server.url}/api/workflows`, { headers: { authorization: `Bearer ${token}` } });
   expect((await asLeaver()).status).toBe(200);
@@ -71,7 +82,10 @@ test('an admin disables a user on the Users page; that user\'s API token fails a
 
 test('viewers and editors see no Users link', async ({ page }) => {
   const admin = { authorization: `Bearer ${server.adminToken}` };
-  await page.request.post(`${server.url}/api/users`, { headers: admin, data: { email: 'ed@example.com', name: 'Ed', role: 'editor', password: 'editor password 1' } });
+  await page.request.post(`${server.url}/api/users`, {
+    headers: admin,
+    data: { email: 'ed@example.com', name: 'Ed', role: 'editor', password: 'editor password 1' },
+  });
   const response = await page.request.post(`${server.url}/api/auth/login`, { data: { email: 'ed@example.com', password: 'editor password 1' } });
   expect(response.status()).toBe(200);
   await page.goto(`${server.url}/`);

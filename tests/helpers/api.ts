@@ -20,7 +20,17 @@ export async function testApi(options: { leaseMs?: number } = {}): Promise<TestA
   const database = await freshDatabase();
   await ensureFirstAdmin(database.db, { adminToken: TEST_ADMIN_TOKEN });
   const events = createLocalEventBus();
-  const app = createApp(await buildDeps({ db: database.db, dataDir: database.dir, publicUrl: 'http://127.0.0.1:8080', adminToken: TEST_ADMIN_TOKEN, leaseMs: options.leaseMs, env: {}, events }));
+  const app = createApp(
+    await buildDeps({
+      db: database.db,
+      dataDir: database.dir,
+      publicUrl: 'http://127.0.0.1:8080',
+      adminToken: TEST_ADMIN_TOKEN,
+      leaseMs: options.leaseMs,
+      env: {},
+      events,
+    }),
+  );
   return {
     app,
     database,

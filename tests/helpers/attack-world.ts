@@ -91,16 +91,35 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
     return (await expectJson(await admin('POST', '/api/users', { email, name: email.split('@')[0], role, password }), 201)).user.id;
   }
   async function signIn(email: string, password = PASSWORD): Promise<string> {
-    const response = await request('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+    const response = await request('/api/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
     await expectJson(response.clone(), 200);
     return (response.headers.get('set-cookie') ?? '').split(';')[0]!;
   }
   async function apiToken(cookie: string, name: string): Promise<{ id: string; token: string }> {
-    const response = await request('/api/tokens', { method: 'POST', headers: { cookie, origin: server.url, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+    const response = await request('/api/tokens', {
+      method: 'POST',
+      headers: { cookie, origin: server.url, 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
     return expectJson(response, 201);
   }
-  const cookieCredential = (name: string, role: Role | null, cookie: string): Credential => ({ name, role, runner: false, cookie, headers: { cookie, origin: server.url } });
-  const bearerCredential = (name: string, role: Role | null, token: string, runner = false): Credential => ({ name, role, runner, headers: { authorization: `Bearer ${token}` } });
+  const cookieCredential = (name: string, role: Role | null, cookie: string): Credential => ({
+    name,
+    role,
+    runner: false,
+    cookie,
+    headers: { cookie, origin: server.url },
+  });
+  const bearerCredential = (name: string, role: Role | null, token: string, runner = false): Credential => ({
+    name,
+    role,
+    runner,
+    headers: { authorization: `Bearer ${token}` },
+  });
 
   await newUser('viewer@example.com', 'viewer');
   await newUser('editor@example.com', 'editor');
@@ -130,11 +149,19 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
   const registration = await expectJson(await admin('POST', '/api/runner-tokens', { description: 'matrix', labels: ['matrix'] }), 201);
   const spareRegistrationTokenId = (await expectJson(await admin('POST', '/api/runner-tokens', { description: 'spare' }), 201)).id;
   const registered = await expectJson(
-    await request('/api/runner/v1/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ registrationToken: registration.token, name: 'matrix-runner', labels: ['matrix'], capacity: 3 }) }),
+    await request('/api/runner/v1/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ registrationToken: registration.token, name: 'matrix-runner', labels: ['matrix'], capacity: 3 }),
+    }),
     201,
   );
   const runnerCall = (method: string, path: string, body?: unknown) =>
-    request(`/api/runner/v1${path}`, { method, headers: { authorization: `Bearer ${registered.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    request(`/api/runner/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${registered.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 
   const workflowId = (await expectJson(await admin('POST', '/api/workflows', { name: 'matrix', yaml: WORKFLOW_YAML }), 201)).id;
   await expectJson(await admin('POST', `/api/workflows/${workflowId}/publish`), 200);
@@ -160,7 +187,10 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
 
   const share = await expectJson(await admin('POST', `/api/runs/${runId}/shares`, {}), 201);
   const spareShareId = (await expectJson(await admin('POST', `/api/runs/${runId}/shares`, {}), 201)).id;
-  const environment = await expectJson(await admin('POST', '/api/environments', { name: 'matrix-env', provider: 'docker', config: {}, secrets: { DEPLOY_KEY: ENVIRONMENT_SECRET_VALUE } }), 201);
+  const environment = await expectJson(
+    await admin('POST', '/api/environments', { name: 'matrix-env', provider: 'docker', config: {}, secrets: { DEPLOY_KEY: ENVIRONMENT_SECRET_VALUE } }),
+    201,
+  );
 
   const credentials: Credential[] = [
     { name: 'anonymous', role: null, runner: false, headers: {} },
@@ -177,7 +207,10 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
     bearerCredential('expired API token', null, expiredToken.token),
     bearerCredential('disabled user API token', null, disabledToken.token),
     cookieCredential('expired session', null, expiredCookie),
-    { ...cookieCredential('admin session before the forced password change', null, pendingCookie), stillAllowed: ['GET /api/auth/me', 'POST /api/auth/password', 'POST /api/auth/logout'] },
+    {
+      ...cookieCredential('admin session before the forced password change', null, pendingCookie),
+      stillAllowed: ['GET /api/auth/me', 'POST /api/auth/password', 'POST /api/auth/logout'],
+    },
   ];
   return {
     credentials,

@@ -72,11 +72,27 @@ echo "fake $tool: wrote $out"
 `;
 
 /** Builds the fake scanner image as `tag`; `env` lines become defaults (e.g. which fixture to emit). */
-export async function buildFakeScannerImage(docker: Dockerode, tag: string, options: { env?: Record<string, string>; labels?: Record<string, string> } = {}): Promise<void> {
+export async function buildFakeScannerImage(
+  docker: Dockerode,
+  tag: string,
+  options: { env?: Record<string, string>; labels?: Record<string, string> } = {},
+): Promise<void> {
   const context = await mkdtemp(join(tmpdir(), 'flowyard-fake-scanner-'));
   try {
     const envLines = Object.entries(options.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`);
-    await writeFile(join(context, 'Dockerfile'), ['FROM flowyard/busybox:latest', 'ENV PATH=/usr/local/bin:/bin', ...envLines, 'COPY fake-scanner.sh /usr/local/bin/semgrep', 'COPY fake-scanner.sh /usr/local/bin/trivy', 'COPY fake-scanner.sh /grype', 'COPY fixtures/ /fixtures/', ''].join('\n'));
+    await writeFile(
+      join(context, 'Dockerfile'),
+      [
+        'FROM flowyard/busybox:latest',
+        'ENV PATH=/usr/local/bin:/bin',
+        ...envLines,
+        'COPY fake-scanner.sh /usr/local/bin/semgrep',
+        'COPY fake-scanner.sh /usr/local/bin/trivy',
+        'COPY fake-scanner.sh /grype',
+        'COPY fixtures/ /fixtures/',
+        '',
+      ].join('\n'),
+    );
     await writeFile(join(context, 'fake-scanner.sh'), FAKE_SCANNER_SCRIPT);
     await writeFile(join(context, 'broken.sarif'), '{"version": "2.1.0", "runs": [{"results": []}]}');
     const fixtures = (await readdir(SARIF_FIXTURES)).filter((name) => name.endsWith('.sarif'));

@@ -43,7 +43,11 @@ export async function loopbackTcpListener(): Promise<{ port: number; received():
     socket.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, received: () => Buffer.concat(chunks), close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    port: (server.address() as AddressInfo).port,
+    received: () => Buffer.concat(chunks),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 export interface JobRun {
@@ -58,12 +62,20 @@ export function steps(...list: Array<[string, Record<string, unknown>]>): StepSp
 }
 
 /** Runs a whole job as a runner would, artifacts kept in `artifactsDir`. */
-export async function runJob(overrides: Partial<JobSpec> & Pick<JobSpec, 'runId' | 'steps'>, options: { policy?: RunnerPolicy; artifactsDir?: string } = {}): Promise<JobRun> {
+export async function runJob(
+  overrides: Partial<JobSpec> & Pick<JobSpec, 'runId' | 'steps'>,
+  options: { policy?: RunnerPolicy; artifactsDir?: string } = {},
+): Promise<JobRun> {
   const reports = new Map<number, StepReport>();
   const logs = new Map<number, string>();
   const tempArtifacts = options.artifactsDir ? undefined : await mkdtemp(join(tmpdir(), 'flowyard-isolation-'));
   try {
-    const job = testJobSpec({ workflow: `isolation-${overrides.runId}`, pipeline: 'main', jobId: `${overrides.runId}-${Math.random().toString(36).slice(2, 8)}`, ...overrides });
+    const job = testJobSpec({
+      workflow: `isolation-${overrides.runId}`,
+      pipeline: 'main',
+      jobId: `${overrides.runId}-${Math.random().toString(36).slice(2, 8)}`,
+      ...overrides,
+    });
     const result = await executeJob(job, {
       docker,
       reporter: {
@@ -89,8 +101,20 @@ export async function imagesOfRun(runId: string): Promise<string[]> {
 export async function removeRunLeftovers(runIds: string[]): Promise<void> {
   for (const runId of runIds) {
     const label = { label: [`flowyard.run=${runId}`] };
-    for (const container of await docker.listContainers({ all: true, filters: label })) await docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined);
-    for (const image of await docker.listImages({ filters: label })) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
-    for (const network of await docker.listNetworks({ filters: label })) await docker.getNetwork(network.Id).remove().catch(() => undefined);
+    for (const container of await docker.listContainers({ all: true, filters: label }))
+      await docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    for (const image of await docker.listImages({ filters: label }))
+      await docker
+        .getImage(image.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    for (const network of await docker.listNetworks({ filters: label }))
+      await docker
+        .getNetwork(network.Id)
+        .remove()
+        .catch(() => undefined);
   }
 }

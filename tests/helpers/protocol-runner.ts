@@ -22,7 +22,11 @@ export async function protocolRunner(server: TestServer, name: string, labels: s
   assert.equal(registered.status, 201, await registered.clone().text());
   const { token } = (await registered.json()) as { token: string };
   const call = (method: string, path: string, body?: unknown) =>
-    fetch(`${server.url}/api/runner/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(`${server.url}/api/runner/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   const ok = async (response: Response) => assert.ok(response.ok, `${response.url}: ${response.status} ${await response.text()}`);
   return {
     token,
@@ -34,7 +38,8 @@ export async function protocolRunner(server: TestServer, name: string, labels: s
       return ((await response.json()) as { job: JobSpec }).job;
     },
     step: async (jobId, index, report) => ok(await call('POST', `/jobs/${jobId}/steps/${index}`, report)),
-    log: async (jobId, stepIndex, seq, text) => ok(await call('POST', `/jobs/${jobId}/logs`, { chunks: [{ stepIndex, seq, data: Buffer.from(text).toString('base64') }] })),
+    log: async (jobId, stepIndex, seq, text) =>
+      ok(await call('POST', `/jobs/${jobId}/logs`, { chunks: [{ stepIndex, seq, data: Buffer.from(text).toString('base64') }] })),
     done: async (jobId, result) => ok(await call('POST', `/jobs/${jobId}/done`, result)),
     release: async (jobId) => ok(await call('POST', `/jobs/${jobId}/release`)),
   };

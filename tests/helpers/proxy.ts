@@ -37,8 +37,17 @@ export async function startProxy(target: string): Promise<HttpProxy> {
     const upstream = new AbortController();
     response.on('close', () => upstream.abort());
     try {
-      const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_BY_HOP.has(name)).map(([name, value]) => [name, String(value)]));
-      const answer = await fetch(new URL(request.url ?? '/', target), { method: request.method, headers, body: body.length ? new Uint8Array(body) : undefined, signal: upstream.signal });
+      const headers = Object.fromEntries(
+        Object.entries(request.headers)
+          .filter(([name]) => !HOP_BY_HOP.has(name))
+          .map(([name, value]) => [name, String(value)]),
+      );
+      const answer = await fetch(new URL(request.url ?? '/', target), {
+        method: request.method,
+        headers,
+        body: body.length ? new Uint8Array(body) : undefined,
+        signal: upstream.signal,
+      });
       const text = Buffer.from(await answer.arrayBuffer());
       if (blocked) return request.socket.destroy();
       response.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([name]) => !HOP_BY_HOP.has(name))));

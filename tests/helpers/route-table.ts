@@ -129,7 +129,14 @@ export function concretePath(key: string, world: AttackWorld): string {
     storageKey: () => `runs/${world.runId}/a.tar`,
     file: () => 'flowyard-0.0.0.tgz',
   };
-  const filled = path.replace('/hooks/*', world.hookPath).replace(/\{(\w+)\}/g, (_, name: string) => (values[name] ?? (() => { throw new Error(`no value for {${name}} in ${key}`); }))());
+  const filled = path.replace('/hooks/*', world.hookPath).replace(/\{(\w+)\}/g, (_, name: string) =>
+    (
+      values[name] ??
+      (() => {
+        throw new Error(`no value for {${name}} in ${key}`);
+      })
+    )(),
+  );
   const query: Record<string, string> = {
     'GET /api/runs/{id}/logs': '?step=say',
     'GET /api/runs/{id}/artifacts/download': '?key=a.tar',

@@ -37,7 +37,8 @@ export async function waitForRun(server: TestServer, runId: string, done: (run: 
   for (;;) {
     const run = await json(await server.call('GET', `/api/runs/${runId}`));
     if (done(run)) return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.state} after ${timeoutMs} ms: ${JSON.stringify(run.steps.map((s: any) => [s.name, s.state]))}`);
+    if (Date.now() > deadline)
+      throw new Error(`run ${runId} still ${run.state} after ${timeoutMs} ms: ${JSON.stringify(run.steps.map((s: any) => [s.name, s.state]))}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

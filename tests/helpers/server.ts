@@ -43,7 +43,14 @@ export async function startTestServer(options: { leaseMs?: number; env?: NodeJS.
   await ensureFirstAdmin(database.db, { adminToken: TEST_ADMIN_TOKEN });
   // Signed artifact URLs name the server's address, so the port is chosen before the app is built.
   const port = await freePort();
-  const deps = await buildDeps({ db: database.db, dataDir: database.dir, publicUrl: `http://127.0.0.1:${port}`, adminToken: TEST_ADMIN_TOKEN, leaseMs: options.leaseMs, env: options.env ?? {} });
+  const deps = await buildDeps({
+    db: database.db,
+    dataDir: database.dir,
+    publicUrl: `http://127.0.0.1:${port}`,
+    adminToken: TEST_ADMIN_TOKEN,
+    leaseMs: options.leaseMs,
+    env: options.env ?? {},
+  });
   const app = createApp(deps);
   let server: ServerType | undefined;
   let collab: ReturnType<typeof attachCollab> | undefined;

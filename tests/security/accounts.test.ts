@@ -23,7 +23,11 @@ interface Session {
 
 /** Signs in like the browser does: the session cookie, and our Origin on unsafe requests. */
 async function signIn(email: string, password: string): Promise<Session> {
-  const response = await fetch(`${server.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  const response = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
   assert.equal(response.status, 200, await response.clone().text());
   const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
   return {
@@ -45,7 +49,7 @@ async function newUser(email: string, role: 'viewer' | 'editor' | 'admin' = 'edi
   return { ...user, password };
 }
 
-test('the first admin\'s printed password only lets them choose a new one', async () => {
+test("the first admin's printed password only lets them choose a new one", async () => {
   const database: TestDatabase = await freshDatabase();
   try {
     const first = await ensureFirstAdmin(database.db);
@@ -62,7 +66,12 @@ test('the first admin\'s printed password only lets them choose a new one', asyn
   const me = await admin.call('GET', '/api/auth/me');
   assert.equal(me.status, 200);
   assert.equal(((await me.json()) as { user: { mustChangePassword: boolean } }).user.mustChangePassword, true);
-  for (const [method, path] of [['GET', '/api/workflows'], ['GET', '/api/users'], ['POST', '/api/tokens'], ['GET', '/api/tokens']] as const) {
+  for (const [method, path] of [
+    ['GET', '/api/workflows'],
+    ['GET', '/api/users'],
+    ['POST', '/api/tokens'],
+    ['GET', '/api/tokens'],
+  ] as const) {
     const refused = await admin.call(method, path, method === 'POST' ? { name: 'sneaky' } : undefined);
     assert.equal(refused.status, 403, `${method} ${path}`);
     assert.equal(await errorCode(refused), 'password_change_required');
@@ -78,7 +87,11 @@ test('the first admin\'s printed password only lets them choose a new one', asyn
   const changed = await admin.call('POST', '/api/auth/password', { currentPassword: printed, newPassword: 'a brand new passphrase' });
   assert.equal(changed.status, 204, await changed.clone().text());
   assert.equal((await admin.call('GET', '/api/workflows')).status, 200, 'the same session works once the password is changed');
-  const login = await fetch(`${server.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: FIRST_ADMIN_EMAIL, password: printed }) });
+  const login = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: FIRST_ADMIN_EMAIL, password: printed }),
+  });
   assert.equal(login.status, 401, 'the printed password is spent');
 });
 
@@ -98,7 +111,7 @@ test('changing your password ends your other sessions; a reset ends all of them 
   await assert.rejects(resetPassword(server.database.db, 'ghost@example.com'), /no user with email ghost@example.com/);
 });
 
-test('a disabled user\'s sessions and API tokens stop working at once; re-enabled, they can sign in again', async () => {
+test("a disabled user's sessions and API tokens stop working at once; re-enabled, they can sign in again", async () => {
   const user = await newUser('leaver@example.com');
   const session = await signIn(user.email, user.password);
   const { token } = await createApiToken(server.database.db, user.id, 'ci');
@@ -109,7 +122,11 @@ test('a disabled user\'s sessions and API tokens stop working at once; re-enable
   assert.equal(typeof ((await disabled.json()) as { user: { disabledAt: string | null } }).user.disabledAt, 'string');
   assert.equal((await session.call('GET', '/api/workflows')).status, 401);
   assert.equal((await bearer(token)('/api/workflows')).status, 401);
-  const login = await fetch(`${server.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: user.email, password: user.password }) });
+  const login = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: user.email, password: user.password }),
+  });
   assert.equal(login.status, 401);
 
   assert.equal((await server.call('PATCH', `/api/users/${user.id}`, { disabled: false })).status, 200);
@@ -144,7 +161,9 @@ test('role changes apply at once, only admins manage users, and the last enabled
   assert.equal((await session.call('POST', '/api/workflows', { name: 'not-allowed', yaml: 'name: x\n' })).status, 403);
 
   // Every other admin is demoted or disabled, so the first admin is the last one.
-  const listed = (await (await server.call('GET', '/api/users')).json()) as { users: Array<{ id: string; email: string; role: string; disabledAt: string | null }> };
+  const listed = (await (await server.call('GET', '/api/users')).json()) as {
+    users: Array<{ id: string; email: string; role: string; disabledAt: string | null }>;
+  };
   const firstAdmin = listed.users.find((u) => u.email === FIRST_ADMIN_EMAIL)!;
   for (const other of listed.users.filter((u) => u.role === 'admin' && u.id !== firstAdmin.id)) {
     await server.call('PATCH', `/api/users/${other.id}`, { role: 'editor' });

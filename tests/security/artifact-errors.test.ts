@@ -32,7 +32,12 @@ describe('local artifact store failures reach the uploader as 503 with the cause
 
   /** A PUT URL signed by the same store the app uses (same folder, same key). */
   async function signedPut(key: string, bytes: Uint8Array<ArrayBuffer>) {
-    const store = createArtifactStore({ dataDir: api.database.dir, publicUrl: 'http://127.0.0.1:8080', signingKey: `artifacts:${serverSecret(api.database.dir, {})}`, env: {} });
+    const store = createArtifactStore({
+      dataDir: api.database.dir,
+      publicUrl: 'http://127.0.0.1:8080',
+      signingKey: `artifacts:${serverSecret(api.database.dir, {})}`,
+      env: {},
+    });
     const signed = await store.signUpload(`runs/run-1/${key}`, { size: bytes.byteLength, sha256: sha256(bytes) });
     const url = new URL(signed.url);
     return api.app.request(`${url.pathname}${url.search}`, { method: 'PUT', body: bytes, headers: signed.headers });
@@ -71,7 +76,10 @@ describe('system errors are named, not passed on as a 500', () => {
   });
 
   test('permission denied is 503 and says so', () => {
-    const denied = Object.assign(new Error("EACCES: permission denied, open '/data/artifacts/tmp/x.part'"), { code: 'EACCES', path: '/data/artifacts/tmp/x.part' });
+    const denied = Object.assign(new Error("EACCES: permission denied, open '/data/artifacts/tmp/x.part'"), {
+      code: 'EACCES',
+      path: '/data/artifacts/tmp/x.part',
+    });
     const failure = storeFailure(denied, 'write', '/data/artifacts/tmp/x.part');
     assert.ok(failure instanceof ArtifactStoreUnavailableError);
     assert.equal(failure.status, 503);

@@ -115,7 +115,11 @@ test('the limit covers signed-in routes, webhooks and the runner protocol; a nor
 test('FLOWYARD_MAX_BODY_BYTES changes the limit; artifact uploads are not held to it', async () => {
   const small = await startTestServer({ env: { FLOWYARD_MAX_BODY_BYTES: '2048' } });
   try {
-    const tooBig = await fetch(`${small.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@example.com', password: 'p'.repeat(3000) }) });
+    const tooBig = await fetch(`${small.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'a@example.com', password: 'p'.repeat(3000) }),
+    });
     assert.equal(tooBig.status, 413);
     assert.match(((await tooBig.json()) as { error: { message: string } }).error.message, /2 KiB/);
     // A blob PUT over the limit reaches the blob route, which answers about its signature, not the size.

@@ -21,7 +21,10 @@ before(async () => {
 after(() => server.close());
 
 async function newWorkflow(name: string): Promise<string> {
-  const created = await server.call('POST', '/api/workflows', { name, yaml: `name: ${name}\npipelines:\n  build:\n    steps:\n      - name: say\n        type: step.log\n        config: { message: hi }\n` });
+  const created = await server.call('POST', '/api/workflows', {
+    name,
+    yaml: `name: ${name}\npipelines:\n  build:\n    steps:\n      - name: say\n        type: step.log\n        config: { message: hi }\n`,
+  });
   assert.equal(created.status, 201, await created.clone().text());
   return ((await created.json()) as { id: string }).id;
 }
@@ -30,7 +33,11 @@ test('a session whose password must be changed first cannot co-edit', async () =
   const id = await newWorkflow('pending');
   await createUser(server.database.db, { email: 'pending@example.com', name: 'pending', role: 'admin', password: 'a long enough password' });
   const printed = await resetPassword(server.database.db, 'pending@example.com');
-  const login = await fetch(`${server.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'pending@example.com', password: printed }) });
+  const login = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'pending@example.com', password: printed }),
+  });
   assert.equal(login.status, 200);
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
   assert.equal((await fetch(`${server.url}/api/workflows/${id}`, { headers: { cookie } })).status, 403, 'the REST API refuses it');

@@ -51,11 +51,15 @@ test('flowyard serve on a fresh data folder keeps it 0700 and every file in it 0
   const port = await freePort();
   const adminToken = `fy_data_files_${randomBytes(12).toString('hex')}`;
   // umask 000: a file created without an explicit mode would come out world-readable and fail the test.
-  const child = spawn('sh', ['-c', `umask 000 && exec node --import tsx server/cli/main.ts serve --port ${port} --host 127.0.0.1 --data '${dataDir}' --no-runner`], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLOWYARD_ADMIN_TOKEN: adminToken, FLOWYARD_UI_DIR: join(scratch, 'no-ui') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'sh',
+    ['-c', `umask 000 && exec node --import tsx server/cli/main.ts serve --port ${port} --host 127.0.0.1 --data '${dataDir}' --no-runner`],
+    {
+      cwd: REPO,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, FLOWYARD_ADMIN_TOKEN: adminToken, FLOWYARD_UI_DIR: join(scratch, 'no-ui') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

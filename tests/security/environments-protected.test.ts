@@ -24,11 +24,21 @@ before(async () => {
 after(() => server.close());
 
 async function as(token: string, method: string, path: string, body?: unknown) {
-  return fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 async function environment(name: string, extra: Record<string, unknown> = {}) {
-  const response = await server.call('POST', '/api/environments', { name, provider: 'docker', config: {}, secrets: { TOKEN: `${name}-token-value` }, ...extra });
+  const response = await server.call('POST', '/api/environments', {
+    name,
+    provider: 'docker',
+    config: {},
+    secrets: { TOKEN: `${name}-token-value` },
+    ...extra,
+  });
   assert.equal(response.status, 201, await response.clone().text());
   return json(response);
 }
@@ -50,7 +60,8 @@ ${beforeDeploy}      - name: ship
         config: { environment: ${environmentName}, target: local, image: "web:1" }
 `;
 
-const notAllowed = (env: string, workflow: string) => `environment "${env}" is protected: an admin must allow workflow "${workflow}" to deploy to it (Environments → ${env} → Allowed workflows)`;
+const notAllowed = (env: string, workflow: string) =>
+  `environment "${env}" is protected: an admin must allow workflow "${workflow}" to deploy to it (Environments → ${env} → Allowed workflows)`;
 
 async function createAsEditor(name: string, yaml: string): Promise<string> {
   const created = await as(editorToken, 'POST', '/api/workflows', { name, yaml });
@@ -62,14 +73,20 @@ test('new environments are protected; an editor cannot change protection', async
   const env = await environment('guarded');
   assert.equal(env.protected, true);
   assert.deepEqual(env.allowedWorkflows, []);
-  const widened = await as(editorToken, 'PUT', `/api/environments/${env.id}`, { name: 'guarded', provider: 'docker', config: {}, allowedWorkflows: ['mine'], protected: false });
+  const widened = await as(editorToken, 'PUT', `/api/environments/${env.id}`, {
+    name: 'guarded',
+    provider: 'docker',
+    config: {},
+    allowedWorkflows: ['mine'],
+    protected: false,
+  });
   assert.equal(widened.status, 403);
   const bad = await server.call('PUT', `/api/environments/${env.id}`, { name: 'guarded', provider: 'docker', config: {}, approvers: ['not an approver'] });
   assert.equal(bad.status, 400);
   assert.match(await bad.text(), /approver is an e-mail address or one of role:viewer, role:editor, role:admin/);
 });
 
-test('an editor\'s workflow deploying to a protected environment is refused at try-activate and publish until an admin allows it', async () => {
+test("an editor's workflow deploying to a protected environment is refused at try-activate and publish until an admin allows it", async () => {
   const env = await environment('prod');
   const yaml = deployer('sneaky', 'prod');
   const id = await createAsEditor('sneaky', yaml);
@@ -80,7 +97,10 @@ test('an editor\'s workflow deploying to a protected environment is refused at t
     assert.equal(refused.status, 422, path);
     const body = await refused.json();
     const diagnostic = body.diagnostics.find((d: any) => d.code === 'environment_protected');
-    assert.deepEqual({ message: diagnostic.message, line: diagnostic.line, column: diagnostic.column, path: diagnostic.path }, { message: notAllowed('prod', 'sneaky'), line, column, path: 'pipelines.main.steps[1].config.environment' });
+    assert.deepEqual(
+      { message: diagnostic.message, line: diagnostic.line, column: diagnostic.column, path: diagnostic.path },
+      { message: notAllowed('prod', 'sneaky'), line, column, path: 'pipelines.main.steps[1].config.environment' },
+    );
     assert.equal(body.error, `line ${line}, column ${column}: ${notAllowed('prod', 'sneaky')}`);
   }
   const workflow = await json(await server.call('GET', `/api/workflows/${id}`));
@@ -96,13 +116,16 @@ test('an editor\'s workflow deploying to a protected environment is refused at t
   const run = await startRun(server, id);
   const job = (await runner.claim())!;
   const ship = job.steps.find((s) => s.name === 'ship')!;
-  assert.deepEqual({ type: ship.type, config: ship.config, secrets: ship.secrets }, { type: 'step.fail', config: { message: notAllowed('prod', 'sneaky') }, secrets: undefined });
+  assert.deepEqual(
+    { type: ship.type, config: ship.config, secrets: ship.secrets },
+    { type: 'step.fail', config: { message: notAllowed('prod', 'sneaky') }, secrets: undefined },
+  );
   assert.ok(!JSON.stringify(job).includes('prod-token-value'));
   await runner.done(job.jobId, { state: 'failed', error: `step ship failed: ${notAllowed('prod', 'sneaky')}` });
   await waitForRun(server, run.id, (r) => r.state === 'failed');
 });
 
-test('a deploy to a protected environment with approvers needs a gate, decided by the environment\'s approvers only', async () => {
+test("a deploy to a protected environment with approvers needs a gate, decided by the environment's approvers only", async () => {
   const env = await environment('live', { allowedWorkflows: ['gated-deploy', 'ungated-deploy'], approvers: ['release@example.com'] });
   assert.deepEqual(env.approvers, ['release@example.com']);
   const ungated = await createAsEditor('ungated-deploy', deployer('ungated-deploy', 'live'));
@@ -125,7 +148,10 @@ test('a deploy to a protected environment with approvers needs a gate, decided b
 
   const byAuthor = await as(editorToken, 'POST', `/api/runs/${run.id}/gates/approval/approve`, { comment: 'self-approved' });
   assert.equal(byAuthor.status, 403);
-  assert.match((await byAuthor.json()).error.message, /only release@example.com may decide gate "approval": it guards a deploy to protected environment "live"/);
+  assert.match(
+    (await byAuthor.json()).error.message,
+    /only release@example.com may decide gate "approval": it guards a deploy to protected environment "live"/,
+  );
   assert.equal((await as(releaseToken, 'POST', `/api/runs/${run.id}/gates/approval/approve`, { comment: 'ok' })).status, 200);
 
   const second = (await runner.claim())!;

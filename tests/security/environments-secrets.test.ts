@@ -16,7 +16,13 @@ let runner: RunningRunner;
 before(async () => {
   server = await startTestServer();
   runner = await runnerFor(server, 'env-secrets-runner', ['env-secrets-docker']);
-  const prod = await server.call('POST', '/api/environments', { name: 'prod', provider: 'docker', config: {}, secrets: { TOKEN }, allowedWorkflows: ['peek-docker', 'peek-claim'] });
+  const prod = await server.call('POST', '/api/environments', {
+    name: 'prod',
+    provider: 'docker',
+    config: {},
+    secrets: { TOKEN },
+    allowedWorkflows: ['peek-docker', 'peek-claim'],
+  });
   assert.equal(prod.status, 201, await prod.text());
 });
 after(async () => {
@@ -49,29 +55,29 @@ async function publishWithSecret(name: string, label: string) {
   return id;
 }
 
-test('the claimed job carries prod\'s secrets only on the deploy step that targets prod', async () => {
+test("the claimed job carries prod's secrets only on the deploy step that targets prod", async () => {
   const id = await publishWithSecret('peek-claim', 'env-secrets-claim');
   await startRun(server, id);
   const claimer = await protocolRunner(server, 'env-secrets-claimer', ['env-secrets-claim']);
   const job = (await claimer.claim())!;
-  assert.deepEqual(job.secrets, { SHARED: WORKFLOW_SECRET }, 'job-wide secrets are the workflow\'s only');
+  assert.deepEqual(job.secrets, { SHARED: WORKFLOW_SECRET }, "job-wide secrets are the workflow's only");
   const [show, ship] = job.steps;
   assert.equal(show!.secrets, undefined);
   assert.deepEqual(ship!.secrets, { TOKEN });
-  const { steps, ...rest } = job;
-  assert.ok(!JSON.stringify(rest).includes(TOKEN), 'nothing job-wide carries prod\'s value');
+  const { steps: _steps, ...rest } = job;
+  assert.ok(!JSON.stringify(rest).includes(TOKEN), "nothing job-wide carries prod's value");
   await claimer.done(job.jobId, { state: 'succeeded' });
 });
 
-test('a shell step next to a deploy to prod that never runs does not see prod\'s secrets; masking still covers them', async () => {
+test("a shell step next to a deploy to prod that never runs does not see prod's secrets; masking still covers them", async () => {
   const id = await publishWithSecret('peek-docker', 'env-secrets-docker');
   const run = await waitForRun(server, (await startRun(server, id)).id, finished);
   assert.equal(run.state, 'succeeded', JSON.stringify(run.steps));
   assert.equal(run.steps[1].state, 'skipped');
   const log = await rawLog(server, run.id, 'show');
-  assert.match(log, /^token=unset shared=\*\*\*$/m, 'the workflow secret is there (masked), prod\'s is not');
+  assert.match(log, /^token=unset shared=\*\*\*$/m, "the workflow secret is there (masked), prod's is not");
   assert.doesNotMatch(log, /^TOKEN=/m);
-  assert.match(log, /^literal=\*\*\*$/m, 'prod\'s values are still masked in the job\'s logs');
+  assert.match(log, /^literal=\*\*\*$/m, "prod's values are still masked in the job's logs");
   assert.ok(!log.includes(TOKEN));
   const runView = JSON.stringify(await json(await server.call('GET', `/api/runs/${run.id}`)));
   assert.ok(!runView.includes(TOKEN));

@@ -25,7 +25,25 @@ after(async () => {
 
 /** `flowyard runner` as its own process; resolves once it says it is taking jobs. */
 async function runnerProcess(args: string[]): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli/main.ts', 'runner', '--url', server.url, '--labels', 'crashy', '--capacity', '1', '--config', join(dir, 'runner.json'), ...args], { cwd: ROOT });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'server/cli/main.ts',
+      'runner',
+      '--url',
+      server.url,
+      '--labels',
+      'crashy',
+      '--capacity',
+      '1',
+      '--config',
+      join(dir, 'runner.json'),
+      ...args,
+    ],
+    { cwd: ROOT },
+  );
   children.push(child);
   let output = '';
   child.stdout!.on('data', (data: Buffer) => (output += data.toString()));
@@ -48,7 +66,10 @@ async function exists(what: () => Promise<unknown>): Promise<boolean> {
 }
 
 test('a runner killed with SIGKILL mid-step removes the container and workspace it left when it starts again', async () => {
-  const id = await publishWorkflow(server, 'crashy', `name: crashy
+  const id = await publishWorkflow(
+    server,
+    'crashy',
+    `name: crashy
 pipelines:
   main:
     runs_on: [crashy]
@@ -56,7 +77,8 @@ pipelines:
       - name: work
         type: step.shell_exec
         config: { image: flowyard/busybox:latest, commands: ["echo started", "sleep 120"] }
-`);
+`,
+  );
   const first = await runnerProcess(['--token', await server.registrationToken(), '--name', 'crashy']);
   const { runnerId } = JSON.parse(readFileSync(join(dir, 'runner.json'), 'utf8')) as { runnerId: string };
   const run = await startRun(server, id);

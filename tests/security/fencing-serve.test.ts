@@ -63,7 +63,11 @@ async function waitForRun(port: number, runId: string, done: (run: any) => boole
   }
 }
 
-const exists = (what: () => Promise<unknown>) => what().then(() => true, () => false);
+const exists = (what: () => Promise<unknown>) =>
+  what().then(
+    () => true,
+    () => false,
+  );
 
 test('serve killed with SIGKILL mid-step: the delivered lines are kept and the next start removes the orphaned container', async () => {
   const port = await freePort();

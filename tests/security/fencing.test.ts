@@ -43,7 +43,9 @@ async function stepContainers(runId: string) {
 /** Container start / die / destroy times (ms) from the engine's event stream, by container id. */
 async function watchContainerEvents(runId: string) {
   const events = new Map<string, Record<string, number>>();
-  const stream = (await docker.getEvents({ filters: { type: ['container'], label: [`flowyard.run=${runId}`] } as never })) as NodeJS.ReadableStream & { destroy(): void };
+  const stream = (await docker.getEvents({ filters: { type: ['container'], label: [`flowyard.run=${runId}`] } as never })) as NodeJS.ReadableStream & {
+    destroy(): void;
+  };
   let buffered = '';
   stream.on('data', (data: Buffer) => {
     buffered += data.toString('utf8');
@@ -103,7 +105,11 @@ test('a runner cut off from the API stops its step container before its lease la
     assert.match(await rawLog(server, run.id, 'work'), /^started$/m, 'lines delivered before the cut are kept');
     await new Promise((r) => setTimeout(r, 1000));
     const later = proxy.requests.slice(requestsBefore).filter((r) => r.path.includes(`/jobs/${jobId}/`));
-    assert.deepEqual(later.map((r) => r.path), [], 'a fenced runner reports nothing about the job');
+    assert.deepEqual(
+      later.map((r) => r.path),
+      [],
+      'a fenced runner reports nothing about the job',
+    );
     assert.equal((await stepContainers(run.id)).length, 0);
   } finally {
     proxy.unblock();
@@ -131,7 +137,7 @@ test('with retry on runner_lost the first attempt is gone before the second atte
     assert.equal(attempts.length, 2, JSON.stringify([...watch.events]));
     const [[, one], [, two]] = attempts as [[string, Record<string, number>], [string, Record<string, number>]];
     assert.ok(one.die && one.die < two.start!, `attempt 1 died at ${one.die}, attempt 2 started at ${two.start}`);
-    assert.ok(one.destroy && one.destroy < two.start!, 'attempt 1\'s container was removed before attempt 2 started');
+    assert.ok(one.destroy && one.destroy < two.start!, "attempt 1's container was removed before attempt 2 started");
 
     assert.equal((await server.call('POST', `/api/runs/${run.id}/cancel`)).status, 200);
     assert.equal((await waitForRun(server, run.id, finished)).state, 'cancelled');

@@ -44,7 +44,10 @@ async function runUntilSecondJob(name: string) {
   assert.equal((await server.call('POST', `/api/runs/${run.id}/gates/approval/approve`, { comment: 'go' })).status, 200);
   const second = (await runner.claim())!;
   assert.equal(second.runId, run.id);
-  assert.deepEqual(second.steps.map((s) => s.name), ['ship']);
+  assert.deepEqual(
+    second.steps.map((s) => s.name),
+    ['ship'],
+  );
   await runner.step(second.jobId, 2, { state: 'running', startedAt: Date.now() });
   await runner.log(second.jobId, 2, 0, 'shipping\n');
   return { runId: run.id, second };
@@ -64,7 +67,7 @@ async function assertFirstJobKept(runId: string) {
   return run;
 }
 
-test('a hand-back during the job after a gate keeps the first job\'s steps, outputs and log', async () => {
+test("a hand-back during the job after a gate keeps the first job's steps, outputs and log", async () => {
   const { runId, second } = await runUntilSecondJob('handback-release');
   await runner.release(second.jobId);
   const run = await assertFirstJobKept(runId);

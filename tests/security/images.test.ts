@@ -19,14 +19,18 @@ const runC = `images-c-${nonce}`;
 const victim = `victim/app:${nonce}`;
 const registryVictim = `${REGISTRY}/victim/app:${nonce}`;
 const NOT_AVAILABLE = (ref: string) => `image ${ref} is not available: pull it from a registry or build it in this run`;
-const NOT_FOUND = (ref: string) => new RegExp(`^image "${ref.replaceAll('.', '\\.')}" not found locally and pull failed: .+ \\(pull it from a registry or build it in this run\\)$`);
+const NOT_FOUND = (ref: string) =>
+  new RegExp(`^image "${ref.replaceAll('.', '\\.')}" not found locally and pull failed: .+ \\(pull it from a registry or build it in this run\\)$`);
 let artifactsDir = '';
 let pushedDigest: string | undefined;
 let hostileImageId = '';
 
 /** Run A's first job: builds `victim` with a marker file, uses it, and (a gate follows) keeps its workspace. */
 const hostileBuild = steps(
-  ['step.shell_exec', { image: BASE_IMAGE, commands: ['mkdir -p app', `printf 'FROM ${BASE_IMAGE}\\nRUN echo "poisoned by ${runA}" > /poison\\n' > app/Dockerfile`] }],
+  [
+    'step.shell_exec',
+    { image: BASE_IMAGE, commands: ['mkdir -p app', `printf 'FROM ${BASE_IMAGE}\\nRUN echo "poisoned by ${runA}" > /poison\\n' > app/Dockerfile`] },
+  ],
   ['step.docker_build', { context: 'app', tags: [victim] }],
   ['step.shell_exec', { image: victim, commands: ['cat /poison'] }],
 );
@@ -35,7 +39,9 @@ const useVictim = (image: string, pullPolicy = 'if_not_present') =>
   steps(['step.shell_exec', { image, pull_policy: pullPolicy, commands: ['if [ -e /poison ]; then cat /poison; else echo "clean image"; fi'] }]);
 
 async function pushFollow(stream: NodeJS.ReadableStream): Promise<Array<{ error?: string; aux?: { Digest?: string } }>> {
-  return new Promise((resolve, reject) => docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string }>) => (error ? reject(error) : resolve(output))));
+  return new Promise((resolve, reject) =>
+    docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string }>) => (error ? reject(error) : resolve(output))),
+  );
 }
 
 before(async () => {
@@ -47,7 +53,11 @@ before(async () => {
 
 after(async () => {
   await removeRunLeftovers([runA, runB, runC]);
-  for (const ref of [victim, registryVictim]) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
+  for (const ref of [victim, registryVictim])
+    await docker
+      .getImage(ref)
+      .remove({ force: true })
+      .catch(() => undefined);
   if (pushedDigest) await fetch(`http://${REGISTRY}/v2/victim/app/manifests/${pushedDigest}`, { method: 'DELETE' }).catch(() => undefined);
   if (artifactsDir) await rm(artifactsDir, { recursive: true, force: true });
 });
@@ -76,7 +86,10 @@ test('a local tag another run made is never used in place of the registry image'
   const at = registryVictim.lastIndexOf(':');
   await docker.getImage(BASE_IMAGE).tag({ repo: registryVictim.slice(0, at), tag: nonce });
   const pushed = await pushFollow(await docker.getImage(registryVictim).push({ authconfig: { serveraddress: REGISTRY } }));
-  assert.deepEqual(pushed.filter((event) => event.error), []);
+  assert.deepEqual(
+    pushed.filter((event) => event.error),
+    [],
+  );
   pushedDigest = pushed.find((event) => event.aux?.Digest)?.aux?.Digest;
   await docker.getImage(registryVictim).remove();
   await docker.getImage(hostileImageId).tag({ repo: registryVictim.slice(0, at), tag: nonce });
@@ -93,7 +106,12 @@ test('a local tag another run made is never used in place of the registry image'
 
 test('the shipped base images cannot be re-tagged by a build', async () => {
   const before = (await docker.getImage(BASE_IMAGE).inspect()).Id;
-  const localBefore = (await docker.getImage('local/busybox:latest').inspect().catch(() => undefined))?.Id;
+  const localBefore = (
+    await docker
+      .getImage('local/busybox:latest')
+      .inspect()
+      .catch(() => undefined)
+  )?.Id;
   const job = steps(
     ['step.shell_exec', { image: BASE_IMAGE, commands: ['mkdir -p app', `printf 'FROM ${BASE_IMAGE}\\nLABEL hostile=${nonce}\\n' > app/Dockerfile`] }],
     ['step.docker_build', { context: 'app', tags: [BASE_IMAGE] }],
@@ -101,12 +119,24 @@ test('the shipped base images cannot be re-tagged by a build', async () => {
     ['step.docker_build', { context: 'app', tags: [`ok/app:${nonce}`, 'docker.io/flowyard/busybox:latest'] }],
   ).map((step) => ({ ...step, continueOnError: true }));
   const hostile = await runJob({ runId: runC, steps: job });
-  for (const [index, name] of [[1, BASE_IMAGE], [2, 'local/busybox:latest'], [3, 'docker.io/flowyard/busybox:latest']] as const) {
+  for (const [index, name] of [
+    [1, BASE_IMAGE],
+    [2, 'local/busybox:latest'],
+    [3, 'docker.io/flowyard/busybox:latest'],
+  ] as const) {
     assert.equal(hostile.reports.get(index)?.state, 'failed');
     assert.match(hostile.reports.get(index)?.error ?? '', new RegExp(`^image name ${name.replaceAll('.', '\\.')} is reserved .*; choose another name$`));
   }
   assert.equal((await docker.getImage(BASE_IMAGE).inspect()).Id, before);
-  assert.equal((await docker.getImage('local/busybox:latest').inspect().catch(() => undefined))?.Id, localBefore);
+  assert.equal(
+    (
+      await docker
+        .getImage('local/busybox:latest')
+        .inspect()
+        .catch(() => undefined)
+    )?.Id,
+    localBefore,
+  );
 });
 
 test('when the run ends, its images are gone; until then its later jobs still find them', async () => {

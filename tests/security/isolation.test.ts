@@ -68,7 +68,7 @@ test('docker_run with network_mode host is refused and reaches no loopback servi
   http.requests.length = 0;
 });
 
-test('network_mode bridge is the run\'s own internal network, not the engine\'s shared bridge', async () => {
+test("network_mode bridge is the run's own internal network, not the engine's shared bridge", async () => {
   const runId = newRunId();
   const result = await runJob({
     runId,
@@ -96,7 +96,10 @@ test('a deploy target cannot point the runner at another Docker engine unless th
   const refused = await runJob({ runId: newRunId(), ...job });
   await settle();
   assert.equal(refused.result.state, 'failed');
-  assert.equal(refused.reports.get(0)?.error, `docker_host ${dockerHost} is not allowed on this runner; its admin can start it with --allow-docker-host ${dockerHost}`);
+  assert.equal(
+    refused.reports.get(0)?.error,
+    `docker_host ${dockerHost} is not allowed on this runner; its admin can start it with --allow-docker-host ${dockerHost}`,
+  );
   assert.equal(tcp.received().length, 0, `the runner sent ${tcp.received().length} bytes to ${dockerHost}`);
 
   const allowed = await runJob({ runId: newRunId(), ...job }, { policy: { ...DEFAULT_RUNNER_POLICY, allowDockerHosts: [dockerHost] } });

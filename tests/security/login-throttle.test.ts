@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createUser } from '../../server/services/auth.ts';
-import { checkLoginAllowed, DEFAULT_THROTTLE_POLICY, lockDurationMs, recordLoginFailure, recordLoginSuccess, throttleKeys } from '../../server/services/login-throttle.ts';
+import {
+  checkLoginAllowed,
+  DEFAULT_THROTTLE_POLICY,
+  lockDurationMs,
+  recordLoginFailure,
+  recordLoginSuccess,
+  throttleKeys,
+} from '../../server/services/login-throttle.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -19,7 +26,8 @@ let database: TestDatabase;
 before(async () => {
   [proxied, direct, database] = await Promise.all([startTestServer({ env: { FLOWYARD_TRUST_PROXY: '1' } }), startTestServer(), freshDatabase()]);
   for (const server of [proxied, direct]) {
-    for (const email of ['victim@example.com', 'bystander@example.com']) await createUser(server.database.db, { email, name: email, role: 'editor', password: PASSWORD });
+    for (const email of ['victim@example.com', 'bystander@example.com'])
+      await createUser(server.database.db, { email, name: email, role: 'editor', password: PASSWORD });
   }
 });
 after(async () => {

@@ -37,7 +37,10 @@ async function storedReports(runId: string): Promise<string> {
 }
 
 test('a secret in step.set values, step outputs, errors Flowyard writes and step.fail messages is reported as ***', async () => {
-  const id = await publishWorkflow(server, 'leaky', `name: leaky
+  const id = await publishWorkflow(
+    server,
+    'leaky',
+    `name: leaky
 secrets: [API_KEY]
 pipelines:
   main:
@@ -62,7 +65,8 @@ pipelines:
       - name: fail
         type: step.fail
         config: { message: "failing with {{ .Secrets.API_KEY }}" }
-`);
+`,
+  );
   assert.equal((await server.call('PUT', `/api/workflows/${id}/secrets/API_KEY`, { value: SECRET })).status, 204);
   const run = await waitForRun(server, (await startRun(server, id)).id, finished);
   assert.equal(run.state, 'failed');

@@ -49,7 +49,13 @@ async function dbText(sql: string, args: unknown[]): Promise<string> {
 }
 
 test('secret values a runner reports in clear are stored, served and shared as ***', async () => {
-  const created = await server.call('POST', '/api/environments', { name: 'masked', provider: 'docker', config: {}, secrets: { DEPLOY_TOKEN: ENV_SECRET }, allowedWorkflows: ['leaky-server'] });
+  const created = await server.call('POST', '/api/environments', {
+    name: 'masked',
+    provider: 'docker',
+    config: {},
+    secrets: { DEPLOY_TOKEN: ENV_SECRET },
+    allowedWorkflows: ['leaky-server'],
+  });
   assert.equal(created.status, 201);
   const env = await json(created);
   const id = await publishWorkflow(server, 'leaky-server', yaml);
@@ -58,8 +64,14 @@ test('secret values a runner reports in clear are stored, served and shared as *
   const run = await startRun(server, id);
 
   const first = (await runner.claim())!;
-  await runner.step(first.jobId, 0, { state: 'succeeded', outputs: { token: SECRET, note: `key ${LONGER}`, nested: { list: [SECRET] }, [SECRET]: 'as a key' } });
-  await runner.step(first.jobId, 1, { state: 'succeeded', outputs: { image: `web:${ENV_SECRET}`, version: ENV_SECRET, status: 'deployed', url: `http://127.0.0.1/${SECRET}` } });
+  await runner.step(first.jobId, 0, {
+    state: 'succeeded',
+    outputs: { token: SECRET, note: `key ${LONGER}`, nested: { list: [SECRET] }, [SECRET]: 'as a key' },
+  });
+  await runner.step(first.jobId, 1, {
+    state: 'succeeded',
+    outputs: { image: `web:${ENV_SECRET}`, version: ENV_SECRET, status: 'deployed', url: `http://127.0.0.1/${SECRET}` },
+  });
   await runner.done(first.jobId, { state: 'succeeded' });
   await waitForRun(server, run.id, (r) => r.state === 'waiting');
   assert.equal((await server.call('POST', `/api/runs/${run.id}/gates/approval/approve`, { comment: `pasted ${SECRET} by mistake` })).status, 200);
@@ -70,7 +82,11 @@ test('secret values a runner reports in clear are stored, served and shared as *
   const ended = await waitForRun(server, run.id, (r) => r.state === 'failed');
 
   const steps = Object.fromEntries(ended.steps.map((s: any) => [s.name, s]));
-  assert.deepEqual(steps.remember.outputs, { token: '***', note: 'key ***', nested: { list: ['***'] }, '***': 'as a key' }, 'the longest secret is masked whole');
+  assert.deepEqual(
+    steps.remember.outputs,
+    { token: '***', note: 'key ***', nested: { list: ['***'] }, '***': 'as a key' },
+    'the longest secret is masked whole',
+  );
   assert.equal(steps.fail.error, 'failing with ***');
   assert.equal(ended.error, 'step fail failed: failing with ***');
   assert.deepEqual(ended.outputs, { key: '***' });

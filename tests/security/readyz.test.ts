@@ -32,7 +32,11 @@ test('with the real Docker engine and a writable artifact folder, /readyz is 200
   const { status, body } = await probe({ ...deps, dockerPing: async () => void (await realEngine.ping()) });
   assert.equal(status, 200, JSON.stringify(body));
   assert.equal(body.status, 'ready');
-  assert.deepEqual(Object.fromEntries(Object.entries(body.checks).map(([name, check]) => [name, check.status])), { database: 'ok', artifacts: 'ok', docker: 'ok' });
+  assert.deepEqual(Object.fromEntries(Object.entries(body.checks).map(([name, check]) => [name, check.status])), {
+    database: 'ok',
+    artifacts: 'ok',
+    docker: 'ok',
+  });
 });
 
 test('without the embedded runner the Docker engine is not required', async () => {

@@ -46,7 +46,12 @@ function send(method: string, path: string, headers: Record<string, string>, bod
     const request = httpRequest(`${server.url}${path}`, {
       method,
       agent: false,
-      headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json', ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(payload.length) }) }) },
+      headers: {
+        ...headers,
+        ...(payload === undefined
+          ? {}
+          : { 'content-type': 'application/json', ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(payload.length) }) }),
+      },
     });
     let answered = false;
     request.on('response', (response) => {
@@ -65,7 +70,10 @@ function send(method: string, path: string, headers: Record<string, string>, bod
   });
 }
 
-const routesWith = (predicate: (key: string, access: string) => boolean) => Object.entries(ROUTE_ACCESS).filter(([key, access]) => predicate(key, access)).map(([key]) => key);
+const routesWith = (predicate: (key: string, access: string) => boolean) =>
+  Object.entries(ROUTE_ACCESS)
+    .filter(([key, access]) => predicate(key, access))
+    .map(([key]) => key);
 const methodOf = (key: string) => key.slice(0, key.indexOf(' '));
 const bodyFor = (key: string) => (UNSAFE.has(methodOf(key)) ? '{}' : undefined);
 const describe = (key: string, credential: Credential | string, seen: Seen) =>
@@ -86,10 +94,20 @@ test('the matrix classifies exactly the routes the API serves', async () => {
   assert.deepEqual(unclassifiedOpenApi, [], 'OpenAPI operations missing from ROUTE_ACCESS');
 
   const deps = await buildDeps({ db: server.database.db, dataDir: server.database.dir, publicUrl: server.url, adminToken: TEST_ADMIN_TOKEN, env: {} });
-  const served = new Set(createApp(deps).routes.filter((route) => route.method !== 'ALL').map((route) => `${route.method} ${openApiPath(route.path)}`));
+  const served = new Set(
+    createApp(deps)
+      .routes.filter((route) => route.method !== 'ALL')
+      .map((route) => `${route.method} ${openApiPath(route.path)}`),
+  );
   for (const key of openApiRoutes) served.add(key);
   assert.deepEqual([...served].filter((key) => !(key in ROUTE_ACCESS)).sort(), [], 'served routes missing from ROUTE_ACCESS');
-  assert.deepEqual(Object.keys(ROUTE_ACCESS).filter((key) => !served.has(key)).sort(), [], 'ROUTE_ACCESS lists routes that are no longer served');
+  assert.deepEqual(
+    Object.keys(ROUTE_ACCESS)
+      .filter((key) => !served.has(key))
+      .sort(),
+    [],
+    'ROUTE_ACCESS lists routes that are no longer served',
+  );
   assert.equal(RUNNER_PROTOCOL_PREFIX, '/api/runner/v1', 'the runner protocol moved: re-check its rows');
   assert.equal(`${COLLAB_PATH_PREFIX}{id}`, COLLAB_ROUTE.path);
 });
@@ -101,11 +119,15 @@ test('user routes refuse every credential below their minimum role, with real pa
     const below = world.credentials.filter((c) => (c.role === null || c.runner || ROLE_RANK[c.role] < needed) && !c.stillAllowed?.includes(key));
     // HEAD runs the GET route in Hono, so it is refused the same way.
     const methods = methodOf(key) === 'GET' ? ['GET', 'HEAD'] : [methodOf(key)];
-    await Promise.all(below.flatMap((credential) => methods.map(async (method) => {
-      const seen = await send(method, concretePath(key, world), credential.headers, bodyFor(key));
-      const problem = refusalProblem(seen);
-      if (problem) problems.push(`${problem}: ${describe(method === 'HEAD' ? `HEAD ${key.slice(4)}` : key, credential, seen)}`);
-    })));
+    await Promise.all(
+      below.flatMap((credential) =>
+        methods.map(async (method) => {
+          const seen = await send(method, concretePath(key, world), credential.headers, bodyFor(key));
+          const problem = refusalProblem(seen);
+          if (problem) problems.push(`${problem}: ${describe(method === 'HEAD' ? `HEAD ${key.slice(4)}` : key, credential, seen)}`);
+        }),
+      ),
+    );
   }
   assert.deepEqual(problems, []);
 });
@@ -114,12 +136,17 @@ test('readable user routes answer their minimum credential (the matrix above is 
   const problems: string[] = [];
   for (const key of routesWith((key, access) => methodOf(key) === 'GET' && isUserAccess(access as never))) {
     const needed = userRank(ROUTE_ACCESS[key] as never);
-    await Promise.all(world.credentials.filter((c) => c.role !== null && ROLE_RANK[c.role] >= needed).map(async (credential) => {
-      const seen = await send('GET', concretePath(key, world), credential.headers);
-      const allowed = seen.status < 400 || (key === 'GET /api/runs/{id}/artifacts/download' && seen.status === 404);
-      if (!allowed) problems.push(`expected success: ${describe(key, credential, seen)}`);
-      for (const secret of [world.secretValue, world.environmentSecretValue]) if (seen.body.includes(secret)) problems.push(`a secret value leaked: ${describe(key, credential, seen)}`);
-    }));
+    await Promise.all(
+      world.credentials
+        .filter((c) => c.role !== null && ROLE_RANK[c.role] >= needed)
+        .map(async (credential) => {
+          const seen = await send('GET', concretePath(key, world), credential.headers);
+          const allowed = seen.status < 400 || (key === 'GET /api/runs/{id}/artifacts/download' && seen.status === 404);
+          if (!allowed) problems.push(`expected success: ${describe(key, credential, seen)}`);
+          for (const secret of [world.secretValue, world.environmentSecretValue])
+            if (seen.body.includes(secret)) problems.push(`a secret value leaked: ${describe(key, credential, seen)}`);
+        }),
+    );
   }
   assert.deepEqual(problems, []);
 });
@@ -137,15 +164,27 @@ test('runner-protocol routes refuse every user credential; user routes refuse th
   assert.equal((await send('GET', `${RUNNER_PROTOCOL_PREFIX}/jobs/${world.jobId}/cancel?wait=0`, runner.headers)).status, 200, 'the runner token itself works');
   // Registering needs a registration token: neither an admin's API token nor a runner token is one.
   for (const token of [TEST_ADMIN_TOKEN, runner.headers.authorization!.slice('Bearer '.length), world.shareToken]) {
-    const seen = await send('POST', `${RUNNER_PROTOCOL_PREFIX}/register`, { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, JSON.stringify({ registrationToken: token, name: 'intruder', labels: [] }));
+    const seen = await send(
+      'POST',
+      `${RUNNER_PROTOCOL_PREFIX}/register`,
+      { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      JSON.stringify({ registrationToken: token, name: 'intruder', labels: [] }),
+    );
     assert.equal(seen.status, 401, describe('POST /api/runner/v1/register', 'a non-registration token', seen));
   }
   assert.equal((await send('GET', '/api/workflows', runner.headers)).status, 401);
 });
 
 test('a runner reaches only the jobs it holds', async () => {
-  const registration = JSON.parse((await send('POST', '/api/runner-tokens', world.byName('admin API token').headers, JSON.stringify({ labels: ['elsewhere'] }))).body) as { token: string };
-  const registered = await send('POST', `${RUNNER_PROTOCOL_PREFIX}/register`, {}, JSON.stringify({ registrationToken: registration.token, name: 'other-runner', labels: ['elsewhere'] }));
+  const registration = JSON.parse(
+    (await send('POST', '/api/runner-tokens', world.byName('admin API token').headers, JSON.stringify({ labels: ['elsewhere'] }))).body,
+  ) as { token: string };
+  const registered = await send(
+    'POST',
+    `${RUNNER_PROTOCOL_PREFIX}/register`,
+    {},
+    JSON.stringify({ registrationToken: registration.token, name: 'other-runner', labels: ['elsewhere'] }),
+  );
   assert.equal(registered.status, 201, registered.body);
   const other = { authorization: `Bearer ${(JSON.parse(registered.body) as { token: string }).token}` };
   const problems: string[] = [];
@@ -184,10 +223,17 @@ test('a share token reads its own run and its log, nothing else', async () => {
   const log = await send('GET', `/api/share/${world.shareToken}/logs?step=say`, {});
   assert.equal(log.status, 200, log.body);
   assert.ok(log.body.includes(world.runLogText), log.body);
-  assert.ok(!log.body.includes(world.otherRunLogText), 'the other run\'s log of the same step does not leak');
+  assert.ok(!log.body.includes(world.otherRunLogText), "the other run's log of the same step does not leak");
 
   const share = world.byName('share token as Bearer');
-  for (const path of [`/api/runs/${world.otherRunId}`, `/api/runs/${world.runId}`, `/api/runs/${world.otherRunId}/logs?step=say`, '/api/workflows', `/api/workflows/${world.workflowId}/secrets`, '/api/environments']) {
+  for (const path of [
+    `/api/runs/${world.otherRunId}`,
+    `/api/runs/${world.runId}`,
+    `/api/runs/${world.otherRunId}/logs?step=say`,
+    '/api/workflows',
+    `/api/workflows/${world.workflowId}/secrets`,
+    '/api/environments',
+  ]) {
     const seen = await send('GET', path, share.headers);
     assert.equal(seen.status, 401, describe(`GET ${path}`, share, seen));
     // Not as a cookie either.
@@ -196,7 +242,10 @@ test('a share token reads its own run and its log, nothing else', async () => {
   for (const path of ['/api/share/not-a-real-token', `/api/share/${world.runId}`, `/api/share/${world.shareToken.slice(0, -1)}x`]) {
     assert.equal((await send('GET', path, world.byName('admin API token').headers)).status, 404, `${path}: no user credential makes a bad share token valid`);
   }
-  const revoked = JSON.parse((await send('POST', `/api/runs/${world.runId}/shares`, world.byName('admin API token').headers, '{}')).body) as { id: string; token: string };
+  const revoked = JSON.parse((await send('POST', `/api/runs/${world.runId}/shares`, world.byName('admin API token').headers, '{}')).body) as {
+    id: string;
+    token: string;
+  };
   assert.equal((await send('DELETE', `/api/runs/${world.runId}/shares/${revoked.id}`, world.byName('admin API token').headers)).status, 204);
   assert.equal((await send('GET', `/api/share/${revoked.token}`, {})).status, 404, 'a revoked share link reads nothing');
   assert.equal((await send('GET', `/api/share/${revoked.token}/logs?step=say`, {})).status, 404);
@@ -206,7 +255,7 @@ test('a user manages only their own API tokens', async () => {
   const viewer = world.byName('viewer API token');
   const seen = await send('DELETE', `/api/tokens/${world.editorTokenId}`, viewer.headers);
   assert.equal(seen.status, 404, seen.body);
-  assert.equal((await send('GET', '/api/auth/me', world.byName('editor API token').headers)).status, 200, 'the editor\'s token still works');
+  assert.equal((await send('GET', '/api/auth/me', world.byName('editor API token').headers)).status, 200, "the editor's token still works");
 });
 
 test('cookie-authenticated unsafe requests from another origin are refused (CSRF)', async () => {
@@ -219,10 +268,12 @@ test('cookie-authenticated unsafe requests from another origin are refused (CSRF
   };
   const problems: string[] = [];
   for (const key of routesWith((key, access) => UNSAFE.has(methodOf(key)) && isUserAccess(access as never))) {
-    await Promise.all(Object.entries(forged).map(async ([how, headers]) => {
-      const seen = await send(methodOf(key), concretePath(key, world), headers, bodyFor(key));
-      if (seen.status !== 403 || !seen.body.includes('csrf_rejected')) problems.push(`expected 403 csrf_rejected: ${describe(key, how, seen)}`);
-    }));
+    await Promise.all(
+      Object.entries(forged).map(async ([how, headers]) => {
+        const seen = await send(methodOf(key), concretePath(key, world), headers, bodyFor(key));
+        if (seen.status !== 403 || !seen.body.includes('csrf_rejected')) problems.push(`expected 403 csrf_rejected: ${describe(key, how, seen)}`);
+      }),
+    );
   }
   assert.deepEqual(problems, []);
   assert.equal((await send('GET', '/api/auth/me', { cookie: admin.cookie! })).status, 200, 'the session itself is still valid');
@@ -238,11 +289,21 @@ test('blob URLs need their signature whoever asks; a signed upload is held to it
   }
   const content = Buffer.from('sixteen bytes!!!');
   const runner = world.byName('runner token');
-  const signed = await send('POST', `${RUNNER_PROTOCOL_PREFIX}/jobs/${world.jobId}/artifacts/upload-url`, runner.headers, JSON.stringify({ key: 'a.tar', size: content.length, sha256: createHash('sha256').update(content).digest('hex') }));
+  const signed = await send(
+    'POST',
+    `${RUNNER_PROTOCOL_PREFIX}/jobs/${world.jobId}/artifacts/upload-url`,
+    runner.headers,
+    JSON.stringify({ key: 'a.tar', size: content.length, sha256: createHash('sha256').update(content).digest('hex') }),
+  );
   assert.equal(signed.status, 200, signed.body);
   const url = new URL((JSON.parse(signed.body) as { url: string }).url);
   const tampered = new URL(url);
-  for (const [name, value] of url.searchParams) if (/sig/i.test(name)) tampered.searchParams.set(name, value.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')));
+  for (const [name, value] of url.searchParams)
+    if (/sig/i.test(name))
+      tampered.searchParams.set(
+        name,
+        value.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')),
+      );
   assert.equal((await send('PUT', tampered.pathname + tampered.search, {}, content.toString())).status, 403, 'a tampered signature is refused');
   for (const chunked of [false, true]) {
     const huge = await send('PUT', url.pathname + url.search, {}, 'x'.repeat(2 * MiB), { chunked });
@@ -252,7 +313,12 @@ test('blob URLs need their signature whoever asks; a signed upload is held to it
 
 test('webhook deliveries need the HMAC signature, whatever else the caller holds', async () => {
   for (const credential of world.credentials) {
-    const headers = { ...credential.headers, 'x-flowyard-delivery': `matrix-${credential.name}`, 'x-flowyard-timestamp': String(Math.floor(Date.now() / 1000)), 'x-flowyard-signature': 'sha256=00' };
+    const headers = {
+      ...credential.headers,
+      'x-flowyard-delivery': `matrix-${credential.name}`,
+      'x-flowyard-timestamp': String(Math.floor(Date.now() / 1000)),
+      'x-flowyard-signature': 'sha256=00',
+    };
     const post = await send('POST', world.hookPath, headers, '{"ref":"main"}');
     assert.equal(post.status, 401, describe('POST /hooks/*', credential, post));
     // The hook listens for POST: other methods are refused before any signature could matter.
@@ -266,7 +332,9 @@ test('webhook deliveries need the HMAC signature, whatever else the caller holds
 /** The status the co-editing WebSocket handshake answers (101 when it upgrades). */
 function upgradeStatus(path: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(`${server.url}${path}`, { headers: { ...headers, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+    const request = httpRequest(`${server.url}${path}`, {
+      headers: { ...headers, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
     request.on('upgrade', (_response, socket) => {
       socket.destroy();
       resolve(101);
@@ -297,7 +365,9 @@ test('the co-editing WebSocket admits editors only, and cookies only from our or
 async function operationsWithBodies(): Promise<string[]> {
   const paths = (JSON.parse((await send('GET', '/api/openapi.json', {})).body) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }).paths;
   return Object.entries(paths).flatMap(([path, operations]) =>
-    Object.entries(operations).filter(([, operation]) => operation.requestBody).map(([method]) => `${method.toUpperCase()} ${path}`),
+    Object.entries(operations)
+      .filter(([, operation]) => operation.requestBody)
+      .map(([method]) => `${method.toUpperCase()} ${path}`),
   );
 }
 
@@ -306,7 +376,10 @@ test('every unsafe route answers a 2 MiB JSON body with 413, before any credenti
   const huge = JSON.stringify({ padding: 'x'.repeat(2 * MiB) });
   const credentialFor = (key: string) => (ROUTE_ACCESS[key] === 'runner' ? world.byName('runner token') : world.byName('admin API token'));
   for (const key of routesWith((key, access) => UNSAFE.has(methodOf(key)) && access !== 'signed-url')) {
-    for (const [who, headers] of [[credentialFor(key).name, credentialFor(key).headers], ['anonymous', {}]] as const) {
+    for (const [who, headers] of [
+      [credentialFor(key).name, credentialFor(key).headers],
+      ['anonymous', {}],
+    ] as const) {
       const seen = await send(methodOf(key), concretePath(key, world), headers, huge);
       if (seen.status !== 413 || !seen.body.includes('too_large')) problems.push(`expected 413: ${describe(key, who, seen)}`);
     }
@@ -335,13 +408,16 @@ test('malformed JSON gets 400 with a clear message on every route that takes a b
     const credential = ROUTE_ACCESS[key] === 'runner' ? world.byName('runner token') : world.byName('admin API token');
     const seen = await send(methodOf(key), concretePath(key, world), credential.headers, '{"name": "unterminated');
     const message = seen.status === 400 ? ((JSON.parse(seen.body) as { error?: { message?: string } }).error?.message ?? '') : '';
-    if (seen.status !== 400 || !/json/i.test(message) || STACK_TRACE.test(seen.body)) problems.push(`expected 400 naming JSON: ${describe(key, credential, seen)}`);
+    if (seen.status !== 400 || !/json/i.test(message) || STACK_TRACE.test(seen.body))
+      problems.push(`expected 400 naming JSON: ${describe(key, credential, seen)}`);
   }
   assert.deepEqual(problems, []);
 });
 
 test('a gate nobody is listed for is decided by editors, not viewers', async () => {
-  const gateState = async () => (JSON.parse((await send('GET', `/api/runs/${world.gatedRunId}`, world.byName('admin API token').headers)).body) as { steps: { state: string }[] }).steps[1]!.state;
+  const gateState = async () =>
+    (JSON.parse((await send('GET', `/api/runs/${world.gatedRunId}`, world.byName('admin API token').headers)).body) as { steps: { state: string }[] }).steps[1]!
+      .state;
   // Waiting for a decision, so the refusals below are the approver check's, not a 409.
   assert.equal(await gateState(), 'waiting');
   const path = `/api/runs/${world.gatedRunId}/gates/approval/approve`;

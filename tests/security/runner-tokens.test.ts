@@ -48,7 +48,10 @@ test('two registrations racing with one one-time token: exactly one wins', async
   const created = await createToken();
   const answers = await Promise.all(Array.from({ length: 6 }, () => register(created.token)));
   assert.deepEqual(answers.map((a) => a.status).sort(), [201, 401, 401, 401, 401, 401]);
-  const runners = await server.database.client.execute("select count(*) as n from runners where name = 'runner' and created_at >= (select created_at from runner_registration_tokens where id = ?)", [created.id]);
+  const runners = await server.database.client.execute(
+    "select count(*) as n from runners where name = 'runner' and created_at >= (select created_at from runner_registration_tokens where id = ?)",
+    [created.id],
+  );
   assert.equal(Number(runners.rows[0]!.n), 1);
 });
 
@@ -70,7 +73,7 @@ test('a revoked token is refused; revoking twice or an unknown id answers 404', 
   assert.ok(!listed.includes(created.token) && !listed.includes('token_hash') && !listed.includes('tokenHash'), 'the list never shows a token');
 });
 
-test('a runner cannot register with labels its token does not grant; with none it gets the token\'s', async () => {
+test("a runner cannot register with labels its token does not grant; with none it gets the token's", async () => {
   const created = await createToken({ labels: ['linux', 'arm64'] });
   assert.match(created.command, /--labels arm64,linux$/);
   const refused = await register(created.token, ['linux', 'docker', 'gpu']);
@@ -92,7 +95,10 @@ test('a reusable token registers a fleet until it is revoked', async () => {
 });
 
 test('a runner cannot claim a job that needs labels it was not granted', async () => {
-  const id = await publishWorkflow(server, 'needs-docker', `name: needs-docker
+  const id = await publishWorkflow(
+    server,
+    'needs-docker',
+    `name: needs-docker
 pipelines:
   main:
     runs_on: [linux, docker]
@@ -100,7 +106,8 @@ pipelines:
       - name: hi
         type: step.log
         config: { message: hi }
-`);
+`,
+  );
   const run = await startRun(server, id);
   const narrow = await register((await createToken({ labels: ['linux'] })).token);
   assert.deepEqual(narrow.body.labels, ['linux']);

@@ -59,7 +59,11 @@ async function openStream(path: string, headers: Record<string, string> = {}): P
   })();
   return {
     text: () => received,
-    ended: (ms) => Promise.race([done, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`the stream was still open after ${ms} ms; got:\n${received}`)), ms))]),
+    ended: (ms) =>
+      Promise.race([
+        done,
+        new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`the stream was still open after ${ms} ms; got:\n${received}`)), ms)),
+      ]),
     async waitFor(fragment) {
       const deadline = Date.now() + 5000;
       while (!received.includes(fragment)) {
@@ -111,7 +115,11 @@ test('an API-token log stream ends when the token is revoked', async () => {
 test('a session log stream ends when its user is disabled', async () => {
   const runId = await liveRun();
   const user = await createUser(server.database.db, { email: 'contractor@example.com', name: 'C', role: 'viewer', password: 'contractor password' });
-  const login = await fetch(`${server.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: user.email, password: 'contractor password' }) });
+  const login = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: user.email, password: 'contractor password' }),
+  });
   assert.equal(login.status, 200);
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
   const stream = await openStream(`/api/runs/${runId}/logs?step=build`, { cookie });
@@ -122,7 +130,9 @@ test('a session log stream ends when its user is disabled', async () => {
 
 test('a stream whose credential still holds keeps delivering', async () => {
   const runId = await liveRun();
-  const stream = await openStream(`/api/runs/${runId}/logs?step=build`, { authorization: `Bearer ${(await createApiToken(server.database.db, (await createUser(server.database.db, { email: 'stays@example.com', name: 'S', role: 'viewer' })).id, 't')).token}` });
+  const stream = await openStream(`/api/runs/${runId}/logs?step=build`, {
+    authorization: `Bearer ${(await createApiToken(server.database.db, (await createUser(server.database.db, { email: 'stays@example.com', name: 'S', role: 'viewer' })).id, 't')).token}`,
+  });
   try {
     await appendLine(runId, 'first\n');
     await stream.waitFor('first');

@@ -26,7 +26,8 @@ pipelines:
   return created.id;
 }
 
-const runsOf = async (workflowId: string) => Number((await api.database.client.execute({ sql: 'select count(*) as n from runs where workflow_id = ?', args: [workflowId] })).rows[0]!.n);
+const runsOf = async (workflowId: string) =>
+  Number((await api.database.client.execute({ sql: 'select count(*) as n from runs where workflow_id = ?', args: [workflowId] })).rows[0]!.n);
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 async function signedHeaders(body: string, timestamp: number, deliveryId: string, secret = 'replay-secret'): Promise<Record<string, string>> {
@@ -73,7 +74,11 @@ test('a replay under a fresh delivery id is caught by its signature', async () =
   assert.equal((await api.app.request('/hooks/replay/fresh-id', { method: 'POST', body, headers: copy })).status, 409);
   assert.equal(await runsOf(id), 1);
   // The forged id was not kept: a genuine later delivery may use it.
-  const genuine = await api.app.request('/hooks/replay/fresh-id', { method: 'POST', body, headers: await signedHeaders(body, timestamp + 1, 'delivery-b-forged') });
+  const genuine = await api.app.request('/hooks/replay/fresh-id', {
+    method: 'POST',
+    body,
+    headers: await signedHeaders(body, timestamp + 1, 'delivery-b-forged'),
+  });
   assert.equal(genuine.status, 202, await genuine.clone().text());
   assert.equal(await runsOf(id), 2);
 });
@@ -86,7 +91,11 @@ test('a request signed 6 minutes ago, or 6 minutes ahead, is refused with 401 an
   const error = await errorOf(old);
   assert.equal(error.code, 'stale_timestamp');
   assert.match(error.message, /x-flowyard-timestamp is 36\d s old/);
-  const future = await api.app.request('/hooks/replay/stale', { method: 'POST', body, headers: await signedHeaders(body, nowSeconds() + 360, 'delivery-future') });
+  const future = await api.app.request('/hooks/replay/stale', {
+    method: 'POST',
+    body,
+    headers: await signedHeaders(body, nowSeconds() + 360, 'delivery-future'),
+  });
   assert.equal(future.status, 401);
   assert.match((await errorOf(future)).message, /in the future/);
   assert.equal(await runsOf(id), 0);
@@ -115,13 +124,22 @@ test('delivery ids are required and at most 200 characters', async () => {
   assert.equal(long.status, 400);
   assert.match((await errorOf(long)).message, /200 characters/);
   assert.equal(await runsOf(id), 0);
-  assert.equal((await api.app.request('/hooks/replay/ids', { method: 'POST', body, headers: await signedHeaders(body, nowSeconds(), 'x'.repeat(200)) })).status, 202);
+  assert.equal(
+    (await api.app.request('/hooks/replay/ids', { method: 'POST', body, headers: await signedHeaders(body, nowSeconds(), 'x'.repeat(200)) })).status,
+    202,
+  );
 });
 
 test('delivery records older than a day are pruned, newer ones kept', async () => {
   const now = Date.now();
-  await api.database.client.execute({ sql: "insert into webhook_deliveries (delivery_id, path, received_at) values ('prune-old', '/x', ?), ('prune-new', '/x', ?)", args: [now - 25 * 3_600_000, now - 3_600_000] });
+  await api.database.client.execute({
+    sql: "insert into webhook_deliveries (delivery_id, path, received_at) values ('prune-old', '/x', ?), ('prune-new', '/x', ?)",
+    args: [now - 25 * 3_600_000, now - 3_600_000],
+  });
   assert.ok((await pruneWebhookDeliveries(api.database.db, now)) >= 1);
   const left = await api.database.client.execute("select delivery_id from webhook_deliveries where delivery_id like 'prune-%'");
-  assert.deepEqual(left.rows.map((r) => r.delivery_id), ['prune-new']);
+  assert.deepEqual(
+    left.rows.map((r) => r.delivery_id),
+    ['prune-new'],
+  );
 });

@@ -42,12 +42,15 @@ describe('artifact keys', () => {
   ];
   for (const [key, message] of rejected) {
     test(`rejects ${JSON.stringify(key.length > 20 ? `${key.slice(0, 20)}…` : key)}`, () => {
-      assert.throws(() => artifactStorageKey('run-1', key), (error: Error) => {
-        assert.ok(error instanceof ArtifactKeyError);
-        assert.match(error.message, /^invalid artifact key /);
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(
+        () => artifactStorageKey('run-1', key),
+        (error: Error) => {
+          assert.ok(error instanceof ArtifactKeyError);
+          assert.match(error.message, /^invalid artifact key /);
+          assert.match(error.message, message);
+          return true;
+        },
+      );
     });
   }
 
@@ -72,11 +75,14 @@ describe('artifact keys', () => {
 
 describe('artifact sizes', () => {
   test('over-limit sizes name both numbers', () => {
-    assert.throws(() => checkArtifactSize(MAX_ARTIFACT_BYTES + 1), (error: Error) => {
-      assert.ok(error instanceof ArtifactSizeError);
-      assert.equal(error.message, `artifact is ${MAX_ARTIFACT_BYTES + 1} bytes; the limit is ${MAX_ARTIFACT_BYTES}`);
-      return true;
-    });
+    assert.throws(
+      () => checkArtifactSize(MAX_ARTIFACT_BYTES + 1),
+      (error: Error) => {
+        assert.ok(error instanceof ArtifactSizeError);
+        assert.equal(error.message, `artifact is ${MAX_ARTIFACT_BYTES + 1} bytes; the limit is ${MAX_ARTIFACT_BYTES}`);
+        return true;
+      },
+    );
     assert.throws(() => checkArtifactSize(11, 10), /artifact is 11 bytes; the limit is 10/);
   });
 
@@ -144,7 +150,10 @@ describe('local store', () => {
     await createLocalStore({ dir, publicUrl: 'http://127.0.0.1:1', signingKey: 'k' }).check();
     const notAFolder = join(dir, 'file');
     writeFileSync(notAFolder, 'x');
-    await assert.rejects(createLocalStore({ dir: notAFolder, publicUrl: 'http://127.0.0.1:1', signingKey: 'k' }).check(), /the artifact folder .*file is not writable/);
+    await assert.rejects(
+      createLocalStore({ dir: notAFolder, publicUrl: 'http://127.0.0.1:1', signingKey: 'k' }).check(),
+      /the artifact folder .*file is not writable/,
+    );
   });
 });
 
@@ -217,7 +226,11 @@ describe('S3 store against a real s3rver', () => {
     const storageKey = 'runs/r1/mismatch.txt';
     const upload = await store.signUpload(storageKey, { size: signed.length, sha256: sha256(signed) });
     // Without the signed Content-Length header, so fetch sends the real length (21) of this body.
-    const put = await fetch(upload.url, { method: 'PUT', headers: { 'x-amz-checksum-sha256': upload.headers['x-amz-checksum-sha256'] ?? '' }, body: 'hello world, and more' });
+    const put = await fetch(upload.url, {
+      method: 'PUT',
+      headers: { 'x-amz-checksum-sha256': upload.headers['x-amz-checksum-sha256'] ?? '' },
+      body: 'hello world, and more',
+    });
     // Real S3 and MinIO answer 403 SignatureDoesNotMatch (Content-Length is a signed header). s3rver 3.7.1
     // does not verify SigV4 at all and stores the body, so the API's commit check must catch it.
     if (put.ok) {
@@ -229,7 +242,11 @@ describe('S3 store against a real s3rver', () => {
 
   test('check() passes for an existing bucket and names a missing one or an unreachable endpoint', async () => {
     await storeFor('artifacts').check();
-    await assert.rejects(storeFor('no-such-bucket').check(), { name: 'ArtifactStoreUnavailableError', status: 503, message: `S3 bucket "no-such-bucket" at ${endpoint} does not exist` });
+    await assert.rejects(storeFor('no-such-bucket').check(), {
+      name: 'ArtifactStoreUnavailableError',
+      status: 503,
+      message: `S3 bucket "no-such-bucket" at ${endpoint} does not exist`,
+    });
     const closedPort = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const { port } = probe.address() as AddressInfo;

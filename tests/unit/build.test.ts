@@ -179,7 +179,10 @@ pipelines:
   test('cron and time zone are checked', () => {
     const cron = only(shell().replace('  build:\n', '  build:\n    trigger: { type: schedule, config: { cron: "61 * * * *" } }\n'), 'invalid_cron');
     at(cron, 4, 48);
-    const tz = only(shell().replace('  build:\n', '  build:\n    trigger: { type: schedule, config: { cron: "0 3 * * *", timezone: Mars/Base } }\n'), 'invalid_timezone');
+    const tz = only(
+      shell().replace('  build:\n', '  build:\n    trigger: { type: schedule, config: { cron: "0 3 * * *", timezone: Mars/Base } }\n'),
+      'invalid_timezone',
+    );
     assert.match(tz.message, /unknown time zone "Mars\/Base"/);
   });
 

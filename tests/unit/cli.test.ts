@@ -69,11 +69,25 @@ test('gates: conditions approve, auto gates reject, flags decide, and no termina
   const noTerminal = { input: new PassThrough(), output: new PassThrough() };
   const steps = { scan: { passed_gate: true, state: 'succeeded' } };
   const conditions = ['steps.scan.passed_gate == true'];
-  assert.deepEqual(await decideGate('g', { auto_approve_conditions: conditions }, steps, 'ask', noTerminal), { passed: true, type: 'auto', reason: 'approved: steps.scan.passed_gate == true' });
-  assert.equal((await decideGate('g', { type: 'auto', auto_approve_conditions: conditions }, { scan: { passed_gate: false } }, 'approve', noTerminal)).passed, false);
-  assert.deepEqual(await decideGate('g', { type: 'manual' }, {}, 'approve', noTerminal), { passed: true, type: 'manual', reason: 'approved by --approve-gates' });
+  assert.deepEqual(await decideGate('g', { auto_approve_conditions: conditions }, steps, 'ask', noTerminal), {
+    passed: true,
+    type: 'auto',
+    reason: 'approved: steps.scan.passed_gate == true',
+  });
+  assert.equal(
+    (await decideGate('g', { type: 'auto', auto_approve_conditions: conditions }, { scan: { passed_gate: false } }, 'approve', noTerminal)).passed,
+    false,
+  );
+  assert.deepEqual(await decideGate('g', { type: 'manual' }, {}, 'approve', noTerminal), {
+    passed: true,
+    type: 'manual',
+    reason: 'approved by --approve-gates',
+  });
   assert.deepEqual(await decideGate('g', {}, {}, 'reject', noTerminal), { passed: false, type: 'manual', reason: 'rejected by --reject-gates' });
-  await assert.rejects(decideGate('release', { type: 'manual' }, {}, 'ask', noTerminal), /gate "release" needs a decision and there is no terminal to ask: pass --approve-gates or --reject-gates/);
+  await assert.rejects(
+    decideGate('release', { type: 'manual' }, {}, 'ask', noTerminal),
+    /gate "release" needs a decision and there is no terminal to ask: pass --approve-gates or --reject-gates/,
+  );
 });
 
 test('the UI is rebuilt only when a source changes: the stamp holds the hash of app/, static/ and the build configs', () => {

@@ -9,7 +9,14 @@ import { ConfigError, loadConfig } from '../../server/config.ts';
 
 test('with nothing set, the defaults', () => {
   const config = loadConfig({});
-  assert.deepEqual(config.server, { publicUrl: 'http://127.0.0.1:8080', adminToken: undefined, secureCookies: false, leaseMs: 30_000, maxBodyBytes: undefined, trustProxy: false });
+  assert.deepEqual(config.server, {
+    publicUrl: 'http://127.0.0.1:8080',
+    adminToken: undefined,
+    secureCookies: false,
+    leaseMs: 30_000,
+    maxBodyBytes: undefined,
+    trustProxy: false,
+  });
   assert.equal(config.port, 8080);
   assert.equal(config.host, '127.0.0.1');
   assert.equal(config.dataDir, resolve('./data'));
@@ -21,8 +28,17 @@ test('with nothing set, the defaults', () => {
 
 test('every server variable is read, empty ones count as unset, and an IPv6 host is bracketed', () => {
   const config = loadConfig({
-    HOST: '::1', PORT: '9000', FLOWYARD_DATA: '/srv/fy', FLOWYARD_LEASE_MS: '5000', FLOWYARD_MAX_BODY_BYTES: '2048', FLOWYARD_TRUST_PROXY: '1',
-    FLOWYARD_ADMIN_TOKEN: '', FLOWYARD_SECRET_KEY: 'k', ARTIFACTS_URL: 's3://bucket?region=x', AWS_ACCESS_KEY_ID: 'id', DATABASE_AUTH_TOKEN: 't',
+    HOST: '::1',
+    PORT: '9000',
+    FLOWYARD_DATA: '/srv/fy',
+    FLOWYARD_LEASE_MS: '5000',
+    FLOWYARD_MAX_BODY_BYTES: '2048',
+    FLOWYARD_TRUST_PROXY: '1',
+    FLOWYARD_ADMIN_TOKEN: '',
+    FLOWYARD_SECRET_KEY: 'k',
+    ARTIFACTS_URL: 's3://bucket?region=x',
+    AWS_ACCESS_KEY_ID: 'id',
+    DATABASE_AUTH_TOKEN: 't',
   });
   assert.equal(config.server.publicUrl, 'http://[::1]:9000');
   assert.equal(config.server.leaseMs, 5000);
@@ -40,7 +56,10 @@ test('every server variable is read, empty ones count as unset, and an IPv6 host
 });
 
 test('flags override the environment', () => {
-  const config = loadConfig({ PORT: '9000', HOST: '0.0.0.0', FLOWYARD_DATA: '/env/data' }, { port: '9100', host: '127.0.0.2', data: '/flag/data', 'no-runner': true });
+  const config = loadConfig(
+    { PORT: '9000', HOST: '0.0.0.0', FLOWYARD_DATA: '/env/data' },
+    { port: '9100', host: '127.0.0.2', data: '/flag/data', 'no-runner': true },
+  );
   assert.equal(config.port, 9100);
   assert.equal(config.host, '127.0.0.2');
   assert.equal(config.dataDir, '/flag/data');
@@ -58,10 +77,17 @@ test('each bad value is a ConfigError naming its variable and the value', () => 
     [{ FLOWYARD_TRUST_PROXY: 'true' }, 'FLOWYARD_TRUST_PROXY must be 1 (on) or 0 (off), got "true"'],
     [{ PORT: '70000' }, 'PORT must be a port number from 0 to 65535, got "70000"'],
     [{ FLOWYARD_PUBLIC_URL: 'ci.example.com' }, 'FLOWYARD_PUBLIC_URL must be an http:// or https:// URL, got "ci.example.com"'],
-    [{ ARTIFACTS_URL: 'gs://bucket' }, 'ARTIFACTS_URL must be an s3:// URL (s3://bucket?endpoint=...&region=...&forcePathStyle=true), or unset to keep artifacts under the data folder, got "gs://bucket"'],
+    [
+      { ARTIFACTS_URL: 'gs://bucket' },
+      'ARTIFACTS_URL must be an s3:// URL (s3://bucket?endpoint=...&region=...&forcePathStyle=true), or unset to keep artifacts under the data folder, got "gs://bucket"',
+    ],
   ];
   for (const [env, message] of cases) {
-    assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && error.message === message, message);
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => error instanceof ConfigError && error.message === message,
+      message,
+    );
   }
 });
 
@@ -72,7 +98,9 @@ test('the runner reads its flags from the same list, with the same kind of error
   assert.equal(settings.policy.allowEgress, true);
   assert.equal(loadRunnerSettings({}).capacity, 2);
   assert.throws(() => loadRunnerSettings({ capacity: '65' }), { message: '--capacity must be a whole number from 1 to 64, got "65"' });
-  assert.throws(() => policyFromFlags({ 'allow-docker-host': ['tcp://ok:2375', 'ssh://host'] }), { message: '--allow-docker-host must be a unix:// or tcp:// URL, got "ssh://host"' });
+  assert.throws(() => policyFromFlags({ 'allow-docker-host': ['tcp://ok:2375', 'ssh://host'] }), {
+    message: '--allow-docker-host must be a unix:// or tcp:// URL, got "ssh://host"',
+  });
 });
 
 test('every setting is documented, and docs/configuration.md is what the generator writes', () => {

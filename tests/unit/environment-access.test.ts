@@ -39,7 +39,13 @@ function check(environments: EnvironmentProtection[], workflowName = 'app') {
   return checkEnvironmentAccess(parsed.source, build.workflow, workflowName, environments).map((d) => [d.path, d.line, d.message]);
 }
 
-const live = (extra: Partial<EnvironmentProtection> = {}): EnvironmentProtection => ({ name: 'live', protected: true, allowedWorkflows: ['app'], approvers: [], ...extra });
+const live = (extra: Partial<EnvironmentProtection> = {}): EnvironmentProtection => ({
+  name: 'live',
+  protected: true,
+  allowedWorkflows: ['app'],
+  approvers: [],
+  ...extra,
+});
 
 test('unknown and unprotected environments, and allowed workflows without approvers, pass', () => {
   assert.deepEqual(check([]), []);
@@ -50,17 +56,23 @@ test('unknown and unprotected environments, and allowed workflows without approv
 test('a workflow that is not allowed is refused at every deploy to the environment, compensation included', () => {
   const refused = check([live()], 'other');
   const liveLines = yaml.split('\n').flatMap((line, i) => (line.includes('environment: live') ? [i + 1] : []));
-  assert.deepEqual(refused.map(([path, line]) => [path, line]), [
-    ['pipelines.main.steps[0].config.environment', liveLines[0]],
-    ['pipelines.main.steps[2].config.environment', liveLines[1]],
-    ['pipelines.main.compensation[0].config.environment', liveLines[2]],
-  ]);
+  assert.deepEqual(
+    refused.map(([path, line]) => [path, line]),
+    [
+      ['pipelines.main.steps[0].config.environment', liveLines[0]],
+      ['pipelines.main.steps[2].config.environment', liveLines[1]],
+      ['pipelines.main.compensation[0].config.environment', liveLines[2]],
+    ],
+  );
   assert.match(String(refused[0]![2]), /^environment "live" is protected: an admin must allow workflow "other" to deploy to it/);
 });
 
 test('with approvers, only a deploy after a gate passes: not the one before it, not a compensation step', () => {
   const refused = check([live({ approvers: ['role:admin'] })]);
-  assert.deepEqual(refused.map(([path]) => path), ['pipelines.main.steps[0].config.environment', 'pipelines.main.compensation[0].config.environment']);
+  assert.deepEqual(
+    refused.map(([path]) => path),
+    ['pipelines.main.steps[0].config.environment', 'pipelines.main.compensation[0].config.environment'],
+  );
   assert.match(String(refused[0]![2]), /needs? approval by role:admin: put a step\.gate before this step/);
   assert.match(String(refused[1]![2]), /a compensation step cannot wait for one/);
 });

@@ -18,8 +18,22 @@ test('gate conditions: paths, literals, comparisons, boolean logic, precedence',
 });
 
 test('bad expressions are clear errors with offsets, and nothing is executed', () => {
-  for (const [source, offset] of [['steps.a ==', 10], ['(a == 1', 7], ['a === 1', 4], ['a == "x', 5], ['process.exit()', 12], ['a; b', 1]] as const) {
-    assert.throws(() => parseExpression(source), (error: unknown) => error instanceof ExpressionError && error.offset === offset, source);
+  for (const [source, offset] of [
+    ['steps.a ==', 10],
+    ['(a == 1', 7],
+    ['a === 1', 4],
+    ['a == "x', 5],
+    ['process.exit()', 12],
+    ['a; b', 1],
+  ] as const) {
+    assert.throws(
+      () => parseExpression(source),
+      (error: unknown) => error instanceof ExpressionError && error.offset === offset,
+      source,
+    );
   }
-  assert.deepEqual(expressionPaths(parseExpression('steps.a.x == 1 && !steps.b.y')).map((p) => p.path.join('.')), ['steps.a.x', 'steps.b.y']);
+  assert.deepEqual(
+    expressionPaths(parseExpression('steps.a.x == 1 && !steps.b.y')).map((p) => p.path.join('.')),
+    ['steps.a.x', 'steps.b.y'],
+  );
 });

@@ -26,8 +26,17 @@ test('the writer numbers chunks, never splits a UTF-8 character, and flushes by 
   assert.equal(chunks.length, 2, 'a full buffer flushes at once');
   writer.line('done');
   writer.close();
-  assert.deepEqual(chunks.map(([, seq]) => seq), [0, 1, 2]);
-  assert.equal(chunks.map(([, , text]) => text).join('').endsWith('done\n'), true);
+  assert.deepEqual(
+    chunks.map(([, seq]) => seq),
+    [0, 1, 2],
+  );
+  assert.equal(
+    chunks
+      .map(([, , text]) => text)
+      .join('')
+      .endsWith('done\n'),
+    true,
+  );
 });
 
 test('the flush size counts UTF-8 bytes, not characters', () => {

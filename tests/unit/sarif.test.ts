@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { type Finding, type SarifReport, type SeveritySummary, SarifError, cvssSeverity, evaluateGate, parseSarif, scanResult } from '../../runners/scan/sarif.ts';
+import {
+  type Finding,
+  type SarifReport,
+  type SeveritySummary,
+  SarifError,
+  cvssSeverity,
+  evaluateGate,
+  parseSarif,
+  scanResult,
+} from '../../runners/scan/sarif.ts';
 import { seededRandom } from '../helpers/fuzz.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sarif/', import.meta.url));
@@ -40,7 +49,12 @@ const find = (report: SarifReport, predicate: (f: Finding) => boolean) => {
 
 test('every fixture file is covered by the expectations', () => {
   assert.ok(existsSync(FIXTURES), `SARIF fixtures folder ${FIXTURES} is missing (expected tests/fixtures/sarif/)`);
-  assert.deepEqual(readdirSync(FIXTURES).filter((name) => name.endsWith('.sarif')).sort(), Object.keys(EXPECTED).sort());
+  assert.deepEqual(
+    readdirSync(FIXTURES)
+      .filter((name) => name.endsWith('.sarif'))
+      .sort(),
+    Object.keys(EXPECTED).sort(),
+  );
 });
 
 for (const [name, expected] of Object.entries(EXPECTED)) {
@@ -71,7 +85,10 @@ for (const [name, expected] of Object.entries(EXPECTED)) {
 test('gate messages name the blocking counts', () => {
   assert.equal(evaluateGate(fixture('semgrep-js-custom.sarif').findings, 'high').message, '2 high findings at or above high');
   assert.equal(evaluateGate(fixture('trivy-image-apache.sarif').findings, 'high').message, '1 high finding at or above high');
-  assert.equal(evaluateGate(fixture('trivy-image-ms-validate-user.sarif').findings, 'medium').message, '5 critical, 23 high, 14 medium findings at or above medium');
+  assert.equal(
+    evaluateGate(fixture('trivy-image-ms-validate-user.sarif').findings, 'medium').message,
+    '5 critical, 23 high, 14 medium findings at or above medium',
+  );
   assert.equal(evaluateGate(fixture('semgrep-fips-c.sarif').findings, 'high').message, 'no findings at or above high');
 });
 
@@ -82,14 +99,20 @@ test('ignore_unfixed drops only findings the scanner marks as unfixed', () => {
   assert.equal(evaluateGate(traefik, 'high', { ignoreUnfixed: true }).message, '4 high findings at or above high');
   // Trivy's secret finding says nothing about fixes: it still counts.
   const apache = evaluateGate(fixture('trivy-image-apache.sarif').findings, 'high', { ignoreUnfixed: true });
-  assert.deepEqual(apache.blocking.map((f) => f.ruleId), ['private-key']);
+  assert.deepEqual(
+    apache.blocking.map((f) => f.ruleId),
+    ['private-key'],
+  );
   assert.equal(evaluateGate(fixture('grype-python-image.sarif').findings, 'low', { ignoreUnfixed: true }).passed, true);
 });
 
 test('hand-picked findings', () => {
   const apache = fixture('trivy-image-apache.sarif');
   const libc = apache.findings[0]!;
-  assert.deepEqual({ ...libc, message: libc.message.split('\n')[0] }, { ruleId: 'CVE-2009-5155', severity: 'low', message: 'Package: libc-bin', location: 'library/apache', line: 1, fixAvailable: true });
+  assert.deepEqual(
+    { ...libc, message: libc.message.split('\n')[0] },
+    { ruleId: 'CVE-2009-5155', severity: 'low', message: 'Package: libc-bin', location: 'library/apache', line: 1, fixAvailable: true },
+  );
   const secret = find(apache, (f) => f.ruleId === 'private-key');
   assert.equal(secret.severity, 'high');
   assert.equal(secret.location, '/etc/ssl/private/ssl-cert-snakeoil.key');
@@ -102,16 +125,37 @@ test('hand-picked findings', () => {
   const python = find(fixture('grype-python-image.sarif'), (f) => f.ruleId === 'CVE-2026-3479-python-3.12');
   assert.deepEqual([python.severity, python.fixAvailable, python.location], ['low', false, 'python//usr/lib/apk/db/installed']);
   const traefik = fixture('grype-traefik-image.sarif');
-  assert.deepEqual(pick(find(traefik, (f) => f.ruleId === 'GHSA-hrhx-6h34-j5hc-github.com/traefik/traefik/v2'), 'fixAvailable'), ['high', true]);
-  assert.deepEqual(pick(find(traefik, (f) => f.ruleId === 'GHSA-m697-4v8f-55qg-github.com/traefik/traefik/v2'), 'fixAvailable'), ['medium', true]);
-  assert.deepEqual(pick(find(traefik, (f) => f.ruleId === 'CVE-2022-23632-github.com/traefik/traefik/v2'), 'fixAvailable'), ['critical', false]);
+  assert.deepEqual(
+    pick(
+      find(traefik, (f) => f.ruleId === 'GHSA-hrhx-6h34-j5hc-github.com/traefik/traefik/v2'),
+      'fixAvailable',
+    ),
+    ['high', true],
+  );
+  assert.deepEqual(
+    pick(
+      find(traefik, (f) => f.ruleId === 'GHSA-m697-4v8f-55qg-github.com/traefik/traefik/v2'),
+      'fixAvailable',
+    ),
+    ['medium', true],
+  );
+  assert.deepEqual(
+    pick(
+      find(traefik, (f) => f.ruleId === 'CVE-2022-23632-github.com/traefik/traefik/v2'),
+      'fixAvailable',
+    ),
+    ['critical', false],
+  );
 
   const js = fixture('semgrep-js-custom.sarif');
-  assert.deepEqual(js.findings.map((f) => [f.ruleId, f.severity, `${f.location}:${f.line}`]), [
-    ['semgrep.js-ts-child-process-exec', 'high', 'scripts/repo_audit.mjs:29'],
-    ['semgrep.js-ts-child-process-exec', 'high', 'test-repos/driftguard-test-repo/src/problematic-code.js:37'],
-    ['semgrep.js-ts-avoid-eval', 'medium', 'test-repos/driftguard-test-repo/src/problematic-code.js:51'],
-  ]);
+  assert.deepEqual(
+    js.findings.map((f) => [f.ruleId, f.severity, `${f.location}:${f.line}`]),
+    [
+      ['semgrep.js-ts-child-process-exec', 'high', 'scripts/repo_audit.mjs:29'],
+      ['semgrep.js-ts-child-process-exec', 'high', 'test-repos/driftguard-test-repo/src/problematic-code.js:37'],
+      ['semgrep.js-ts-avoid-eval', 'medium', 'test-repos/driftguard-test-repo/src/problematic-code.js:51'],
+    ],
+  );
   const webgoat = fixture('semgrep-webgoat-java.sarif').findings;
   assert.deepEqual(pick(webgoat[0]!, 'location', 'line'), ['medium', 'src/main/java/org/owasp/webgoat/lessons/Encoding.java', 325]);
   assert.deepEqual(pick(webgoat[2]!, 'ruleId'), ['high', 'java.lang.security.audit.formatted-sql-string.formatted-sql-string']);
@@ -126,7 +170,18 @@ function pick(finding: Finding, ...keys: (keyof Finding)[]): unknown[] {
 }
 
 test('CVSS thresholds', () => {
-  const cases: Array<[unknown, string]> = [[10, 'critical'], ['9.0', 'critical'], [8.9, 'high'], ['7.0', 'high'], [6.9, 'medium'], [4, 'medium'], [3.9, 'low'], ['0.1', 'low'], [0, 'info'], ['0.0', 'info']];
+  const cases: Array<[unknown, string]> = [
+    [10, 'critical'],
+    ['9.0', 'critical'],
+    [8.9, 'high'],
+    ['7.0', 'high'],
+    [6.9, 'medium'],
+    [4, 'medium'],
+    [3.9, 'low'],
+    ['0.1', 'low'],
+    [0, 'info'],
+    ['0.0', 'info'],
+  ];
   for (const [score, severity] of cases) assert.equal(cvssSeverity(score), severity, `score ${String(score)}`);
   for (const bad of ['high', '', 10.5, -1, null, Number.NaN]) assert.throws(() => cvssSeverity(bad), SarifError);
 });
@@ -143,30 +198,40 @@ test('precedence: scanner rating, then security-severity on the result or rule, 
     { id: 'levelled', defaultConfiguration: { level: 'error' } },
     { id: 'negligible', help: { text: 'Severity: negligible\nFix Version: 1.2' } },
   ];
-  const report = parseSarif(sarif([
-    { ruleId: 'tagged', message: { text: 'a' } },
-    { ruleId: 'scored', message: { text: 'b' } },
-    { ruleId: 'scored', message: { text: 'c' }, properties: { 'security-severity': 5 } },
-    { ruleId: 'levelled', message: { text: 'd' } },
-    { ruleId: 'levelled', level: 'none', message: { text: 'e' } },
-    { ruleId: 'negligible', message: { text: 'f' } },
-    { ruleId: 'unknown', kind: 'review', message: { text: 'g' } },
-  ], rules));
-  assert.deepEqual(report.findings.map((f) => f.severity), ['high', 'critical', 'medium', 'high', 'info', 'info', 'info']);
+  const report = parseSarif(
+    sarif(
+      [
+        { ruleId: 'tagged', message: { text: 'a' } },
+        { ruleId: 'scored', message: { text: 'b' } },
+        { ruleId: 'scored', message: { text: 'c' }, properties: { 'security-severity': 5 } },
+        { ruleId: 'levelled', message: { text: 'd' } },
+        { ruleId: 'levelled', level: 'none', message: { text: 'e' } },
+        { ruleId: 'negligible', message: { text: 'f' } },
+        { ruleId: 'unknown', kind: 'review', message: { text: 'g' } },
+      ],
+      rules,
+    ),
+  );
+  assert.deepEqual(
+    report.findings.map((f) => f.severity),
+    ['high', 'critical', 'medium', 'high', 'info', 'info', 'info'],
+  );
   assert.equal(report.findings[5]!.fixAvailable, true);
 });
 
 test('suppressed and passing results are not findings', () => {
   const result = (extra: object) => ({ ruleId: 'r', level: 'error', message: { text: 'm' }, ...extra });
-  const report = parseSarif(sarif([
-    result({ suppressions: [{ kind: 'inSource' }] }),
-    result({ suppressions: [{ kind: 'external', status: 'accepted' }] }),
-    result({ suppressions: [{ kind: 'external', status: 'underReview' }] }),
-    result({ suppressions: [{ kind: 'external', status: 'rejected' }] }),
-    result({ kind: 'pass' }),
-    result({ kind: 'notApplicable' }),
-    result({}),
-  ]));
+  const report = parseSarif(
+    sarif([
+      result({ suppressions: [{ kind: 'inSource' }] }),
+      result({ suppressions: [{ kind: 'external', status: 'accepted' }] }),
+      result({ suppressions: [{ kind: 'external', status: 'underReview' }] }),
+      result({ suppressions: [{ kind: 'external', status: 'rejected' }] }),
+      result({ kind: 'pass' }),
+      result({ kind: 'notApplicable' }),
+      result({}),
+    ]),
+  );
   assert.equal(report.suppressed, 2);
   assert.equal(report.findings.length, 3);
 });
@@ -194,7 +259,11 @@ test('malformed input fails with a message naming the problem', () => {
     [sarif([good], [{ id: 3 }]), /rules\[0\]\.id must be a string/],
   ];
   for (const [input, pattern] of cases) {
-    assert.throws(() => parseSarif(input), (error: unknown) => error instanceof SarifError && pattern.test(error.message) && error.message.startsWith('invalid SARIF: '), `${String(pattern)}`);
+    assert.throws(
+      () => parseSarif(input),
+      (error: unknown) => error instanceof SarifError && pattern.test(error.message) && error.message.startsWith('invalid SARIF: '),
+      `${String(pattern)}`,
+    );
   }
   assert.equal(parseSarif(`\uFEFF${sarif([good])}`).findings.length, 1);
 });

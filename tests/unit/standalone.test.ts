@@ -24,5 +24,11 @@ test('relative paths that stay inside the repository pass', () => {
 test('shell scripts that cd or source outside the repository are flagged, and so are absolute workplace paths', () => {
   const file = join(repo, 'scripts/test.sh');
   const reads = findOutsideReads(file, `cd "${'../'.repeat(2)}shared"\ncat ${workplaceFile}\n`, repo);
-  assert.deepEqual(reads.map((r) => [r.line, r.text]), [[1, '../../shared'], [2, workplaceFile]]);
+  assert.deepEqual(
+    reads.map((r) => [r.line, r.text]),
+    [
+      [1, '../../shared'],
+      [2, workplaceFile],
+    ],
+  );
 });

@@ -5,7 +5,10 @@ import { templatePathAt, templateSuggestions, workflowOutline, type StepTypeInfo
 import { stepTypes } from '../../server/engine/schema/steps.ts';
 
 const types = new Map<string, StepTypeInfo>(
-  stepTypes.map((def) => [def.type, { type: def.type, description: def.description, outputs: { ...def.outputs } as StepTypeInfo['outputs'], dynamicOutputs: def.dynamicOutputs ?? false }]),
+  stepTypes.map((def) => [
+    def.type,
+    { type: def.type, description: def.description, outputs: { ...def.outputs } as StepTypeInfo['outputs'], dynamicOutputs: def.dynamicOutputs ?? false },
+  ]),
 );
 
 const source = `name: demo

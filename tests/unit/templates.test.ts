@@ -26,8 +26,7 @@ const data = {
   Inputs: { env: 'prod' },
 };
 
-const render = (source: string, d: Record<string, unknown> = data, strict = false): string =>
-  renderString(source, d, { strict });
+const render = (source: string, d: Record<string, unknown> = data, strict = false): string => renderString(source, d, { strict });
 
 /** The first parse error, as `[message, offset, length]`. */
 function firstError(source: string): [string, number, number] {
@@ -78,7 +77,11 @@ describe('functions', () => {
     ['and', '{{ and 1 "x" }} {{ and 1 0 "x" }}', 'x 0'],
     ['or', '{{ or 0 "" "y" }} {{ or 0 false }}', 'y false'],
     ['not', '{{ not 0 }} {{ not .list }}', 'true false'],
-    ['printf', '{{ printf "%s|%d|%v|%q|%f|%.1f|%5s|%-3d|%05d|%03.1f|%%|%.2s" "a" 42 .list "q" 1.5 2.26 "r" 7 -42 2.5 "xyz" }}', 'a|42|[1,2,3]|"q"|1.500000|2.3|    r|7  |-0042|2.5|%|xy'],
+    [
+      'printf',
+      '{{ printf "%s|%d|%v|%q|%f|%.1f|%5s|%-3d|%05d|%03.1f|%%|%.2s" "a" 42 .list "q" 1.5 2.26 "r" 7 -42 2.5 "xyz" }}',
+      'a|42|[1,2,3]|"q"|1.500000|2.3|    r|7  |-0042|2.5|%|xy',
+    ],
     ['quote', '{{ quote "a\\"b" }} {{ 5 | quote }}', '"a\\"b" "5"'],
     ['now', '{{ now }}', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/],
     ['uuidv4', '{{ uuidv4 }}', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/],
@@ -90,7 +93,11 @@ describe('functions', () => {
     ['mul', '{{ mul 2 3 4 }}', '24'],
     ['div', '{{ div 7 2 }} {{ div 7.0 2.5 }} {{ div -7 2 }}', '3 2.8 -3'],
     ['mod', '{{ mod 7 3 }}', '1'],
-    ['step', '{{ step "build-image" "image_id" }} {{ step "build-image" "meta" "arch" }} {{ range .list }}{{ step "build" "image_id" }}{{ end }}|{{ step "nope" "x" }}', 'sha:2 amd64 sha:1sha:1sha:1|'],
+    [
+      'step',
+      '{{ step "build-image" "image_id" }} {{ step "build-image" "meta" "arch" }} {{ range .list }}{{ step "build" "image_id" }}{{ end }}|{{ step "nope" "x" }}',
+      'sha:2 amd64 sha:1sha:1sha:1|',
+    ],
     ['trigger', '{{ trigger "ref" }} {{ trigger "ref" | upper }}|{{ trigger "missing" }}', 'main MAIN|'],
   ];
 
@@ -181,7 +188,10 @@ describe('rendering', () => {
 
   test('if / else if / else and truthiness', () => {
     const t = '{{ if eq .v "a" }}A{{ else if eq .v "b" }}B{{ else }}C{{ end }}';
-    assert.deepEqual(['a', 'b', 'z'].map((v) => render(t, { v })), ['A', 'B', 'C']);
+    assert.deepEqual(
+      ['a', 'b', 'z'].map((v) => render(t, { v })),
+      ['A', 'B', 'C'],
+    );
     const truth = '{{ if .v }}T{{ else }}F{{ end }}';
     for (const v of [0, '', false, null, [], {}]) assert.equal(render(truth, { v }), 'F', JSON.stringify(v));
     for (const v of [1, -1, 'a', true, [0], { a: 0 }]) assert.equal(render(truth, { v }), 'T', JSON.stringify(v));
@@ -397,9 +407,54 @@ describe('parse errors', () => {
 
   test('never throws and keeps offsets in range on random input', () => {
     const pieces = [
-      '{{', '}}', '{{- ', ' -}}', '{{/*', '*/}}', '*/', '.', '.a', '.b.c', '$', '$x', '$x :=', ' := ', ' = ', '|', '(',
-      ')', '"s"', '"', '\\', '`', '`r`', '1', '-2', '3.5', '0x', 'if ', 'else ', 'end', 'range ', 'with ', 'upper',
-      'default ', 'printf ', 'uper', 'nil', 'true', ' ', '\n', 'text', ',', 'é', '😀', '}', '{', 'index ', '-',
+      '{{',
+      '}}',
+      '{{- ',
+      ' -}}',
+      '{{/*',
+      '*/}}',
+      '*/',
+      '.',
+      '.a',
+      '.b.c',
+      '$',
+      '$x',
+      '$x :=',
+      ' := ',
+      ' = ',
+      '|',
+      '(',
+      ')',
+      '"s"',
+      '"',
+      '\\',
+      '`',
+      '`r`',
+      '1',
+      '-2',
+      '3.5',
+      '0x',
+      'if ',
+      'else ',
+      'end',
+      'range ',
+      'with ',
+      'upper',
+      'default ',
+      'printf ',
+      'uper',
+      'nil',
+      'true',
+      ' ',
+      '\n',
+      'text',
+      ',',
+      'é',
+      '😀',
+      '}',
+      '{',
+      'index ',
+      '-',
     ];
     let seed = 12345;
     const random = (n: number): number => {
@@ -431,7 +486,10 @@ test('field names may contain inner hyphens, as step names do', () => {
   assert.equal(renderString('{{ .steps.build-site.tags | join "," }}', { steps: { 'build-site': { tags: ['a', 'b'] } } }), 'a,b');
   const { template, errors } = parseTemplate('{{ .steps.a-b.c }}');
   assert.deepEqual(errors, []);
-  assert.deepEqual(templateReferences(template!).map((r) => r.path), [['steps', 'a-b', 'c']]);
+  assert.deepEqual(
+    templateReferences(template!).map((r) => r.path),
+    [['steps', 'a-b', 'c']],
+  );
   assert.equal(renderString('{{ sub 3 1 }}', {}), '2');
 });
 
@@ -442,7 +500,11 @@ test('step and trigger read the top-level data whatever dot is, and are referenc
   const { template } = parseTemplate('{{ step "build-image" "image_id" }} {{ trigger "ref" }} {{ step $.x "y" }}');
   assert.deepEqual(
     templateReferences(template!).map((r) => [r.path, r.offset, r.length]),
-    [[['steps', 'build-image', 'image_id'], 3, 29], [['trigger', 'ref'], 39, 13], [['x'], 64, 3]],
+    [
+      [['steps', 'build-image', 'image_id'], 3, 29],
+      [['trigger', 'ref'], 39, 13],
+      [['x'], 64, 3],
+    ],
   );
   assert.deepEqual(firstError('{{ step }}'), ['wrong number of args for step: want at least 1 got 0', 3, 4]);
 });

@@ -32,7 +32,11 @@ test('colours (SGR) are kept; everything else that steers the terminal is droppe
   const coloured = `${ESC}[31merror${ESC}[0m ${ESC}[1;38;2;255;0;0mbold red${ESC}[m ${ESC}[38:5:208morange${ESC}[39m\n`;
   assert.equal(sanitizeLog(coloured), coloured);
   assert.equal(sanitizeLog(`a${ESC}[?25lb${ESC}[>4;1mc${ESC}[3 qd\n`), 'abcd\n', 'private and intermediate CSI dropped, even ending in m');
-  assert.equal(sanitizeLog(`${ESC}]0;owned title${'\x07'}${ESC}]8;;https://evil.example${ESC}\\click${ESC}]8;;${ESC}\\ here\n`), 'click here\n', 'OSC titles and hyperlinks');
+  assert.equal(
+    sanitizeLog(`${ESC}]0;owned title${'\x07'}${ESC}]8;;https://evil.example${ESC}\\click${ESC}]8;;${ESC}\\ here\n`),
+    'click here\n',
+    'OSC titles and hyperlinks',
+  );
   assert.equal(sanitizeLog(`${ESC}P1$r${ESC}\\${ESC}_apc${ESC}\\${ESC}^pm${ESC}\\${ESC}Xsos${ESC}\\text\n`), 'text\n', 'DCS, APC, PM, SOS');
   assert.equal(sanitizeLog(`${ESC}#8${ESC}(0lqk${ESC}(B\n`), 'lqk\n', 'DECALN and charset switches');
   assert.equal(sanitizeLog('bell\x07 shift\x0e\x0f ff\x0c vt\x0b del\x7f nul\x00\ttab\n'), 'bell shift ff vt del nul\ttab\n');

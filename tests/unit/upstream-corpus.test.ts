@@ -19,8 +19,15 @@ function asWorkflow(text: string): string {
   return text;
 }
 
-const indent = (text: string, spaces: number) => text.split('\n').map((line) => (line ? ' '.repeat(spaces) + line : line)).join('\n');
-const yamlFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const indent = (text: string, spaces: number) =>
+  text
+    .split('\n')
+    .map((line) => (line ? ' '.repeat(spaces) + line : line))
+    .join('\n');
+const yamlFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
 /**
  * Verbatim examples Flowyard refuses on purpose, with the only kinds of error each may have. Everything else in
@@ -28,13 +35,25 @@ const yamlFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.y
  */
 const REFUSED: Record<string, { codes: string[]; why: string }> = {
   'cicd_plan-L364-deploy.yaml': { codes: ['provider_not_implemented'], why: 'deploys to AWS ECS; only the docker provider is implemented' },
-  'documentation-L550-set.yaml': { codes: ['unknown_step_reference'], why: 'reads a step "auth" that the fragment lacks (the upstream example is about a typo)' },
-  'example-data-sync-pipeline.yaml': { codes: ['unknown_module_type', 'not_implemented'], why: 'is an HTTP server application: upstream module types and application workflows Flowyard does not run' },
+  'documentation-L550-set.yaml': {
+    codes: ['unknown_step_reference'],
+    why: 'reads a step "auth" that the fragment lacks (the upstream example is about a typo)',
+  },
+  'example-data-sync-pipeline.yaml': {
+    codes: ['unknown_module_type', 'not_implemented'],
+    why: 'is an HTTP server application: upstream module types and application workflows Flowyard does not run',
+  },
   'example-openapi-jsonapi-articles.yaml': { codes: ['unknown_module_type'], why: 'is an HTTP server application' },
   'example-webhook-pipeline.yaml': { codes: ['unknown_module_type', 'not_implemented'], why: 'is an HTTP server application with application workflows' },
   'example-workflow-a-orders-with-branching.yaml': { codes: ['unknown_module_type', 'missing_field'], why: 'is a module graph application without pipelines' },
-  'example-workflow-b-fulfillment-with-branching.yaml': { codes: ['unknown_module_type', 'missing_field'], why: 'is a module graph application without pipelines' },
-  'example-workflow-c-notifications-with-branching.yaml': { codes: ['unknown_module_type', 'missing_field'], why: 'is a module graph application without pipelines' },
+  'example-workflow-b-fulfillment-with-branching.yaml': {
+    codes: ['unknown_module_type', 'missing_field'],
+    why: 'is a module graph application without pipelines',
+  },
+  'example-workflow-c-notifications-with-branching.yaml': {
+    codes: ['unknown_module_type', 'missing_field'],
+    why: 'is a module graph application without pipelines',
+  },
 };
 
 describe('upstream corpus: verbatim GoCodeAlone/workflow examples load', () => {
@@ -49,7 +68,10 @@ describe('upstream corpus: verbatim GoCodeAlone/workflow examples load', () => {
         return;
       }
       assert.equal(result.ok, false);
-      assert.deepEqual(errors.filter((e) => !refused.codes.includes(e.split(' ')[1]!.slice(0, -1))), []);
+      assert.deepEqual(
+        errors.filter((e) => !refused.codes.includes(e.split(' ')[1]!.slice(0, -1))),
+        [],
+      );
     });
   }
 
@@ -62,7 +84,10 @@ describe('upstream format written by hand: every in-scope step type with upstrea
   for (const file of yamlFiles(BY_HAND)) {
     test(file, () => {
       const result = buildWorkflow(readFileSync(join(BY_HAND, file)), file);
-      assert.deepEqual(result.diagnostics.filter((d) => d.severity === 'error'), []);
+      assert.deepEqual(
+        result.diagnostics.filter((d) => d.severity === 'error'),
+        [],
+      );
       assert.equal(result.ok, true);
     });
   }

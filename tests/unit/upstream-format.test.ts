@@ -74,10 +74,12 @@ describe('upstream format: field names normalised to the canonical ones', () => 
   });
 
   test('scan_sast: image, source_path, a list of one rule; scan_deps: source_path', () => {
-    const result = built(pipeline(
-      step('step.scan_sast', '{ scanner: SEMGREP, image: "sg:1", source_path: /workspace/src, rules: [".semgrep.yml"] }', 'a') +
-        step('step.scan_deps', '{ source_path: ./app }', 'b'),
-    ));
+    const result = built(
+      pipeline(
+        step('step.scan_sast', '{ scanner: SEMGREP, image: "sg:1", source_path: /workspace/src, rules: [".semgrep.yml"] }', 'a') +
+          step('step.scan_deps', '{ source_path: ./app }', 'b'),
+      ),
+    );
     assert.deepEqual(
       { scanner_image: configOf(result).scanner_image, paths: configOf(result).paths, rules: configOf(result).rules, scanner: configOf(result).scanner },
       { scanner_image: 'sg:1', paths: ['/workspace/src'], rules: '.semgrep.yml', scanner: 'semgrep' },
@@ -90,9 +92,18 @@ describe('upstream format: field names normalised to the canonical ones', () => 
     const result = buildWorkflow(pipeline(step('step.scan_sast', '{ rules: ["p/owasp-top-ten", "p/golang"], artifacts_out: { key: sast-report } }')));
     assert.equal(result.ok, true);
     const warnings = result.diagnostics.map((d) => `${d.severity} ${d.code}: ${d.message}`);
-    assert.ok(warnings.some((w) => /^warning unsupported_value: the runner gives Semgrep one rules file/.test(w)), warnings.join('\n'));
-    assert.ok(warnings.some((w) => /p\/owasp-top-ten, p\/golang come from the Semgrep registry/.test(w)), warnings.join('\n'));
-    assert.ok(warnings.some((w) => /sarif\/<step name>\.sarif/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /^warning unsupported_value: the runner gives Semgrep one rules file/.test(w)),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => /p\/owasp-top-ten, p\/golang come from the Semgrep registry/.test(w)),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => /sarif\/<step name>\.sarif/.test(w)),
+      warnings.join('\n'),
+    );
   });
 
   test('writing the upstream and the Flowyard name of one field is an error', () => {
@@ -102,11 +113,13 @@ describe('upstream format: field names normalised to the canonical ones', () => 
   });
 
   test('artifact_push: source_path is path, dest artifact_store is the default store, another dest a store module', () => {
-    const result = built(pipeline(
-      step('step.artifact_push', '{ source_path: /workspace/out/server, key: bin, dest: artifact_store }', 'a') +
-        step('step.artifact_push', '{ source_path: out, key: bin2, dest: bucket }', 'b'),
-      'modules:\n  - { name: bucket, type: artifact.store }\n',
-    ));
+    const result = built(
+      pipeline(
+        step('step.artifact_push', '{ source_path: /workspace/out/server, key: bin, dest: artifact_store }', 'a') +
+          step('step.artifact_push', '{ source_path: out, key: bin2, dest: bucket }', 'b'),
+        'modules:\n  - { name: bucket, type: artifact.store }\n',
+      ),
+    );
     assert.deepEqual(configOf(result, 0), { key: 'bin', path: '/workspace/out/server' });
     assert.deepEqual(configOf(result, 1), { key: 'bin2', path: 'out', store: 'bucket' });
     const [unknown] = errorsOf(pipeline(step('step.artifact_push', '{ source_path: out, key: k, dest: nowhere }')));
@@ -114,11 +127,13 @@ describe('upstream format: field names normalised to the canonical ones', () => 
   });
 
   test('artifact_pull: source and execution_id become from_run; a template id means the latest successful run', () => {
-    const result = buildWorkflow(pipeline(
-      step('step.artifact_pull', '{ source: previous_execution, execution_id: "12", key: k, dest: ./bin }', 'a') +
-        step('step.artifact_pull', '{ source: s3, execution_id: "{{.PreviousExecutionID}}", key: k }', 'b') +
-        step('step.artifact_pull', '{ source: previous_execution, key: k }', 'c'),
-    ));
+    const result = buildWorkflow(
+      pipeline(
+        step('step.artifact_pull', '{ source: previous_execution, execution_id: "12", key: k, dest: ./bin }', 'a') +
+          step('step.artifact_pull', '{ source: s3, execution_id: "{{.PreviousExecutionID}}", key: k }', 'b') +
+          step('step.artifact_pull', '{ source: previous_execution, key: k }', 'c'),
+      ),
+    );
     assert.equal(result.ok, true, JSON.stringify(result.diagnostics));
     const [a, b, c] = [0, 1, 2].map((i) => configOf(result as Built, i));
     assert.deepEqual([a!.from_run, b!.from_run, c!.from_run], [12, 'latest_success', undefined]);
@@ -147,10 +162,18 @@ describe('upstream format: field names normalised to the canonical ones', () => 
   });
 
   test("gate conditions that read upstream's <step>.<output> warn: only steps.<name>.<output> is ever set", () => {
-    const result = buildWorkflow(pipeline(step('step.scan_deps', '{}', 'scan') + step('step.gate', '{ auto_approve_conditions: ["scan.passed_gate == true", "tests.passed"] }', 'g')));
+    const result = buildWorkflow(
+      pipeline(step('step.scan_deps', '{}', 'scan') + step('step.gate', '{ auto_approve_conditions: ["scan.passed_gate == true", "tests.passed"] }', 'g')),
+    );
     assert.equal(result.ok, true);
     const warnings = result.diagnostics.filter((d) => d.code === 'unreadable_condition');
-    assert.deepEqual(warnings.map((d) => [d.severity, d.line, d.column]), [['warning', 9, 46], ['warning', 9, 74]]);
+    assert.deepEqual(
+      warnings.map((d) => [d.severity, d.line, d.column]),
+      [
+        ['warning', 9, 46],
+        ['warning', 9, 74],
+      ],
+    );
     assert.match(warnings[0]!.message, /condition reads scan.passed_gate, which is never set: .*; did you mean steps.scan.passed_gate\?/);
     assert.doesNotMatch(warnings[1]!.message, /did you mean/);
   });
@@ -161,18 +184,25 @@ describe('upstream format: field names normalised to the canonical ones', () => 
   });
 
   test('deploy: provider docker implies a target; percentages of replicas; other providers are refused', () => {
-    const result = built(pipeline(step('step.deploy', '{ environment: prod, image: app:1, provider: docker, replicas: 4, rolling: { max_surge: 25%, max_unavailable: 30% } }')));
+    const result = built(
+      pipeline(step('step.deploy', '{ environment: prod, image: app:1, provider: docker, replicas: 4, rolling: { max_surge: 25%, max_unavailable: 30% } }')),
+    );
     const config = configOf(result);
     assert.equal(config.target, 'docker-target');
     assert.deepEqual(config.rolling, { max_surge: 1, max_unavailable: 1 });
     assert.equal('provider' in config, false);
     assert.deepEqual(result.workflow.modules, [{ name: 'docker-target', type: 'deploy.target', config: { provider: 'docker' } }]);
-    assert.deepEqual(errorsOf(pipeline(step('step.deploy', '{ environment: prod, image: app, provider: aws_ecs }'))).map((d) => d.code), ['provider_not_implemented']);
+    assert.deepEqual(
+      errorsOf(pipeline(step('step.deploy', '{ environment: prod, image: app, provider: aws_ecs }'))).map((d) => d.code),
+      ['provider_not_implemented'],
+    );
     assert.match(errorsOf(pipeline(step('step.deploy', '{ environment: prod, image: app }')))[0]!.message, /missing required field "target"/);
   });
 
   test('requires.plugins as {name, version}, empty workflows and triggers mappings', () => {
-    const result = built(`requires:\n  plugins:\n    - name: pipeline-steps\n      version: ">=1"\n    - other\nworkflows: {}\ntriggers: {}\n${pipeline(step('step.log', '{ message: x }'))}`);
+    const result = built(
+      `requires:\n  plugins:\n    - name: pipeline-steps\n      version: ">=1"\n    - other\nworkflows: {}\ntriggers: {}\n${pipeline(step('step.log', '{ message: x }'))}`,
+    );
     assert.deepEqual(result.workflow.requires?.plugins, ['pipeline-steps', 'other']);
     assert.deepEqual(result.workflow.triggers, []);
     assert.equal('workflows' in result.workflow, false);
@@ -192,8 +222,17 @@ describe('upstream format: the step template function', () => {
   test('reads earlier steps by name, hyphens and all, and is checked like .steps references', () => {
     const steps = step('step.docker_build', '{ tags: [app] }', 'build-image') + step('step.log', `{ message: '{{ step "build-image" "image_id" }}' }`, 'show');
     assert.equal(built(pipeline(steps)).plan.pipelines[0]!.steps.length, 2);
-    const wrong = errorsOf(pipeline(step('step.docker_build', '{ tags: [app] }', 'build-image') + step('step.log', `{ message: '{{ step "build-image" "imageid" }} {{ step "later" "x" }}' }`, 'show') + step('step.log', '{ message: x }', 'later')));
-    assert.deepEqual(wrong.map((d) => d.code), ['unknown_output', 'later_step_reference']);
+    const wrong = errorsOf(
+      pipeline(
+        step('step.docker_build', '{ tags: [app] }', 'build-image') +
+          step('step.log', `{ message: '{{ step "build-image" "imageid" }} {{ step "later" "x" }}' }`, 'show') +
+          step('step.log', '{ message: x }', 'later'),
+      ),
+    );
+    assert.deepEqual(
+      wrong.map((d) => d.code),
+      ['unknown_output', 'later_step_reference'],
+    );
     assert.match(wrong[0]!.message, /did you mean "image_id"\?/);
     assert.deepEqual([wrong[1]!.line, wrong[1]!.column], [9, 67]);
   });
@@ -201,7 +240,9 @@ describe('upstream format: the step template function', () => {
 
 describe('upstream format: ${ } expressions are refused with the {{ }} form', () => {
   test('in skip_if, at the ${, with the translation', () => {
-    const yaml = pipeline(`      - name: s\n        type: step.log\n        skip_if: '\${ status == "inactive" && count > 0 }'\n        config: { message: x }\n`);
+    const yaml = pipeline(
+      `      - name: s\n        type: step.log\n        skip_if: '\${ status == "inactive" && count > 0 }'\n        config: { message: x }\n`,
+    );
     const [d] = errorsOf(yaml);
     assert.equal(d!.code, 'upstream_expression');
     assert.deepEqual([d!.line, d!.column], [6, 19]);
@@ -213,8 +254,14 @@ describe('upstream format: ${ } expressions are refused with the {{ }} form', ()
     assert.match(d!.message, /write \{\{ \.steps\.parse-request\.id \}\}/);
     assert.deepEqual(d!.fix, { replace: '{{ .steps.parse-request.id }}' });
     const all = errorsOf(pipeline(step('step.log', `{ message: 'a \${ x } b \${body.user}' }`)));
-    assert.deepEqual(all.map((e) => e.fix?.replace), ['{{ .x }}', '{{ .trigger.user }}']);
-    assert.deepEqual(all.map((e) => e.column), [31, 40]);
+    assert.deepEqual(
+      all.map((e) => e.fix?.replace),
+      ['{{ .x }}', '{{ .trigger.user }}'],
+    );
+    assert.deepEqual(
+      all.map((e) => e.column),
+      [31, 40],
+    );
   });
 
   test('an expression it cannot translate still gets the {{ }} hint; shell commands and ${{ are left alone', () => {
@@ -241,7 +288,11 @@ describe('every independent problem is reported at once', () => {
         config: { commands: ["true"] }
 `;
     const errors = errorsOf(yaml).map((d) => [d.line, d.code]);
-    assert.deepEqual(errors, [[6, 'invalid_cron'], [9, 'later_step_reference'], [13, 'missing_field']]);
+    assert.deepEqual(errors, [
+      [6, 'invalid_cron'],
+      [9, 'later_step_reference'],
+      [13, 'missing_field'],
+    ]);
   });
 
   test('a broken step still holds its name and position; duplicates and unknown modules are found too', () => {

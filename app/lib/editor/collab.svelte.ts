@@ -51,6 +51,7 @@ export class CollabSession {
     this.#provider.on('status', () => this.#updateState());
     this.#provider.on('sync', (isSynced: boolean) => {
       if (isSynced && !this.#binding) {
+        // eslint-disable-next-line svelte/prefer-svelte-reactivity -- y-monaco's own editor set, not UI state
         this.#binding = new MonacoBinding(this.#doc.getText(TEXT_NAME), model, new Set([codeEditor]), awareness);
         this.synced = true;
       }

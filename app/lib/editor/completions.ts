@@ -16,7 +16,15 @@ function loadStepTypes(): Promise<Map<string, StepTypeInfo>> {
 
 function kindOf(monaco: typeof Monaco, kind: TemplateSuggestion['kind']): Monaco.languages.CompletionItemKind {
   const kinds = monaco.languages.CompletionItemKind;
-  return { root: kinds.Module, step: kinds.Function, output: kinds.Field, field: kinds.Field, input: kinds.Variable, secret: kinds.Constant, meta: kinds.Property }[kind];
+  return {
+    root: kinds.Module,
+    step: kinds.Function,
+    output: kinds.Field,
+    field: kinds.Field,
+    input: kinds.Variable,
+    secret: kinds.Constant,
+    meta: kinds.Property,
+  }[kind];
 }
 
 /** A "did you mean" diagnostic's replacement, as the server sends it on the marker's `code`. */
@@ -53,7 +61,15 @@ export function registerWorkflowHelp(monaco: typeof Monaco, suffix: string): voi
       const range = new monaco.Range(position.lineNumber, position.column - path.partial.length, position.lineNumber, position.column);
       return {
         incomplete: false,
-        suggestions: found.map((s) => ({ label: s.label, kind: kindOf(monaco, s.kind), detail: s.detail, documentation: s.detail, insertText: s.label, range, sortText: `0${s.label}` })),
+        suggestions: found.map((s) => ({
+          label: s.label,
+          kind: kindOf(monaco, s.kind),
+          detail: s.detail,
+          documentation: s.detail,
+          insertText: s.label,
+          range,
+          sortText: `0${s.label}`,
+        })),
       };
     },
   });
@@ -65,7 +81,15 @@ export function registerWorkflowHelp(monaco: typeof Monaco, suffix: string): voi
       const actions = context.markers.flatMap((marker): Monaco.languages.CodeAction[] => {
         const fix = fixes.get(markerKey(marker, marker.message));
         if (!fix) return [];
-        return [{ title: fix.title, kind: 'quickfix', diagnostics: [marker], isPreferred: true, edit: { edits: [{ resource: model.uri, versionId: model.getVersionId(), textEdit: { range: marker, text: fix.replacement } }] } }];
+        return [
+          {
+            title: fix.title,
+            kind: 'quickfix',
+            diagnostics: [marker],
+            isPreferred: true,
+            edit: { edits: [{ resource: model.uri, versionId: model.getVersionId(), textEdit: { range: marker, text: fix.replacement } }] },
+          },
+        ];
       });
       return { actions, dispose: () => undefined };
     },

@@ -116,7 +116,12 @@ export function workflowOutline(source: string): WorkflowOutline {
 }
 
 /** Suggestions for the path at `offset` of the text the outline came from. */
-export function templateSuggestions(outline: WorkflowOutline, offset: number, segments: string[], stepTypes: ReadonlyMap<string, StepTypeInfo>): TemplateSuggestion[] {
+export function templateSuggestions(
+  outline: WorkflowOutline,
+  offset: number,
+  segments: string[],
+  stepTypes: ReadonlyMap<string, StepTypeInfo>,
+): TemplateSuggestion[] {
   const pipeline = outline.pipelines.find((p) => offset >= p.start && offset <= p.end);
   const current = pipeline?.steps.findIndex((step) => offset >= step.start && offset <= step.end) ?? -1;
   const earlier = pipeline ? (current >= 0 ? pipeline.steps.slice(0, current) : pipeline.steps) : [];

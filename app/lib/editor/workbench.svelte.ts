@@ -98,7 +98,9 @@ export class Workbench {
     monaco.editor.setModelMarkers(this.model, SERVER_MARKER_OWNER, markers);
     setQuickFixes(
       this.model,
-      result.diagnostics.flatMap((d, i) => (d.fix ? [{ range: markers[i]!, message: d.message, fix: { title: `Change to "${d.fix.replace}"`, replacement: d.fix.replace } }] : [])),
+      result.diagnostics.flatMap((d, i) =>
+        d.fix ? [{ range: markers[i]!, message: d.message, fix: { title: `Change to "${d.fix.replace}"`, replacement: d.fix.replace } }] : [],
+      ),
     );
   }
 }

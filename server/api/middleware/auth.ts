@@ -29,9 +29,7 @@ export const PUBLIC_API_PATHS: string[] = [
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function isPublicApiPath(path: string): boolean {
-  return PUBLIC_API_PATHS.some((pattern) =>
-    pattern.endsWith('/*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern,
-  );
+  return PUBLIC_API_PATHS.some((pattern) => (pattern.endsWith('/*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern));
 }
 
 export function setSessionCookie(c: Context<AppEnv>, token: string, expiresAt: Date): void {
@@ -52,12 +50,9 @@ export function sessionTokenOf(c: Context<AppEnv>): string | undefined {
   return getCookie(c, SESSION_COOKIE);
 }
 
-const errorResponse = (c: Context<AppEnv>, status: 401 | 403, code: string, message: string) =>
-  c.json({ error: { code, message } }, status);
+const errorResponse = (c: Context<AppEnv>, status: 401 | 403, code: string, message: string) => c.json({ error: { code, message } }, status);
 
-type Authentication =
-  | { ok: true; user: AuthUser; viaAdminToken: boolean }
-  | { ok: false; status: 401 | 403; code: string; message: string };
+type Authentication = { ok: true; user: AuthUser; viaAdminToken: boolean } | { ok: false; status: 401 | 403; code: string; message: string };
 
 /**
  * Who this request's credential belongs to, checked against the database now: unknown, expired, revoked
@@ -132,7 +127,11 @@ function isSameOriginRequest(c: Context<AppEnv>): boolean {
  */
 export function clientAddress(c: Context<AppEnv>): string {
   if (c.get('deps').config.trustProxy) {
-    const forwarded = (c.req.header('X-Forwarded-For') ?? '').split(',').map((part) => part.trim()).filter(Boolean).at(-1);
+    const forwarded = (c.req.header('X-Forwarded-For') ?? '')
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)
+      .at(-1);
     if (forwarded) return forwarded;
   }
   try {

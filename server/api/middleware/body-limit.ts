@@ -27,8 +27,7 @@ const describeBytes = (bytes: number) =>
 function limitTo(maxSize: number, what: string): MiddlewareHandler<AppEnv> {
   return bodyLimit({
     maxSize,
-    onError: (c) =>
-      c.json({ error: { code: 'too_large', message: `${what} are limited to ${describeBytes(maxSize)}; this one is larger` } }, 413),
+    onError: (c) => c.json({ error: { code: 'too_large', message: `${what} are limited to ${describeBytes(maxSize)}; this one is larger` } }, 413),
   });
 }
 

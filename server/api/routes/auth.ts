@@ -21,9 +21,7 @@ export const UserSchema = z
 
 const UserResponseSchema = z.object({ user: UserSchema });
 
-const LoginRequestSchema = z
-  .object({ email: z.string().min(1).max(320), password: z.string().min(1).max(1024) })
-  .openapi('LoginRequest');
+const LoginRequestSchema = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(1024) }).openapi('LoginRequest');
 
 const loginRoute = createRoute({
   method: 'post',

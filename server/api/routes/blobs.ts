@@ -8,7 +8,13 @@
 import { Hono, type Context, type Env } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { LocalBlobAccess } from '../../services/artifacts/local.ts';
-import { ArtifactIntegrityError, ArtifactRequestError, ArtifactStoreUnavailableError, assertStorageKey, contentDisposition } from '../../services/artifacts/store.ts';
+import {
+  ArtifactIntegrityError,
+  ArtifactRequestError,
+  ArtifactStoreUnavailableError,
+  assertStorageKey,
+  contentDisposition,
+} from '../../services/artifacts/store.ts';
 
 const INTEGRITY_STATUS = { missing: 400, too_large: 413, size_mismatch: 400, sha256_mismatch: 422 } as const;
 

@@ -19,7 +19,10 @@ const tags = ['environments'];
 const Params = z.object({ id: z.string().min(1).max(64) });
 const Approver = z
   .string()
-  .regex(new RegExp(`^(role:(${roles.join('|')})|[^@\\s:]+@[^@\\s]+)$`), `an approver is an e-mail address or one of ${roles.map((r) => `role:${r}`).join(', ')}`);
+  .regex(
+    new RegExp(`^(role:(${roles.join('|')})|[^@\\s:]+@[^@\\s]+)$`),
+    `an approver is an e-mail address or one of ${roles.map((r) => `role:${r}`).join(', ')}`,
+  );
 const ProviderSchema = z.enum(environmentProviders).openapi('EnvironmentProvider');
 const EnvironmentBody = z
   .object({
@@ -27,10 +30,26 @@ const EnvironmentBody = z
     provider: ProviderSchema,
     region: z.string().max(100).nullable().optional(),
     config: z.record(z.string(), z.unknown()).default({}),
-    secrets: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string().max(64 * 1024).nullable()).optional().openapi({ description: 'NAME → value to set, or null to delete; values are never returned' }),
-    protected: z.boolean().optional().openapi({ description: 'Only allowed workflows deploy here, with the approvers below; new environments are protected; left out on update: unchanged' }),
+    secrets: z
+      .record(
+        z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+        z
+          .string()
+          .max(64 * 1024)
+          .nullable(),
+      )
+      .optional()
+      .openapi({ description: 'NAME → value to set, or null to delete; values are never returned' }),
+    protected: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Only allowed workflows deploy here, with the approvers below; new environments are protected; left out on update: unchanged' }),
     allowedWorkflows: z.array(identifier).max(200).optional().openapi({ description: 'Workflow names allowed to deploy while protected' }),
-    approvers: z.array(Approver).max(100).optional().openapi({ description: 'E-mails or role:<role> whose approval (at the step.gate before the deploy) every deployment needs' }),
+    approvers: z
+      .array(Approver)
+      .max(100)
+      .optional()
+      .openapi({ description: 'E-mails or role:<role> whose approval (at the step.gate before the deploy) every deployment needs' }),
   })
   .openapi('EnvironmentInput');
 const EnvironmentSchema = z
@@ -59,7 +78,7 @@ const DeploymentSchema = z
     image: z.string(),
     version: z.string().nullable(),
     strategy: z.string(),
-    result: z.string().openapi({ description: 'deployed, rolled_back, failed, or the step\'s final state (cancelled, timed_out)' }),
+    result: z.string().openapi({ description: "deployed, rolled_back, failed, or the step's final state (cancelled, timed_out)" }),
     triggeredBy: z.string().nullable(),
     triggeredByEmail: z.string().nullable(),
     workflowName: z.string().nullable(),
@@ -67,25 +86,79 @@ const DeploymentSchema = z
     url: z.string().nullable().openapi({ description: 'Where the deployed version answers, when the deploy reported it' }),
     createdAt: z.string(),
   })
-  .openapi('Deployment', { description: 'One finished step.deploy in an environment\'s history' });
+  .openapi('Deployment', { description: "One finished step.deploy in an environment's history" });
 const errors = { 400: jsonContent(ApiErrorSchema, 'Malformed'), 404: jsonContent(ApiErrorSchema, 'No such environment') };
 const admin = requireRole('admin');
 
 const routes = {
-  list: createRoute({ method: 'get', path: '/', tags, summary: 'Environments (secret names only)', responses: { 200: jsonContent(z.object({ environments: z.array(EnvironmentSchema) }), 'Environments') } }),
-  create: createRoute({ method: 'post', path: '/', tags, summary: 'Create an environment', middleware: admin, request: { body: { ...jsonContent(EnvironmentBody, 'The environment'), required: true } }, responses: { 201: jsonContent(EnvironmentSchema, 'Created'), 409: jsonContent(ApiErrorSchema, 'Name taken'), ...errors } }),
-  get: createRoute({ method: 'get', path: '/{id}', tags, summary: 'One environment (secret names only)', request: { params: Params }, responses: { 200: jsonContent(EnvironmentSchema, 'The environment'), ...errors } }),
-  update: createRoute({ method: 'put', path: '/{id}', tags, summary: 'Update an environment; secrets are set or deleted by name', middleware: admin, request: { params: Params, body: { ...jsonContent(EnvironmentBody, 'The environment'), required: true } }, responses: { 200: jsonContent(EnvironmentSchema, 'Updated'), ...errors } }),
-  delete: createRoute({ method: 'delete', path: '/{id}', tags, summary: 'Delete an environment', middleware: admin, request: { params: Params }, responses: { 204: { description: 'Deleted' }, ...errors } }),
-  test: createRoute({ method: 'post', path: '/{id}/test', tags, summary: 'Really reach the target: engine ping, registry login, bucket access', middleware: [requireRole('editor')] as const, request: { params: Params }, responses: { 200: jsonContent(ConnectionTestSchema, 'The outcome'), ...errors } }),
-  deployments: createRoute({ method: 'get', path: '/{id}/deployments', tags, summary: 'Deploy history: who, version, strategy, result', request: { params: Params }, responses: { 200: jsonContent(z.object({ deployments: z.array(DeploymentSchema) }), 'History'), ...errors } }),
+  list: createRoute({
+    method: 'get',
+    path: '/',
+    tags,
+    summary: 'Environments (secret names only)',
+    responses: { 200: jsonContent(z.object({ environments: z.array(EnvironmentSchema) }), 'Environments') },
+  }),
+  create: createRoute({
+    method: 'post',
+    path: '/',
+    tags,
+    summary: 'Create an environment',
+    middleware: admin,
+    request: { body: { ...jsonContent(EnvironmentBody, 'The environment'), required: true } },
+    responses: { 201: jsonContent(EnvironmentSchema, 'Created'), 409: jsonContent(ApiErrorSchema, 'Name taken'), ...errors },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/{id}',
+    tags,
+    summary: 'One environment (secret names only)',
+    request: { params: Params },
+    responses: { 200: jsonContent(EnvironmentSchema, 'The environment'), ...errors },
+  }),
+  update: createRoute({
+    method: 'put',
+    path: '/{id}',
+    tags,
+    summary: 'Update an environment; secrets are set or deleted by name',
+    middleware: admin,
+    request: { params: Params, body: { ...jsonContent(EnvironmentBody, 'The environment'), required: true } },
+    responses: { 200: jsonContent(EnvironmentSchema, 'Updated'), ...errors },
+  }),
+  delete: createRoute({
+    method: 'delete',
+    path: '/{id}',
+    tags,
+    summary: 'Delete an environment',
+    middleware: admin,
+    request: { params: Params },
+    responses: { 204: { description: 'Deleted' }, ...errors },
+  }),
+  test: createRoute({
+    method: 'post',
+    path: '/{id}/test',
+    tags,
+    summary: 'Really reach the target: engine ping, registry login, bucket access',
+    middleware: [requireRole('editor')] as const,
+    request: { params: Params },
+    responses: { 200: jsonContent(ConnectionTestSchema, 'The outcome'), ...errors },
+  }),
+  deployments: createRoute({
+    method: 'get',
+    path: '/{id}/deployments',
+    tags,
+    summary: 'Deploy history: who, version, strategy, result',
+    request: { params: Params },
+    responses: { 200: jsonContent(z.object({ deployments: z.array(DeploymentSchema) }), 'History'), ...errors },
+  }),
 };
 
 export const environmentRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.list, async (c) => c.json({ environments: (await listEnvironments(c.get('deps').db, c.get('deps').secretsKey)).map(iso) }, 200))
   .openapi(routes.create, async (c) => c.json(iso(await createEnvironment(c.get('deps').db, c.get('deps').secretsKey, c.req.valid('json'))), 201))
   .openapi(routes.get, async (c) => c.json(iso(await getEnvironment(c.get('deps').db, c.get('deps').secretsKey, c.req.valid('param').id)), 200))
-  .openapi(routes.update, async (c) => c.json(iso(await updateEnvironment(c.get('deps').db, c.get('deps').secretsKey, c.req.valid('param').id, c.req.valid('json'))), 200))
+  .openapi(routes.update, async (c) =>
+    c.json(iso(await updateEnvironment(c.get('deps').db, c.get('deps').secretsKey, c.req.valid('param').id, c.req.valid('json'))), 200),
+  )
   .openapi(routes.delete, async (c) => {
     await deleteEnvironment(c.get('deps').db, c.req.valid('param').id);
     return c.body(null, 204);

@@ -24,6 +24,9 @@ const rerun = createRoute({
 });
 
 export const rerunRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(rerun, async (c) => {
-  const run = await rerunRun(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, { fromFailed: c.req.valid('json')?.fromFailed ?? false, userId: c.get('user').id });
+  const run = await rerunRun(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, {
+    fromFailed: c.req.valid('json')?.fromFailed ?? false,
+    userId: c.get('user').id,
+  });
   return c.json(runBody(run), 201);
 });

@@ -10,9 +10,14 @@ const wholeLog = createRoute({
   method: 'get',
   path: '/runs/{id}/log',
   tags: ['runs'],
-  summary: "The whole run's log as raw text: every step's log in run order under a heading; with tail_lines only its last lines (X-Log-Truncated: 1 when earlier lines were left out)",
+  summary:
+    "The whole run's log as raw text: every step's log in run order under a heading; with tail_lines only its last lines (X-Log-Truncated: 1 when earlier lines were left out)",
   request: { params: z.object({ id: z.string().min(1).max(64) }), query: z.object({ tail_lines: z.coerce.number().int().min(1).max(1_000_000).optional() }) },
-  responses: { 200: { description: 'The log', content: { 'text/plain': { schema: z.string() } } }, 400: jsonContent(ApiErrorSchema, 'Malformed request'), 404: jsonContent(ApiErrorSchema, 'Not found') },
+  responses: {
+    200: { description: 'The log', content: { 'text/plain': { schema: z.string() } } },
+    400: jsonContent(ApiErrorSchema, 'Malformed request'),
+    404: jsonContent(ApiErrorSchema, 'Not found'),
+  },
 });
 
 async function respondWithRunLog(c: Context<AppEnv>, runId: string, tailLines: number | undefined): Promise<Response> {

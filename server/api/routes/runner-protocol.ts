@@ -12,7 +12,11 @@ import { decodeBase64 } from '../base64.ts';
 
 const POLL_INTERVAL_MS = 250;
 const body = <T extends z.ZodType>(schema: T, description: string) => ({ body: { ...jsonContent(schema, description), required: true } });
-const errors = { 400: jsonContent(ApiErrorSchema, 'Malformed request'), 401: jsonContent(ApiErrorSchema, 'Bad runner token'), 409: jsonContent(ApiErrorSchema, 'Job not held by this runner') };
+const errors = {
+  400: jsonContent(ApiErrorSchema, 'Malformed request'),
+  401: jsonContent(ApiErrorSchema, 'Bad runner token'),
+  409: jsonContent(ApiErrorSchema, 'Job not held by this runner'),
+};
 const tags = ['runner protocol v1'];
 const authed = requireRunner;
 const method = <M extends 'GET' | 'POST'>(name: M) => name.toLowerCase() as Lowercase<M>;
@@ -28,26 +32,137 @@ const sameProtocol: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const { register, heartbeat, claim, renewLease: lease, awaitCancel, reportStep: step, appendLogs, artifactUploadUrl, commitArtifact: commit, artifactDownloadUrl, release, done } = table;
+const {
+  register,
+  heartbeat,
+  claim,
+  renewLease: lease,
+  awaitCancel,
+  reportStep: step,
+  appendLogs,
+  artifactUploadUrl,
+  commitArtifact: commit,
+  artifactDownloadUrl,
+  release,
+  done,
+} = table;
 
 /** Each route is the table's entry (method, path, schemas) plus what only the server knows: summary, auth, statuses. */
 const routes = {
   register: createRoute({
-    method: method(register.method), path: register.path, tags, middleware: sameProtocol, summary: 'Exchange a registration token for a runner token (shown once); a one-time token is spent',
+    method: method(register.method),
+    path: register.path,
+    tags,
+    middleware: sameProtocol,
+    summary: 'Exchange a registration token for a runner token (shown once); a one-time token is spent',
     request: body(register.request, 'Runner identity and the protocol it speaks'),
-    responses: { 201: jsonContent(register.response, 'Registered'), ...errors, 400: jsonContent(ApiErrorSchema, 'Malformed request, or a runner of another protocol (code protocol_version)'), 401: jsonContent(ApiErrorSchema, 'Registration token unknown, expired, revoked or used'), 403: jsonContent(ApiErrorSchema, 'Labels the registration token does not grant') },
+    responses: {
+      201: jsonContent(register.response, 'Registered'),
+      ...errors,
+      400: jsonContent(ApiErrorSchema, 'Malformed request, or a runner of another protocol (code protocol_version)'),
+      401: jsonContent(ApiErrorSchema, 'Registration token unknown, expired, revoked or used'),
+      403: jsonContent(ApiErrorSchema, 'Labels the registration token does not grant'),
+    },
   }),
-  heartbeat: createRoute({ method: method(heartbeat.method), path: heartbeat.path, tags, middleware: authed, summary: 'Report liveness; learn which running jobs were cancelled', request: body(heartbeat.request, 'Jobs running here'), responses: { 200: jsonContent(heartbeat.response, 'Jobs to cancel'), ...errors } }),
-  claim: createRoute({ method: method(claim.method), path: claim.path, tags, middleware: authed, summary: 'Long-poll for a job matching this runner\'s labels', request: body(claim.request, 'How long to wait'), responses: { 200: jsonContent(claim.response, 'A job, leased to this runner'), 204: { description: 'No job within the wait' }, ...errors } }),
-  lease: createRoute({ method: method(lease.method), path: lease.path, tags, middleware: authed, summary: 'Renew the lease on a job', request: { params: lease.params }, responses: { 200: jsonContent(lease.response, 'Renewed'), ...errors } }),
-  waitCancel: createRoute({ method: method(awaitCancel.method), path: awaitCancel.path, tags, middleware: authed, summary: 'Long-poll until the job is cancelled (or the wait ends)', request: { params: awaitCancel.params, query: awaitCancel.query }, responses: { 200: jsonContent(awaitCancel.response, 'Whether a cancel is pending'), ...errors } }),
-  step: createRoute({ method: method(step.method), path: step.path, tags, middleware: authed, summary: 'Report a step\'s state, exit code and outputs', request: { params: step.params, ...body(step.request, 'Step state') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
-  logs: createRoute({ method: method(appendLogs.method), path: appendLogs.path, tags, middleware: authed, summary: 'Append numbered log chunks; re-sent chunks are ignored', request: { params: appendLogs.params, ...body(appendLogs.request, 'Chunks') }, responses: { 200: jsonContent(appendLogs.response, 'Stored'), ...errors } }),
-  uploadUrl: createRoute({ method: method(artifactUploadUrl.method), path: artifactUploadUrl.path, tags, middleware: authed, summary: 'A signed URL to upload an artifact of this job\'s run', request: { params: artifactUploadUrl.params, ...body(artifactUploadUrl.request, 'Key, size and SHA-256') }, responses: { 200: jsonContent(artifactUploadUrl.response, 'Where to PUT the bytes'), ...errors } }),
-  commit: createRoute({ method: method(commit.method), path: commit.path, tags, middleware: authed, summary: 'Record an uploaded artifact once its size and SHA-256 check out', request: { params: commit.params, ...body(commit.request, 'Key, size and SHA-256') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
-  downloadUrl: createRoute({ method: method(artifactDownloadUrl.method), path: artifactDownloadUrl.path, tags, middleware: authed, summary: 'A signed URL to download an artifact of this run or an earlier one', request: { params: artifactDownloadUrl.params, ...body(artifactDownloadUrl.request, 'Key and optional run') }, responses: { 200: jsonContent(artifactDownloadUrl.response, 'Where to GET the bytes'), ...errors } }),
-  release: createRoute({ method: method(release.method), path: release.path, tags, middleware: authed, summary: 'Hand a job back (runner shutting down); it is queued again', request: { params: release.params }, responses: { 204: { description: 'Requeued' }, ...errors } }),
-  done: createRoute({ method: method(done.method), path: done.path, tags, middleware: authed, summary: 'Finish the job with its result', request: { params: done.params, ...body(done.request, 'Result') }, responses: { 204: { description: 'Recorded' }, ...errors } }),
+  heartbeat: createRoute({
+    method: method(heartbeat.method),
+    path: heartbeat.path,
+    tags,
+    middleware: authed,
+    summary: 'Report liveness; learn which running jobs were cancelled',
+    request: body(heartbeat.request, 'Jobs running here'),
+    responses: { 200: jsonContent(heartbeat.response, 'Jobs to cancel'), ...errors },
+  }),
+  claim: createRoute({
+    method: method(claim.method),
+    path: claim.path,
+    tags,
+    middleware: authed,
+    summary: "Long-poll for a job matching this runner's labels",
+    request: body(claim.request, 'How long to wait'),
+    responses: { 200: jsonContent(claim.response, 'A job, leased to this runner'), 204: { description: 'No job within the wait' }, ...errors },
+  }),
+  lease: createRoute({
+    method: method(lease.method),
+    path: lease.path,
+    tags,
+    middleware: authed,
+    summary: 'Renew the lease on a job',
+    request: { params: lease.params },
+    responses: { 200: jsonContent(lease.response, 'Renewed'), ...errors },
+  }),
+  waitCancel: createRoute({
+    method: method(awaitCancel.method),
+    path: awaitCancel.path,
+    tags,
+    middleware: authed,
+    summary: 'Long-poll until the job is cancelled (or the wait ends)',
+    request: { params: awaitCancel.params, query: awaitCancel.query },
+    responses: { 200: jsonContent(awaitCancel.response, 'Whether a cancel is pending'), ...errors },
+  }),
+  step: createRoute({
+    method: method(step.method),
+    path: step.path,
+    tags,
+    middleware: authed,
+    summary: "Report a step's state, exit code and outputs",
+    request: { params: step.params, ...body(step.request, 'Step state') },
+    responses: { 204: { description: 'Recorded' }, ...errors },
+  }),
+  logs: createRoute({
+    method: method(appendLogs.method),
+    path: appendLogs.path,
+    tags,
+    middleware: authed,
+    summary: 'Append numbered log chunks; re-sent chunks are ignored',
+    request: { params: appendLogs.params, ...body(appendLogs.request, 'Chunks') },
+    responses: { 200: jsonContent(appendLogs.response, 'Stored'), ...errors },
+  }),
+  uploadUrl: createRoute({
+    method: method(artifactUploadUrl.method),
+    path: artifactUploadUrl.path,
+    tags,
+    middleware: authed,
+    summary: "A signed URL to upload an artifact of this job's run",
+    request: { params: artifactUploadUrl.params, ...body(artifactUploadUrl.request, 'Key, size and SHA-256') },
+    responses: { 200: jsonContent(artifactUploadUrl.response, 'Where to PUT the bytes'), ...errors },
+  }),
+  commit: createRoute({
+    method: method(commit.method),
+    path: commit.path,
+    tags,
+    middleware: authed,
+    summary: 'Record an uploaded artifact once its size and SHA-256 check out',
+    request: { params: commit.params, ...body(commit.request, 'Key, size and SHA-256') },
+    responses: { 204: { description: 'Recorded' }, ...errors },
+  }),
+  downloadUrl: createRoute({
+    method: method(artifactDownloadUrl.method),
+    path: artifactDownloadUrl.path,
+    tags,
+    middleware: authed,
+    summary: 'A signed URL to download an artifact of this run or an earlier one',
+    request: { params: artifactDownloadUrl.params, ...body(artifactDownloadUrl.request, 'Key and optional run') },
+    responses: { 200: jsonContent(artifactDownloadUrl.response, 'Where to GET the bytes'), ...errors },
+  }),
+  release: createRoute({
+    method: method(release.method),
+    path: release.path,
+    tags,
+    middleware: authed,
+    summary: 'Hand a job back (runner shutting down); it is queued again',
+    request: { params: release.params },
+    responses: { 204: { description: 'Requeued' }, ...errors },
+  }),
+  done: createRoute({
+    method: method(done.method),
+    path: done.path,
+    tags,
+    middleware: authed,
+    summary: 'Finish the job with its result',
+    request: { params: done.params, ...body(done.request, 'Result') },
+    responses: { 204: { description: 'Recorded' }, ...errors },
+  }),
 };
 
 export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -66,7 +181,9 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
       await events.next('job.queued', Math.min(POLL_INTERVAL_MS * 4, deadline - Date.now()));
     }
   })
-  .openapi(routes.lease, async (c) => c.json(await renewLease(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.get('deps').config.leaseMs), 200))
+  .openapi(routes.lease, async (c) =>
+    c.json(await renewLease(c.get('deps').db, c.get('runner'), c.req.valid('param').jobId, c.get('deps').config.leaseMs), 200),
+  )
   .openapi(routes.waitCancel, async (c) => {
     const { db, events } = c.get('deps');
     const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);

@@ -10,16 +10,33 @@ import { runnerInstallCommand } from '../../services/runner-install.ts';
 const tags = ['runners'];
 const RunnerSchema = z
   .object({
-    id: z.string(), name: z.string(), labels: z.array(z.string()), capacity: z.number().int(), version: z.string(),
-    createdAt: z.string(), lastSeenAt: z.string().nullable(), online: z.boolean(),
+    id: z.string(),
+    name: z.string(),
+    labels: z.array(z.string()),
+    capacity: z.number().int(),
+    version: z.string(),
+    createdAt: z.string(),
+    lastSeenAt: z.string().nullable(),
+    online: z.boolean(),
     currentJobs: z.array(z.object({ jobId: z.string(), runId: z.string() })),
   })
   .openapi('Runner');
-const Label = z.string().trim().min(1).max(50).regex(/^[^\s,]+$/, 'a label has no spaces or commas');
+const Label = z
+  .string()
+  .trim()
+  .min(1)
+  .max(50)
+  .regex(/^[^\s,]+$/, 'a label has no spaces or commas');
 const RegistrationTokenSchema = z
   .object({
-    id: z.string(), description: z.string(), labels: z.array(z.string()), reusable: z.boolean(),
-    createdAt: z.string(), expiresAt: z.string().nullable(), usedAt: z.string().nullable(), revokedAt: z.string().nullable(),
+    id: z.string(),
+    description: z.string(),
+    labels: z.array(z.string()),
+    reusable: z.boolean(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    usedAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
     state: z.enum(['active', 'used', 'expired', 'revoked']),
   })
   .openapi('RunnerRegistrationToken');
@@ -36,21 +53,49 @@ const CreatedRegistrationTokenSchema = z
 const TokenParams = z.object({ id: z.string().min(1).max(64) });
 
 const routes = {
-  list: createRoute({ method: 'get', path: '/runners', tags, summary: 'Registered runners with their state', responses: { 200: jsonContent(z.object({ runners: z.array(RunnerSchema) }), 'Runners') } }),
+  list: createRoute({
+    method: 'get',
+    path: '/runners',
+    tags,
+    summary: 'Registered runners with their state',
+    responses: { 200: jsonContent(z.object({ runners: z.array(RunnerSchema) }), 'Runners') },
+  }),
   revoke: createRoute({
-    method: 'delete', path: '/runners/{id}', tags, summary: 'Revoke a runner; its token is refused at once', middleware: [requireRole('admin')] as const,
-    request: { params: z.object({ id: z.string() }) }, responses: { 204: { description: 'Revoked' }, 404: jsonContent(ApiErrorSchema, 'No such runner') },
+    method: 'delete',
+    path: '/runners/{id}',
+    tags,
+    summary: 'Revoke a runner; its token is refused at once',
+    middleware: [requireRole('admin')] as const,
+    request: { params: z.object({ id: z.string() }) },
+    responses: { 204: { description: 'Revoked' }, 404: jsonContent(ApiErrorSchema, 'No such runner') },
   }),
   createToken: createRoute({
-    method: 'post', path: '/runner-tokens', tags, summary: 'Create a registration token for new runners (shown once)', middleware: [requireRole('admin')] as const,
+    method: 'post',
+    path: '/runner-tokens',
+    tags,
+    summary: 'Create a registration token for new runners (shown once)',
+    middleware: [requireRole('admin')] as const,
     request: {
       body: {
         ...jsonContent(
           z.object({
             description: z.string().max(200).optional(),
-            expiresInHours: z.number().int().min(1).max(24 * 365).optional().openapi({ description: 'Lifetime; 24 hours when absent' }),
-            labels: z.array(Label).max(50).optional().openapi({ description: 'The only labels runners registered with it may have; none lets the runner choose' }),
-            reusable: z.boolean().optional().openapi({ description: 'Registers any number of runners until it expires (fleets); one registration when absent' }),
+            expiresInHours: z
+              .number()
+              .int()
+              .min(1)
+              .max(24 * 365)
+              .optional()
+              .openapi({ description: 'Lifetime; 24 hours when absent' }),
+            labels: z
+              .array(Label)
+              .max(50)
+              .optional()
+              .openapi({ description: 'The only labels runners registered with it may have; none lets the runner choose' }),
+            reusable: z
+              .boolean()
+              .optional()
+              .openapi({ description: 'Registers any number of runners until it expires (fleets); one registration when absent' }),
           }),
           'Token options',
         ),
@@ -62,12 +107,21 @@ const routes = {
     },
   }),
   listTokens: createRoute({
-    method: 'get', path: '/runner-tokens', tags, summary: 'Registration tokens (never their secret) and their state', middleware: [requireRole('admin')] as const,
+    method: 'get',
+    path: '/runner-tokens',
+    tags,
+    summary: 'Registration tokens (never their secret) and their state',
+    middleware: [requireRole('admin')] as const,
     responses: { 200: jsonContent(z.object({ tokens: z.array(RegistrationTokenSchema) }), 'Registration tokens') },
   }),
   revokeToken: createRoute({
-    method: 'delete', path: '/runner-tokens/{id}', tags, summary: 'Revoke a registration token; registering with it is refused at once', middleware: [requireRole('admin')] as const,
-    request: { params: TokenParams }, responses: { 204: { description: 'Revoked' }, 404: jsonContent(ApiErrorSchema, 'No such token, or already revoked') },
+    method: 'delete',
+    path: '/runner-tokens/{id}',
+    tags,
+    summary: 'Revoke a registration token; registering with it is refused at once',
+    middleware: [requireRole('admin')] as const,
+    request: { params: TokenParams },
+    responses: { 204: { description: 'Revoked' }, 404: jsonContent(ApiErrorSchema, 'No such token, or already revoked') },
   }),
 };
 
@@ -82,7 +136,10 @@ export const runnerRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const labels = created.labels.length ? created.labels.join(',') : 'linux,docker';
     const version = await (await import('../../services/package-tarball.ts')).packageVersion();
     const command = runnerInstallCommand(c.get('deps').config.publicUrl, version, created.token, labels);
-    return c.json({ id: created.id, token: created.token, expiresAt: created.expiresAt.toISOString(), labels: created.labels, reusable: created.reusable, command }, 201);
+    return c.json(
+      { id: created.id, token: created.token, expiresAt: created.expiresAt.toISOString(), labels: created.labels, reusable: created.reusable, command },
+      201,
+    );
   })
   .openapi(routes.listTokens, async (c) => c.json({ tokens: (await listRegistrationTokens(c.get('deps').db)).map(iso) }, 200))
   .openapi(routes.revokeToken, async (c) => {

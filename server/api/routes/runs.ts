@@ -16,12 +16,30 @@ const tags = ['runs'];
 
 const routes = {
   create: createRoute({
-    method: 'post', path: '/workflows/{id}/runs', tags, summary: 'Start a run of the active version (manual trigger)', middleware: [requireRole('editor')] as const,
-    request: { params: RunParams, body: { ...jsonContent(z.object({ pipeline: z.string().optional(), inputs: z.record(z.string(), z.unknown()).default({}) }), 'Pipeline and inputs'), required: false } },
-    responses: { 201: jsonContent(RunSchema, 'Queued'), 409: jsonContent(ApiErrorSchema, 'Not published'), 422: jsonContent(ApiErrorSchema, 'Bad inputs'), ...errors },
+    method: 'post',
+    path: '/workflows/{id}/runs',
+    tags,
+    summary: 'Start a run of the active version (manual trigger)',
+    middleware: [requireRole('editor')] as const,
+    request: {
+      params: RunParams,
+      body: {
+        ...jsonContent(z.object({ pipeline: z.string().optional(), inputs: z.record(z.string(), z.unknown()).default({}) }), 'Pipeline and inputs'),
+        required: false,
+      },
+    },
+    responses: {
+      201: jsonContent(RunSchema, 'Queued'),
+      409: jsonContent(ApiErrorSchema, 'Not published'),
+      422: jsonContent(ApiErrorSchema, 'Bad inputs'),
+      ...errors,
+    },
   }),
   list: createRoute({
-    method: 'get', path: '/workflows/{id}/runs', tags, summary: 'Runs of a workflow, newest first, paged by run number',
+    method: 'get',
+    path: '/workflows/{id}/runs',
+    tags,
+    summary: 'Runs of a workflow, newest first, paged by run number',
     request: {
       params: RunParams,
       query: z.object({
@@ -33,36 +51,80 @@ const routes = {
     },
     responses: { 200: jsonContent(z.object({ runs: z.array(RunSummarySchema), nextBefore: z.number().int().nullable() }), 'A page of runs'), ...errors },
   }),
-  get: createRoute({ method: 'get', path: '/runs/{id}', tags, summary: 'A run with its steps and jobs', request: { params: RunParams }, responses: { 200: jsonContent(RunSchema, 'The run'), ...errors } }),
+  get: createRoute({
+    method: 'get',
+    path: '/runs/{id}',
+    tags,
+    summary: 'A run with its steps and jobs',
+    request: { params: RunParams },
+    responses: { 200: jsonContent(RunSchema, 'The run'), ...errors },
+  }),
   cancel: createRoute({
-    method: 'post', path: '/runs/{id}/cancel', tags, summary: 'Cancel a queued or running run', middleware: [requireRole('editor')] as const,
-    request: { params: RunParams }, responses: { 200: jsonContent(RunSchema, 'Cancelled or cancelling'), 409: jsonContent(ApiErrorSchema, 'Already finished'), ...errors },
+    method: 'post',
+    path: '/runs/{id}/cancel',
+    tags,
+    summary: 'Cancel a queued or running run',
+    middleware: [requireRole('editor')] as const,
+    request: { params: RunParams },
+    responses: { 200: jsonContent(RunSchema, 'Cancelled or cancelling'), 409: jsonContent(ApiErrorSchema, 'Already finished'), ...errors },
   }),
   artifacts: createRoute({
-    method: 'get', path: '/runs/{id}/artifacts', tags, summary: 'Artifacts of a run with size and SHA-256', request: { params: RunParams },
+    method: 'get',
+    path: '/runs/{id}/artifacts',
+    tags,
+    summary: 'Artifacts of a run with size and SHA-256',
+    request: { params: RunParams },
     responses: { 200: jsonContent(z.object({ artifacts: z.array(ArtifactSchema) }), 'Artifacts'), ...errors },
   }),
   artifactDownload: createRoute({
-    method: 'get', path: '/runs/{id}/artifacts/download', tags, summary: 'Redirects to a short-lived signed URL for the artifact (a tar file)',
-    request: { params: RunParams, query: z.object({ key: z.string().min(1).max(200) }) }, responses: { 302: { description: 'To the signed URL' }, ...errors },
+    method: 'get',
+    path: '/runs/{id}/artifacts/download',
+    tags,
+    summary: 'Redirects to a short-lived signed URL for the artifact (a tar file)',
+    request: { params: RunParams, query: z.object({ key: z.string().min(1).max(200) }) },
+    responses: { 302: { description: 'To the signed URL' }, ...errors },
   }),
   decide: createRoute({
-    method: 'post', path: '/runs/{id}/gates/{step}/{decision}', tags, summary: 'Approve or reject a waiting gate (listed approvers only); every decision is recorded',
-    request: { params: RunParams.extend({ step: z.string().min(1), decision: z.enum(['approve', 'reject']) }), body: { ...jsonContent(z.object({ comment: z.string().max(2000).default('') }), 'Why'), required: false } },
-    responses: { 200: jsonContent(RunSchema, 'The run after the decision'), 403: jsonContent(ApiErrorSchema, 'Not an approver'), 409: jsonContent(ApiErrorSchema, 'Not waiting'), ...errors },
+    method: 'post',
+    path: '/runs/{id}/gates/{step}/{decision}',
+    tags,
+    summary: 'Approve or reject a waiting gate (listed approvers only); every decision is recorded',
+    request: {
+      params: RunParams.extend({ step: z.string().min(1), decision: z.enum(['approve', 'reject']) }),
+      body: { ...jsonContent(z.object({ comment: z.string().max(2000).default('') }), 'Why'), required: false },
+    },
+    responses: {
+      200: jsonContent(RunSchema, 'The run after the decision'),
+      403: jsonContent(ApiErrorSchema, 'Not an approver'),
+      409: jsonContent(ApiErrorSchema, 'Not waiting'),
+      ...errors,
+    },
   }),
   logs: createRoute({
-    method: 'get', path: '/runs/{id}/logs', tags,
+    method: 'get',
+    path: '/runs/{id}/logs',
+    tags,
     summary: 'A step log: text/event-stream (live, resumable with Last-Event-ID) when asked for, raw text otherwise',
     request: { params: RunParams, query: z.object({ step: z.string().min(1), tail_lines: z.coerce.number().int().min(1).max(1_000_000).optional() }) },
-    responses: { 200: { description: 'Log as SSE (event id = chunk sequence) or text/plain', content: { 'text/plain': { schema: z.string() }, 'text/event-stream': { schema: z.string() } } }, ...errors },
+    responses: {
+      200: {
+        description: 'Log as SSE (event id = chunk sequence) or text/plain',
+        content: { 'text/plain': { schema: z.string() }, 'text/event-stream': { schema: z.string() } },
+      },
+      ...errors,
+    },
   }),
 };
 
 export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
     const body = c.req.valid('json') ?? { inputs: {} };
-    const run = await createRun(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, { pipeline: body.pipeline, inputs: body.inputs, triggerType: 'manual', triggeredBy: c.get('user').id });
+    const run = await createRun(c.get('deps').db, c.get('deps').events, c.req.valid('param').id, {
+      pipeline: body.pipeline,
+      inputs: body.inputs,
+      triggerType: 'manual',
+      triggeredBy: c.get('user').id,
+    });
     return c.json(runBody(run), 201);
   })
   .openapi(routes.list, async (c) => {
@@ -80,7 +142,10 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     await decideGate(db, events, id, step, decision === 'approve' ? 'approved' : 'rejected', c.get('user'), c.req.valid('json')?.comment ?? '', secretsKey);
     return c.json(runBody(await getRun(db, id)), 200);
   })
-  .openapi(routes.logs, async (c) => (await respondWithStepLog(c, c.req.valid('param').id, c.req.valid('query').step, c.req.valid('query').tail_lines)) as never)
+  .openapi(
+    routes.logs,
+    async (c) => (await respondWithStepLog(c, c.req.valid('param').id, c.req.valid('query').step, c.req.valid('query').tail_lines)) as never,
+  )
   .openapi(routes.artifacts, async (c) => {
     const { db } = c.get('deps');
     await getRun(db, c.req.valid('param').id);

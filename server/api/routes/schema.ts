@@ -36,7 +36,9 @@ const stepTypesRoute = createRoute({
 const stepTypeSummaries = stepTypes.map((def) => ({
   type: def.type,
   description: def.description,
-  outputs: Object.fromEntries(Object.entries(def.outputs).map(([name, output]) => [name, { description: output.description, ...(output.fields ? { fields: [...output.fields] } : {}) }])),
+  outputs: Object.fromEntries(
+    Object.entries(def.outputs).map(([name, output]) => [name, { description: output.description, ...(output.fields ? { fields: [...output.fields] } : {}) }]),
+  ),
   dynamicOutputs: def.dynamicOutputs ?? false,
 }));
 

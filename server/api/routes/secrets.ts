@@ -13,13 +13,49 @@ const Params = z.object({ id: z.string().min(1).max(64) });
 const NamedParams = Params.extend({ name: secretName });
 
 const routes = {
-  list: createRoute({ method: 'get', path: '/workflows/{id}/secrets', tags, summary: 'Secret names (values are write-only)', request: { params: Params }, responses: { 200: jsonContent(z.object({ secrets: z.array(z.object({ name: z.string(), updatedAt: z.string() })) }), 'Names'), 404: jsonContent(ApiErrorSchema, 'No such workflow') } }),
+  list: createRoute({
+    method: 'get',
+    path: '/workflows/{id}/secrets',
+    tags,
+    summary: 'Secret names (values are write-only)',
+    request: { params: Params },
+    responses: {
+      200: jsonContent(z.object({ secrets: z.array(z.object({ name: z.string(), updatedAt: z.string() })) }), 'Names'),
+      404: jsonContent(ApiErrorSchema, 'No such workflow'),
+    },
+  }),
   put: createRoute({
-    method: 'put', path: '/workflows/{id}/secrets/{name}', tags, summary: 'Set a secret; stored encrypted, never returned', middleware: [requireRole('editor')] as const,
-    request: { params: NamedParams, body: { ...jsonContent(z.object({ value: z.string().min(1).max(64 * 1024) }), 'The value'), required: true } },
+    method: 'put',
+    path: '/workflows/{id}/secrets/{name}',
+    tags,
+    summary: 'Set a secret; stored encrypted, never returned',
+    middleware: [requireRole('editor')] as const,
+    request: {
+      params: NamedParams,
+      body: {
+        ...jsonContent(
+          z.object({
+            value: z
+              .string()
+              .min(1)
+              .max(64 * 1024),
+          }),
+          'The value',
+        ),
+        required: true,
+      },
+    },
     responses: { 204: { description: 'Stored' }, 400: jsonContent(ApiErrorSchema, 'Malformed'), 404: jsonContent(ApiErrorSchema, 'No such workflow') },
   }),
-  delete: createRoute({ method: 'delete', path: '/workflows/{id}/secrets/{name}', tags, summary: 'Delete a secret', middleware: [requireRole('editor')] as const, request: { params: NamedParams }, responses: { 204: { description: 'Deleted' }, 404: jsonContent(ApiErrorSchema, 'No such secret') } }),
+  delete: createRoute({
+    method: 'delete',
+    path: '/workflows/{id}/secrets/{name}',
+    tags,
+    summary: 'Delete a secret',
+    middleware: [requireRole('editor')] as const,
+    request: { params: NamedParams },
+    responses: { 204: { description: 'Deleted' }, 404: jsonContent(ApiErrorSchema, 'No such secret') },
+  }),
 };
 
 export const secretRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

@@ -27,25 +27,65 @@ export const DEFAULT_SHARE_HOURS = 24 * 7;
 
 const routes = {
   create: createRoute({
-    method: 'post', path: '/runs/{id}/shares', tags, summary: 'Create a read-only link to a run; the token is shown once', middleware: [requireRole('editor')] as const,
-    request: { params: RunParams, body: { ...jsonContent(z.object({ expiresInHours: z.number().int().min(1).max(24 * 365).nullable().default(DEFAULT_SHARE_HOURS) }), 'Lifetime in hours (default 7 days; null: until revoked)'), required: false } },
+    method: 'post',
+    path: '/runs/{id}/shares',
+    tags,
+    summary: 'Create a read-only link to a run; the token is shown once',
+    middleware: [requireRole('editor')] as const,
+    request: {
+      params: RunParams,
+      body: {
+        ...jsonContent(
+          z.object({
+            expiresInHours: z
+              .number()
+              .int()
+              .min(1)
+              .max(24 * 365)
+              .nullable()
+              .default(DEFAULT_SHARE_HOURS),
+          }),
+          'Lifetime in hours (default 7 days; null: until revoked)',
+        ),
+        required: false,
+      },
+    },
     responses: { 201: jsonContent(CreatedShareLinkSchema, 'The link'), ...notFound },
   }),
   list: createRoute({
-    method: 'get', path: '/runs/{id}/shares', tags, summary: 'Share links of a run (never their tokens)', request: { params: RunParams },
+    method: 'get',
+    path: '/runs/{id}/shares',
+    tags,
+    summary: 'Share links of a run (never their tokens)',
+    request: { params: RunParams },
     responses: { 200: jsonContent(z.object({ shares: z.array(ShareLinkSchema) }), 'Links'), ...notFound },
   }),
   revoke: createRoute({
-    method: 'delete', path: '/runs/{id}/shares/{shareId}', tags, summary: 'Revoke a share link at once', middleware: [requireRole('editor')] as const,
-    request: { params: RunParams.extend({ shareId: z.string() }) }, responses: { 204: { description: 'Revoked' }, ...notFound },
+    method: 'delete',
+    path: '/runs/{id}/shares/{shareId}',
+    tags,
+    summary: 'Revoke a share link at once',
+    middleware: [requireRole('editor')] as const,
+    request: { params: RunParams.extend({ shareId: z.string() }) },
+    responses: { 204: { description: 'Revoked' }, ...notFound },
   }),
   view: createRoute({
-    method: 'get', path: '/share/{token}', tags, summary: 'The shared run, read-only, without an account', security: [],
-    request: { params: TokenParams }, responses: { 200: jsonContent(SharedRunSchema, 'State, steps and timings'), ...notFound },
+    method: 'get',
+    path: '/share/{token}',
+    tags,
+    summary: 'The shared run, read-only, without an account',
+    security: [],
+    request: { params: TokenParams },
+    responses: { 200: jsonContent(SharedRunSchema, 'State, steps and timings'), ...notFound },
   }),
   logs: createRoute({
-    method: 'get', path: '/share/{token}/logs', tags, summary: 'A step log of the shared run (SSE or raw), without an account', security: [],
-    request: { params: TokenParams, query: z.object({ step: z.string().min(1), tail_lines: z.coerce.number().int().min(1).max(1_000_000).optional() }) }, responses: { 200: { description: 'The log' }, ...notFound },
+    method: 'get',
+    path: '/share/{token}/logs',
+    tags,
+    summary: 'A step log of the shared run (SSE or raw), without an account',
+    security: [],
+    request: { params: TokenParams, query: z.object({ step: z.string().min(1), tail_lines: z.coerce.number().int().min(1).max(1_000_000).optional() }) },
+    responses: { 200: { description: 'The log' }, ...notFound },
   }),
 };
 
@@ -53,7 +93,12 @@ export const shareRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook
   .openapi(routes.create, async (c) => {
     // Without a JSON body nothing is validated (and no default applied), so the default is applied here too.
     const hours = c.req.valid('json')?.expiresInHours;
-    const created = await createShareLink(c.get('deps').db, c.req.valid('param').id, c.get('user').id, hours === undefined ? DEFAULT_SHARE_HOURS : (hours ?? undefined));
+    const created = await createShareLink(
+      c.get('deps').db,
+      c.req.valid('param').id,
+      c.get('user').id,
+      hours === undefined ? DEFAULT_SHARE_HOURS : (hours ?? undefined),
+    );
     const url = new URL(`/share/${created.token}`, c.get('deps').config.publicUrl).toString();
     return c.json({ id: created.id, token: created.token, url, expiresAt: created.expiresAt?.toISOString() ?? null }, 201);
   })

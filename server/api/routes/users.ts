@@ -1,6 +1,17 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { roles } from '../../../db/schema.ts';
-import { createUser, deleteUser, DuplicateEmailError, LastAdminError, listUsers, revokeUserCredentials, getUser, UnknownUserError, updateUser, type UserSummary } from '../../services/auth.ts';
+import {
+  createUser,
+  deleteUser,
+  DuplicateEmailError,
+  LastAdminError,
+  listUsers,
+  revokeUserCredentials,
+  getUser,
+  UnknownUserError,
+  updateUser,
+  type UserSummary,
+} from '../../services/auth.ts';
 import { PasswordPolicyError } from '../../services/passwords.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError, notFound } from '../../services/errors.ts';
@@ -18,24 +29,68 @@ const UserDetailsSchema = UserSchema.extend({
 const errors = { 404: jsonContent(ApiErrorSchema, 'No such user'), 409: jsonContent(ApiErrorSchema, 'Would leave no enabled admin') };
 
 const routes = {
-  list: createRoute({ method: 'get', path: '/', tags, summary: 'Users, their roles and whether they are disabled', middleware: admin, responses: { 200: jsonContent(z.object({ users: z.array(UserDetailsSchema) }), 'Users') } }),
+  list: createRoute({
+    method: 'get',
+    path: '/',
+    tags,
+    summary: 'Users, their roles and whether they are disabled',
+    middleware: admin,
+    responses: { 200: jsonContent(z.object({ users: z.array(UserDetailsSchema) }), 'Users') },
+  }),
   create: createRoute({
-    method: 'post', path: '/', tags, summary: 'Add a user with a role (viewer, editor, admin)', middleware: admin,
-    request: { body: { ...jsonContent(z.object({ email: z.email(), name: z.string().trim().min(1).max(100), role: z.enum(roles), password: z.string().max(1024).optional() }), 'The user; without a password they sign in with API tokens only'), required: true } },
-    responses: { 201: jsonContent(z.object({ user: UserSchema }), 'Created'), 400: jsonContent(ApiErrorSchema, 'Malformed or weak password'), 409: jsonContent(ApiErrorSchema, 'E-mail taken') },
+    method: 'post',
+    path: '/',
+    tags,
+    summary: 'Add a user with a role (viewer, editor, admin)',
+    middleware: admin,
+    request: {
+      body: {
+        ...jsonContent(
+          z.object({ email: z.email(), name: z.string().trim().min(1).max(100), role: z.enum(roles), password: z.string().max(1024).optional() }),
+          'The user; without a password they sign in with API tokens only',
+        ),
+        required: true,
+      },
+    },
+    responses: {
+      201: jsonContent(z.object({ user: UserSchema }), 'Created'),
+      400: jsonContent(ApiErrorSchema, 'Malformed or weak password'),
+      409: jsonContent(ApiErrorSchema, 'E-mail taken'),
+    },
   }),
   update: createRoute({
-    method: 'patch', path: '/{id}', tags, summary: 'Change a user\'s role, or disable / re-enable them (disabling ends their sessions at once)', middleware: admin,
-    request: { params: IdParams, body: { ...jsonContent(z.object({ role: z.enum(roles).optional(), disabled: z.boolean().optional() }), 'What to change'), required: true } },
-    responses: { 200: jsonContent(z.object({ user: UserDetailsSchema }), 'The user after the change'), 400: jsonContent(ApiErrorSchema, 'Malformed request'), ...errors },
+    method: 'patch',
+    path: '/{id}',
+    tags,
+    summary: "Change a user's role, or disable / re-enable them (disabling ends their sessions at once)",
+    middleware: admin,
+    request: {
+      params: IdParams,
+      body: { ...jsonContent(z.object({ role: z.enum(roles).optional(), disabled: z.boolean().optional() }), 'What to change'), required: true },
+    },
+    responses: {
+      200: jsonContent(z.object({ user: UserDetailsSchema }), 'The user after the change'),
+      400: jsonContent(ApiErrorSchema, 'Malformed request'),
+      ...errors,
+    },
   }),
   remove: createRoute({
-    method: 'delete', path: '/{id}', tags, summary: 'Delete a user with their sessions and API tokens', middleware: admin,
-    request: { params: IdParams }, responses: { 204: { description: 'Deleted' }, ...errors },
+    method: 'delete',
+    path: '/{id}',
+    tags,
+    summary: 'Delete a user with their sessions and API tokens',
+    middleware: admin,
+    request: { params: IdParams },
+    responses: { 204: { description: 'Deleted' }, ...errors },
   }),
   revoke: createRoute({
-    method: 'post', path: '/{id}/revoke-sessions', tags, summary: 'End all of a user\'s sessions and revoke all their API tokens', middleware: admin,
-    request: { params: IdParams }, responses: { 204: { description: 'Revoked' }, 404: errors[404] },
+    method: 'post',
+    path: '/{id}/revoke-sessions',
+    tags,
+    summary: "End all of a user's sessions and revoke all their API tokens",
+    middleware: admin,
+    request: { params: IdParams },
+    responses: { 204: { description: 'Revoked' }, 404: errors[404] },
   }),
 };
 

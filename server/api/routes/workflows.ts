@@ -52,54 +52,144 @@ const RolledBackSchema = z
   .openapi('RolledBack');
 const VersionSchema = VersionSummarySchema.extend({ yaml: z.string(), buildResult: VersionBuildSchema }).openapi('Version');
 
-
 const errors = { 400: jsonContent(ApiErrorSchema, 'Malformed request'), 404: jsonContent(ApiErrorSchema, 'No such workflow') };
 
 const routes = {
-  list: createRoute({ method: 'get', path: '/', tags: ['workflows'], summary: 'List workflows', responses: { 200: jsonContent(z.object({ workflows: z.array(WorkflowSummarySchema) }), 'Workflows') } }),
+  list: createRoute({
+    method: 'get',
+    path: '/',
+    tags: ['workflows'],
+    summary: 'List workflows',
+    responses: { 200: jsonContent(z.object({ workflows: z.array(WorkflowSummarySchema) }), 'Workflows') },
+  }),
   create: createRoute({
-    method: 'post', path: '/', tags: ['workflows'], summary: 'Create a workflow with a draft', middleware: [requireRole('editor')] as const,
+    method: 'post',
+    path: '/',
+    tags: ['workflows'],
+    summary: 'Create a workflow with a draft',
+    middleware: [requireRole('editor')] as const,
     request: { body: { ...jsonContent(z.object({ name: identifier, yaml: z.string().max(MAX_YAML) }), 'Name and draft YAML'), required: true } },
     responses: { 201: jsonContent(WorkflowSchema, 'Created'), 409: jsonContent(ApiErrorSchema, 'Name taken'), ...errors },
   }),
-  get: createRoute({ method: 'get', path: '/{id}', tags: ['workflows'], summary: 'A workflow with its draft', request: { params: IdParams }, responses: { 200: jsonContent(WorkflowSchema, 'The workflow'), ...errors } }),
+  get: createRoute({
+    method: 'get',
+    path: '/{id}',
+    tags: ['workflows'],
+    summary: 'A workflow with its draft',
+    request: { params: IdParams },
+    responses: { 200: jsonContent(WorkflowSchema, 'The workflow'), ...errors },
+  }),
   delete: createRoute({
-    method: 'delete', path: '/{id}', tags: ['workflows'], summary: 'Delete a workflow, its versions and registrations', middleware: [requireRole('editor')] as const,
-    request: { params: IdParams }, responses: { 204: { description: 'Deleted' }, ...errors },
+    method: 'delete',
+    path: '/{id}',
+    tags: ['workflows'],
+    summary: 'Delete a workflow, its versions and registrations',
+    middleware: [requireRole('editor')] as const,
+    request: { params: IdParams },
+    responses: { 204: { description: 'Deleted' }, ...errors },
   }),
   saveDraft: createRoute({
-    method: 'put', path: '/{id}/draft', tags: ['workflows'], summary: 'Save the draft if it is still at baseRevision', middleware: [requireRole('editor')] as const,
-    request: { params: IdParams, body: { ...jsonContent(z.object({ yaml: z.string().max(MAX_YAML), baseRevision: z.number().int().positive() }), 'Draft and the revision it was edited from'), required: true } },
-    responses: { 200: jsonContent(z.object({ revision: z.number().int(), updatedAt: z.string() }), 'Saved'), 409: jsonContent(ApiErrorSchema, 'Stale revision'), ...errors },
+    method: 'put',
+    path: '/{id}/draft',
+    tags: ['workflows'],
+    summary: 'Save the draft if it is still at baseRevision',
+    middleware: [requireRole('editor')] as const,
+    request: {
+      params: IdParams,
+      body: {
+        ...jsonContent(z.object({ yaml: z.string().max(MAX_YAML), baseRevision: z.number().int().positive() }), 'Draft and the revision it was edited from'),
+        required: true,
+      },
+    },
+    responses: {
+      200: jsonContent(z.object({ revision: z.number().int(), updatedAt: z.string() }), 'Saved'),
+      409: jsonContent(ApiErrorSchema, 'Stale revision'),
+      ...errors,
+    },
   }),
   tryActivate: createRoute({
-    method: 'post', path: '/{id}/try-activate', tags: ['workflows'], summary: 'Build the draft (or a posted YAML) against the published version, changing nothing',
-    request: { params: IdParams, query: LiveCheckQuery, body: { ...jsonContent(z.object({ yaml: z.string().max(MAX_YAML).optional() }), 'Optional candidate YAML; the draft otherwise'), required: false } },
-    responses: { 200: jsonContent(BuildResultSchema, 'Builds (or, with live=true, any answer)'), 422: jsonContent(BuildFailedSchema, 'Does not build'), ...errors },
+    method: 'post',
+    path: '/{id}/try-activate',
+    tags: ['workflows'],
+    summary: 'Build the draft (or a posted YAML) against the published version, changing nothing',
+    request: {
+      params: IdParams,
+      query: LiveCheckQuery,
+      body: { ...jsonContent(z.object({ yaml: z.string().max(MAX_YAML).optional() }), 'Optional candidate YAML; the draft otherwise'), required: false },
+    },
+    responses: {
+      200: jsonContent(BuildResultSchema, 'Builds (or, with live=true, any answer)'),
+      422: jsonContent(BuildFailedSchema, 'Does not build'),
+      ...errors,
+    },
   }),
   publish: createRoute({
-    method: 'post', path: '/{id}/publish', tags: ['workflows'], summary: 'Build, then activate in place of the current version; rolls back if activation fails', middleware: [requireRole('editor')] as const,
-    request: { params: IdParams, body: { ...jsonContent(z.object({ yaml: z.string().max(MAX_YAML).optional(), message: z.string().max(2000).optional() }), 'Optional YAML (the draft otherwise) and message'), required: false } },
-    responses: { 200: jsonContent(PublishedSchema, 'Published'), 409: jsonContent(RolledBackSchema, 'Activation failed and was rolled back'), 422: jsonContent(BuildFailedSchema, 'Does not build'), ...errors },
+    method: 'post',
+    path: '/{id}/publish',
+    tags: ['workflows'],
+    summary: 'Build, then activate in place of the current version; rolls back if activation fails',
+    middleware: [requireRole('editor')] as const,
+    request: {
+      params: IdParams,
+      body: {
+        ...jsonContent(
+          z.object({ yaml: z.string().max(MAX_YAML).optional(), message: z.string().max(2000).optional() }),
+          'Optional YAML (the draft otherwise) and message',
+        ),
+        required: false,
+      },
+    },
+    responses: {
+      200: jsonContent(PublishedSchema, 'Published'),
+      409: jsonContent(RolledBackSchema, 'Activation failed and was rolled back'),
+      422: jsonContent(BuildFailedSchema, 'Does not build'),
+      ...errors,
+    },
   }),
-  versions: createRoute({ method: 'get', path: '/{id}/versions', tags: ['versions'], summary: 'Published versions, newest first', request: { params: IdParams }, responses: { 200: jsonContent(z.object({ versions: z.array(VersionSummarySchema) }), 'Versions'), ...errors } }),
+  versions: createRoute({
+    method: 'get',
+    path: '/{id}/versions',
+    tags: ['versions'],
+    summary: 'Published versions, newest first',
+    request: { params: IdParams },
+    responses: { 200: jsonContent(z.object({ versions: z.array(VersionSummarySchema) }), 'Versions'), ...errors },
+  }),
   version: createRoute({
-    method: 'get', path: '/{id}/versions/{n}', tags: ['versions'], summary: 'One published version with its YAML and build result', request: { params: VersionParams },
+    method: 'get',
+    path: '/{id}/versions/{n}',
+    tags: ['versions'],
+    summary: 'One published version with its YAML and build result',
+    request: { params: VersionParams },
     responses: { 200: jsonContent(VersionSchema, 'The version'), ...errors },
   }),
   restore: createRoute({
-    method: 'post', path: '/{id}/versions/{n}/restore', tags: ['versions'], summary: 'Publish an old version again through the safe path', middleware: [requireRole('editor')] as const,
+    method: 'post',
+    path: '/{id}/versions/{n}/restore',
+    tags: ['versions'],
+    summary: 'Publish an old version again through the safe path',
+    middleware: [requireRole('editor')] as const,
     request: { params: VersionParams },
-    responses: { 200: jsonContent(PublishedSchema, 'Published'), 409: jsonContent(RolledBackSchema, 'Rolled back'), 422: jsonContent(BuildFailedSchema, 'Does not build'), ...errors },
+    responses: {
+      200: jsonContent(PublishedSchema, 'Published'),
+      409: jsonContent(RolledBackSchema, 'Rolled back'),
+      422: jsonContent(BuildFailedSchema, 'Does not build'),
+      ...errors,
+    },
   }),
 };
 
 function publishResponse(result: PublishResult) {
   if (result.status === 'build_failed') return { body: buildFailedBody(result.build), status: 422 as const };
   if (result.status === 'rolled_back') {
-    return { body: { status: 'rolled_back' as const, error: `rolled back: ${result.reason}`, reason: result.reason, activeVersion: result.activeVersion }, status: 409 as const };
+    return {
+      body: { status: 'rolled_back' as const, error: `rolled back: ${result.reason}`, reason: result.reason, activeVersion: result.activeVersion },
+      status: 409 as const,
+    };
   }
-  return { body: { status: 'published' as const, version: result.version, sha256: result.sha256, diagnostics: result.build.diagnostics }, status: 200 as const };
+  return {
+    body: { status: 'published' as const, version: result.version, sha256: result.sha256, diagnostics: result.build.diagnostics },
+    status: 200 as const,
+  };
 }
 
 export const workflowRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

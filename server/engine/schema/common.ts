@@ -31,14 +31,14 @@ export const duration = z
   .describe('A duration: a number with a unit (ms, s, m, h, d), e.g. 300s, 30m, 24h.');
 
 export const size = z
-  .union([
-    z.number().int().nonnegative(),
-    z.string().regex(SIZE_PATTERN, { message: 'expected a size such as 512m, 1g or 256MiB' }),
-  ])
+  .union([z.number().int().nonnegative(), z.string().regex(SIZE_PATTERN, { message: 'expected a size such as 512m, 1g or 256MiB' })])
   .describe('A size in bytes, or with a binary unit: 512m, 1g, 256MiB.');
 
 export const envMap = z
-  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names are letters, digits and _' }), z.union([z.string(), z.number(), z.boolean()]))
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names are letters, digits and _' }),
+    z.union([z.string(), z.number(), z.boolean()]),
+  )
   .describe('Environment variables: NAME: value. Values may use templates.');
 
 /** Names used in references (`.steps.<name>`), so they must be simple identifiers. */
@@ -48,17 +48,13 @@ export const identifier = z
   .max(100)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'names are letters, digits, _, . and -, starting with a letter or digit' });
 
-export const secretName = z
-  .string()
-  .regex(/^[A-Z][A-Z0-9_]*$/, { message: 'secret names are UPPER_CASE letters, digits and _' });
+export const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, { message: 'secret names are UPPER_CASE letters, digits and _' });
 
 export const networkMode = z
   .enum(['none', 'host', 'bridge'])
   .describe('Container network: none (default, no network), host (the runner host network) or bridge.');
 
-export const pullPolicy = z
-  .enum(['if_not_present', 'always', 'never'])
-  .describe('When to pull the image: if_not_present (default), always, never.');
+export const pullPolicy = z.enum(['if_not_present', 'always', 'never']).describe('When to pull the image: if_not_present (default), always, never.');
 
 /**
  * Enumerations whose values are accepted in any letter case, with their synonyms: the JSON Schema lists the
@@ -80,13 +76,11 @@ export function anyCaseEnum<const T extends readonly [string, ...string[]]>(valu
 
 export const severityLevels = ['critical', 'high', 'medium', 'low', 'info', 'none'] as const;
 
-export const severity = anyCaseEnum(severityLevels).describe(
-  'Lowest finding severity that fails the gate (any case: HIGH or high); none never fails.',
-);
+export const severity = anyCaseEnum(severityLevels).describe('Lowest finding severity that fails the gate (any case: HIGH or high); none never fails.');
 
 /** Semgrep rates its rules ERROR, WARNING or INFO; those map onto the SARIF levels the gate reads (docs/scans.md). */
 export const semgrepSeverity = anyCaseEnum(severityLevels, { error: 'high', warning: 'medium' }).describe(
-  'Lowest finding severity that fails the gate: critical, high, medium, low, info or none, or Semgrep\'s error (high), warning (medium), info; none never fails.',
+  "Lowest finding severity that fails the gate: critical, high, medium, low, info or none, or Semgrep's error (high), warning (medium), info; none never fails.",
 );
 
 export const outputFormat = anyCaseEnum(['sarif'])

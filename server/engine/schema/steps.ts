@@ -237,10 +237,7 @@ export const stepTypes: readonly StepTypeDef[] = [
         .optional()
         .describe('HTTP health check that a new version must pass.'),
       rollback_on_failure: z.boolean().default(true).describe('Return to the previous version when the deploy fails.'),
-      provider: z
-        .enum(deployProviders)
-        .optional()
-        .describe('Upstream: the provider to deploy with; it must be the provider of the target module.'),
+      provider: z.enum(deployProviders).optional().describe('Upstream: the provider to deploy with; it must be the provider of the target module.'),
     }),
     outputs: {
       deployment_id: { description: 'ID of the deployment' },
@@ -260,10 +257,7 @@ export const stepTypes: readonly StepTypeDef[] = [
       approvers: z.array(z.string().min(1)).optional().describe('Users (email) or roles (role:admin) who may decide.'),
       timeout: duration.default('24h'),
       on_timeout: z.enum(['reject', 'approve']).default('reject'),
-      auto_approve_conditions: z
-        .array(z.string().min(1))
-        .optional()
-        .describe('Expressions over earlier outputs, e.g. steps.scan.passed_gate == true.'),
+      auto_approve_conditions: z.array(z.string().min(1)).optional().describe('Expressions over earlier outputs, e.g. steps.scan.passed_gate == true.'),
       message: z.string().optional().describe('Shown to approvers.'),
     }),
     outputs: { gate_result: { description: 'the decision', fields: ['passed', 'type', 'reason'] } },

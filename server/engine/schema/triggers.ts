@@ -14,9 +14,7 @@ export const triggerDescriptions: Record<TriggerType, string> = {
   schedule: 'Started on a cron schedule.',
 };
 
-const manualTrigger = z
-  .strictObject({ type: z.literal('manual'), config: z.strictObject({}).optional() })
-  .describe(triggerDescriptions.manual);
+const manualTrigger = z.strictObject({ type: z.literal('manual'), config: z.strictObject({}).optional() }).describe(triggerDescriptions.manual);
 
 const httpTrigger = z
   .strictObject({
@@ -24,7 +22,7 @@ const httpTrigger = z
     config: z.strictObject({
       path: z
         .string()
-        .regex(/^\/[A-Za-z0-9._~\/-]*$/, { message: 'webhook paths start with / and use letters, digits, . _ ~ - and /' })
+        .regex(/^\/[A-Za-z0-9._~/-]*$/, { message: 'webhook paths start with / and use letters, digits, . _ ~ - and /' })
         .describe('Webhook path, served at /hooks<path>.'),
       method: httpMethod.default('POST').describe('HTTP method the hook accepts, in any case.'),
       secret: secretName.optional().describe('Secret used to check the X-Flowyard-Signature HMAC-SHA256 header.'),

@@ -4,9 +4,7 @@ import { moduleTypes } from './modules.ts';
 import { stepTypes } from './steps.ts';
 import { topLevelTriggerSchema, triggerSchema } from './triggers.ts';
 
-const onError = z
-  .enum(['stop', 'skip', 'compensate'])
-  .describe('On a failing step: stop the run, skip to the next step, or run the compensation steps.');
+const onError = z.enum(['stop', 'skip', 'compensate']).describe('On a failing step: stop the run, skip to the next step, or run the compensation steps.');
 
 const stepCommon = {
   name: identifier.describe('Step name, unique in its pipeline; templates read its outputs as .steps.<name>.'),
@@ -18,8 +16,7 @@ const stepCommon = {
   skip_if: z.string().optional().describe('Skip the step when this template renders true.'),
 };
 
-const configIsOptional = (config: z.ZodObject) =>
-  Object.values(config.shape).every((field) => (field as z.ZodType).safeParse(undefined).success);
+const configIsOptional = (config: z.ZodObject) => Object.values(config.shape).every((field) => (field as z.ZodType).safeParse(undefined).success);
 
 export const stepSchema = z.discriminatedUnion(
   'type',
@@ -83,12 +80,7 @@ export const workflowSchema = z
     requires: z
       .strictObject({
         plugins: z
-          .array(
-            z.union([
-              z.string(),
-              z.strictObject({ name: z.string().min(1), version: z.string().optional() }).transform((plugin) => plugin.name),
-            ]),
-          )
+          .array(z.union([z.string(), z.strictObject({ name: z.string().min(1), version: z.string().optional() }).transform((plugin) => plugin.name)]))
           .default([]),
       })
       .optional()
@@ -99,7 +91,10 @@ export const workflowSchema = z
     triggers: z
       .union([
         z.array(topLevelTriggerSchema),
-        z.strictObject({}).transform(() => []).describe('Upstream writes no triggers as {}.'),
+        z
+          .strictObject({})
+          .transform(() => [])
+          .describe('Upstream writes no triggers as {}.'),
       ])
       .optional()
       .describe('Extra triggers, each naming the pipeline it starts.'),

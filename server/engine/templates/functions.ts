@@ -103,13 +103,16 @@ function divide(a: number, b: number): number {
   return Number.isInteger(a) && Number.isInteger(b) ? Math.trunc(a / nonZero(b)) : a / nonZero(b);
 }
 
-const fn = (description: string, minArgs: number, maxArgs: number, call: TemplateFunction['call'], readsRoot?: TemplateFunction['readsRoot']): TemplateFunction =>
-  Object.freeze(readsRoot ? { description, minArgs, maxArgs, call, readsRoot } : { description, minArgs, maxArgs, call });
+const fn = (
+  description: string,
+  minArgs: number,
+  maxArgs: number,
+  call: TemplateFunction['call'],
+  readsRoot?: TemplateFunction['readsRoot'],
+): TemplateFunction => Object.freeze(readsRoot ? { description, minArgs, maxArgs, call, readsRoot } : { description, minArgs, maxArgs, call });
 
 export const TEMPLATE_FUNCTIONS: Readonly<Record<string, TemplateFunction>> = Object.freeze({
-  default: fn('default FALLBACK VALUE: VALUE, or FALLBACK when VALUE is nil or empty', 2, 2, (fallback, value) =>
-    truthy(value) ? value : fallback,
-  ),
+  default: fn('default FALLBACK VALUE: VALUE, or FALLBACK when VALUE is nil or empty', 2, 2, (fallback, value) => (truthy(value) ? value : fallback)),
   json: fn('json VALUE: VALUE encoded as JSON', 1, 1, (v) => JSON.stringify(v ?? null)),
   lower: fn('lower S: S in lower case', 1, 1, (s) => str(s).toLowerCase()),
   upper: fn('upper S: S in upper case', 1, 1, (s) => str(s).toUpperCase()),
@@ -129,9 +132,7 @@ export const TEMPLATE_FUNCTIONS: Readonly<Record<string, TemplateFunction>> = Ob
   contains: fn('contains SUBSTR S: whether S contains SUBSTR', 2, 2, (sub, s) => str(s).includes(str(sub))),
   hasPrefix: fn('hasPrefix PREFIX S: whether S starts with PREFIX', 2, 2, (p, s) => str(s).startsWith(str(p))),
   hasSuffix: fn('hasSuffix SUFFIX S: whether S ends with SUFFIX', 2, 2, (x, s) => str(s).endsWith(str(x))),
-  split: fn('split SEP S: the list of parts of S between each SEP', 2, 2, (sep, s) =>
-    str(sep) === '' ? Array.from(str(s)) : str(s).split(str(sep)),
-  ),
+  split: fn('split SEP S: the list of parts of S between each SEP', 2, 2, (sep, s) => (str(sep) === '' ? Array.from(str(s)) : str(s).split(str(sep)))),
   join: fn('join SEP LIST: the items of LIST joined with SEP', 2, 2, join),
   toInt: fn('toInt V: V converted to an integer (truncating)', 1, 1, (v) => Math.trunc(toNumber(v))),
   toFloat: fn('toFloat V: V converted to a number', 1, 1, toNumber),
@@ -144,9 +145,7 @@ export const TEMPLATE_FUNCTIONS: Readonly<Record<string, TemplateFunction>> = Ob
     throw new Error(`len of ${typeName(v)}`);
   }),
   index: fn('index COLLECTION KEY...: the item of a list or map at KEY (then at each further KEY)', 1, Infinity, index),
-  eq: fn('eq A B...: whether A equals B (or any further argument)', 2, Infinity, (a, ...rest) =>
-    rest.some((b) => scalar(a) === scalar(b)),
-  ),
+  eq: fn('eq A B...: whether A equals B (or any further argument)', 2, Infinity, (a, ...rest) => rest.some((b) => scalar(a) === scalar(b))),
   ne: fn('ne A B: whether A differs from B', 2, 2, (a, b) => scalar(a) !== scalar(b)),
   lt: fn('lt A B: whether A < B (numbers or strings)', 2, 2, (a, b) => compare(a, b) < 0),
   le: fn('le A B: whether A <= B (numbers or strings)', 2, 2, (a, b) => compare(a, b) <= 0),
@@ -155,20 +154,38 @@ export const TEMPLATE_FUNCTIONS: Readonly<Record<string, TemplateFunction>> = Ob
   and: fn('and A B...: the first empty argument, or the last', 1, Infinity, (...args) => firstOrLast(args, (v) => !truthy(v))),
   or: fn('or A B...: the first non-empty argument, or the last', 1, Infinity, (...args) => firstOrLast(args, truthy)),
   not: fn('not V: true when V is empty, false otherwise', 1, 1, (v) => !truthy(v)),
-  printf: fn('printf FORMAT ARGS...: ARGS formatted as in Go (%s %v %q %d %f)', 1, Infinity, (format, ...args) =>
-    formatPrintf(str(format), args),
-  ),
+  printf: fn('printf FORMAT ARGS...: ARGS formatted as in Go (%s %v %q %d %f)', 1, Infinity, (format, ...args) => formatPrintf(str(format), args)),
   quote: fn('quote S: S in double quotes, with special characters escaped', 1, 1, (s) => JSON.stringify(str(s))),
   now: fn('now: the current time in RFC 3339 format, UTC', 0, 0, () => new Date().toISOString().replace(/\.\d+Z$/, 'Z')),
   uuidv4: fn('uuidv4: a random UUID (version 4)', 0, 0, () => globalThis.crypto.randomUUID()),
   b64enc: fn('b64enc S: S (as UTF-8) encoded as base64', 1, 1, (s) => base64Encode(str(s))),
   b64dec: fn('b64dec S: base64 S decoded as UTF-8', 1, 1, (s) => base64Decode(str(s))),
   sha256: fn('sha256 S: the SHA-256 digest of S (as UTF-8) in hex', 1, 1, (s) => sha256Hex(str(s))),
-  add: fn('add A B...: the sum of the numbers', 2, Infinity, arithmetic((a, b) => a + b)),
-  sub: fn('sub A B: A minus B', 2, 2, arithmetic((a, b) => a - b)),
-  mul: fn('mul A B...: the product of the numbers', 2, Infinity, arithmetic((a, b) => a * b)),
+  add: fn(
+    'add A B...: the sum of the numbers',
+    2,
+    Infinity,
+    arithmetic((a, b) => a + b),
+  ),
+  sub: fn(
+    'sub A B: A minus B',
+    2,
+    2,
+    arithmetic((a, b) => a - b),
+  ),
+  mul: fn(
+    'mul A B...: the product of the numbers',
+    2,
+    Infinity,
+    arithmetic((a, b) => a * b),
+  ),
   div: fn('div A B: A divided by B (integer division when both are integers)', 2, 2, arithmetic(divide)),
-  mod: fn('mod A B: the remainder of A divided by B', 2, 2, arithmetic((a, b) => a % nonZero(b))),
+  mod: fn(
+    'mod A B: the remainder of A divided by B',
+    2,
+    2,
+    arithmetic((a, b) => a % nonZero(b)),
+  ),
   step: fn('step NAME KEY...: the output KEY (then each further KEY) of the earlier step NAME, as .steps.NAME.KEY', 1, Infinity, index, 'steps'),
   trigger: fn('trigger KEY...: the trigger payload at KEY (then each further KEY), as .trigger.KEY', 1, Infinity, index, 'trigger'),
 });

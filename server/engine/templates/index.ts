@@ -87,7 +87,12 @@ export function templateReferences(t: ParsedTemplate): TemplateReference[] {
       // `step "build" "image_id"` reads .steps.build.image_id, whatever dot is.
       const keys = leadingStrings(e.args);
       const last = keys.at(-1);
-      if (last) refs.push({ path: [lookupFunction(e.name)!.readsRoot!, ...keys.map((k) => String(k.value))], offset: e.offset, length: last.offset + last.length - e.offset });
+      if (last)
+        refs.push({
+          path: [lookupFunction(e.name)!.readsRoot!, ...keys.map((k) => String(k.value))],
+          offset: e.offset,
+          length: last.offset + last.length - e.offset,
+        });
       return;
     }
     if (e.kind !== 'field') return;

@@ -33,7 +33,15 @@ const FIELD_NAME = /[\p{L}\p{N}_]+(?:-[\p{L}\p{N}_]+)*/uy;
 const NUMBER = /[+-]?(?:0[xX][\da-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*)?(?:\.[\d_]*)?(?:[eE][+-]?\d[\d_]*)?)/y;
 const ESCAPE = /\\(?:([abfnrtv\\"])|x([\da-fA-F]{2})|u([\da-fA-F]{4})|U([\da-fA-F]{8})|([0-7]{3}))/y;
 const SIMPLE_ESCAPES: Record<string, string> = {
-  a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  '"': '"',
 };
 const PUNCT: Record<string, TextKind> = { '(': 'lparen', ')': 'rparen', '|': 'pipe', ',': 'comma', '=': 'assign' };
 
@@ -85,7 +93,7 @@ export function lex(src: string): Token[] {
     let value = '';
     let chunk = start + 1;
     let bad: Span | null = null;
-    for (let p = start + 1; ; ) {
+    for (let p = start + 1; ;) {
       const c = src[p];
       if (c === undefined || c === '\n') {
         push('error', start, p - start, 'unterminated quoted string');
@@ -139,7 +147,7 @@ export function lex(src: string): Token[] {
 
   /** Lexes from just inside `{{` (at `open`) to just past the closing delimiter. */
   const action = (open: number, start: number): number => {
-    for (let p = start; ; ) {
+    for (let p = start; ;) {
       if (p >= src.length || src.startsWith('{{', p)) {
         push('error', open, 2, 'unclosed action');
         return p;

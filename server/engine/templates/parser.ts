@@ -16,7 +16,11 @@ type BlockKind = 'if' | 'range' | 'with';
 const isBlockKind = (word: string): word is BlockKind => word === 'if' || word === 'range' || word === 'with';
 const KEYWORDS = new Set(['if', 'else', 'end', 'range', 'with']);
 const UNSUPPORTED = new Set(['define', 'template', 'block', 'break', 'continue']);
-const LITERALS = new Map<string, Literal>([['true', true], ['false', false], ['nil', null]]);
+const LITERALS = new Map<string, Literal>([
+  ['true', true],
+  ['false', false],
+  ['nil', null],
+]);
 const PAREN = 'parenthesized pipeline';
 /** Stands in for a pipeline that failed to parse; the template is discarded anyway. */
 const BROKEN: Pipeline = { decl: [], assign: false, cmds: [], offset: 0, length: 0 };
@@ -198,9 +202,7 @@ class Parser {
     }
     for (const name of this.declared.splice(scope)) this.vars.delete(name);
     this.depth--;
-    return kind === 'range'
-      ? { kind, pipe: first.pipe, list: first.list, elseList, ...span(keyword) }
-      : { kind, branches, elseList, ...span(keyword) };
+    return kind === 'range' ? { kind, pipe: first.pipe, list: first.list, elseList, ...span(keyword) } : { kind, branches, elseList, ...span(keyword) };
   }
 
   private controlPipeline(kind: BlockKind): Pipeline {
@@ -279,8 +281,7 @@ class Parser {
     const f = lookupFunction(name);
     if (!f) return this.error(`unknown function "${name}"${didYouMean(name)}`, at);
     if (argc >= f.minArgs && argc <= f.maxArgs) return;
-    const want =
-      f.maxArgs === Infinity ? `at least ${f.minArgs}` : f.minArgs === f.maxArgs ? `${f.minArgs}` : `${f.minArgs} to ${f.maxArgs}`;
+    const want = f.maxArgs === Infinity ? `at least ${f.minArgs}` : f.minArgs === f.maxArgs ? `${f.minArgs}` : `${f.minArgs} to ${f.maxArgs}`;
     this.error(`wrong number of args for ${name}: want ${want} got ${argc}`, at);
   }
 

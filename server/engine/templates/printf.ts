@@ -34,7 +34,7 @@ function pad(s: string, flags: string, width: number, numeric: boolean): string 
 export function formatPrintf(format: string, args: readonly unknown[]): string {
   let out = '';
   let next = 0;
-  for (let i = 0; i < format.length; ) {
+  for (let i = 0; i < format.length;) {
     const pct = format.indexOf('%', i);
     if (pct < 0) {
       out += format.slice(i);

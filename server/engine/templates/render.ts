@@ -74,7 +74,11 @@ class Renderer {
           break;
         case 'action': {
           const value = this.evalPipeline(node.pipe, dot);
-          if (!node.pipe.decl.length) this.write(this.guard(node, () => printValue(value)), node);
+          if (!node.pipe.decl.length)
+            this.write(
+              this.guard(node, () => printValue(value)),
+              node,
+            );
           break;
         }
         case 'range':
@@ -124,7 +128,10 @@ class Renderer {
     this.iterations += size;
     if (this.iterations > MAX_ITERATIONS) this.fail(`range exceeds ${MAX_ITERATIONS} iterations`, at);
     if (Array.isArray(value)) return value.map((item, i) => [i, item]);
-    if (isMap(value)) return Object.keys(value).sort().map((key) => [key, value[key]]);
+    if (isMap(value))
+      return Object.keys(value)
+        .sort()
+        .map((key) => [key, value[key]]);
     return Array.from({ length: size }, (_, i) => [i, i]);
   }
 
@@ -217,7 +224,13 @@ class Renderer {
     if (f.readsRoot) values.unshift(this.rootField(f.readsRoot));
     const result = this.guard(call, () => f.call(...values), `error calling ${call.name}: `);
     if (f.readsRoot && result === undefined && this.strict) {
-      this.fail(`missing key: ${call.name} ${values.slice(1).map((v) => JSON.stringify(printValue(v))).join(' ')} found nothing`, call);
+      this.fail(
+        `missing key: ${call.name} ${values
+          .slice(1)
+          .map((v) => JSON.stringify(printValue(v)))
+          .join(' ')} found nothing`,
+        call,
+      );
     }
     if (typeof result === 'string') {
       if (result.length > MAX_STRING) this.fail(`result of ${call.name} exceeds ${MAX_STRING} characters`, call);

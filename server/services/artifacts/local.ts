@@ -164,7 +164,10 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
         await rm(probe);
       } catch (error) {
         const system = systemErrorCause(error);
-        throw new ArtifactStoreUnavailableError(`the artifact folder ${root} is not writable: ${system?.cause ?? (error as Error).message}`, { full: system?.full, cause: error });
+        throw new ArtifactStoreUnavailableError(`the artifact folder ${root} is not writable: ${system?.cause ?? (error as Error).message}`, {
+          full: system?.full,
+          cause: error,
+        });
       }
     },
 

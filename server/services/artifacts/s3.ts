@@ -4,7 +4,16 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { ArtifactStoreUnavailableError, assertStorageKey, checkUploadRequest, contentDisposition, resolveTtl, storeFailure, systemErrorCause, type ArtifactStore } from './store.ts';
+import {
+  ArtifactStoreUnavailableError,
+  assertStorageKey,
+  checkUploadRequest,
+  contentDisposition,
+  resolveTtl,
+  storeFailure,
+  systemErrorCause,
+  type ArtifactStore,
+} from './store.ts';
 
 export interface S3Store extends ArtifactStore {
   readonly kind: 's3';
@@ -99,9 +108,11 @@ export function createS3Store(url: string, env: Env): S3Store {
     } catch (error) {
       const status = httpStatusOf(error);
       const problem =
-        status === 404 ? 'does not exist'
-        : status === 403 || status === 401 ? 'refused access: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY'
-        : `is unreachable: ${systemErrorCause(error)?.cause ?? ((error as Error).message || (error as Error).name)}`;
+        status === 404
+          ? 'does not exist'
+          : status === 403 || status === 401
+            ? 'refused access: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY'
+            : `is unreachable: ${systemErrorCause(error)?.cause ?? ((error as Error).message || (error as Error).name)}`;
       return { problem, error };
     }
   };
@@ -109,11 +120,16 @@ export function createS3Store(url: string, env: Env): S3Store {
   const failure = (error: unknown, action: string, storageKey: string): unknown => {
     const status = httpStatusOf(error);
     const name = (error as Error).name;
-    if (name === 'NoSuchBucket') return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${storageKey}: ${where} does not exist`, { cause: error });
+    if (name === 'NoSuchBucket')
+      return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${storageKey}: ${where} does not exist`, { cause: error });
     if (status === 401 || status === 403) {
-      return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${storageKey}: ${where} refused access (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`, { cause: error });
+      return new ArtifactStoreUnavailableError(
+        `the artifact store could not ${action} ${storageKey}: ${where} refused access (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`,
+        { cause: error },
+      );
     }
-    if (status !== undefined && status >= 500) return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${storageKey}: ${where} answered ${status} ${name}`, { cause: error });
+    if (status !== undefined && status >= 500)
+      return new ArtifactStoreUnavailableError(`the artifact store could not ${action} ${storageKey}: ${where} answered ${status} ${name}`, { cause: error });
     return storeFailure(error, action, `${storageKey} in ${where}`);
   };
 
@@ -164,7 +180,8 @@ export function createS3Store(url: string, env: Env): S3Store {
       }
       // HEAD answers a bare 404 for a missing bucket too: tell the two apart.
       const missing = await bucketProblem();
-      if (missing) throw new ArtifactStoreUnavailableError(`the artifact store could not read ${storageKey}: ${where} ${missing.problem}`, { cause: missing.error });
+      if (missing)
+        throw new ArtifactStoreUnavailableError(`the artifact store could not read ${storageKey}: ${where} ${missing.problem}`, { cause: missing.error });
       return null;
     },
 
