@@ -98,6 +98,11 @@ export const workflowVersions = sqliteTable(
     /** JSON: types used, plan and warnings of the build that was published. */
     buildResult: text('build_result', { mode: 'json' }).notNull(),
     restoredFrom: integer('restored_from'),
+    /** The exact plugin versions and digests the build used, so a run uses what was previewed. */
+    pluginPins: text('plugin_pins', { mode: 'json' })
+      .$type<Array<{ name: string; version: string; digest: string }>>()
+      .notNull()
+      .default(sql`'[]'`),
     createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
   },
@@ -369,4 +374,80 @@ export const deployments = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index('deployments_environment_idx').on(t.environment, t.createdAt), uniqueIndex('deployments_run_step_idx').on(t.runId, t.step)],
+);
+
+export const pluginStatuses = ['verified', 'experimental', 'deprecated'] as const;
+export type PluginStatus = (typeof pluginStatuses)[number];
+
+/** An installed plugin (`owner/name`). Its status is set by an admin (the registry owner) or by validation, never by its author. */
+export const plugins = sqliteTable('plugins', {
+  name: text('name').primaryKey(),
+  status: text('status', { enum: pluginStatuses }).notNull().default('experimental'),
+  /** The registry it was installed from (`local` for an upload or a folder). */
+  registry: text('registry').notNull().default('local'),
+  /** The environment whose credentials the validation matrix runs the plugin's minimal example with. */
+  validationEnvironmentId: text('validation_environment_id').references(() => environments.id, { onDelete: 'set null' }),
+  createdAt: createdAt(),
+});
+
+/** One row per installed version of a plugin: its manifest, archive and digest, and who installed it. */
+export const pluginVersions = sqliteTable(
+  'plugin_versions',
+  {
+    id: id(),
+    pluginName: text('plugin_name')
+      .notNull()
+      .references(() => plugins.name, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    /** `sha256:<hex>` of the archive. */
+    digest: text('digest').notNull(),
+    /** The parsed plugin.yaml (server/engine/plugin-manifest.ts). */
+    manifest: text('manifest', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    /** The plugin archive (tar.gz), kept so this Flowyard can serve it as a registry and runners can fetch it. */
+    archive: blob('archive', { mode: 'buffer' }).notNull(),
+    installedBy: text('installed_by').references(() => users.id, { onDelete: 'set null' }),
+    installedAt: createdAt(),
+  },
+  (t) => [uniqueIndex('plugin_versions_name_version_idx').on(t.pluginName, t.version)],
+);
+
+export const pluginValidationResults = ['green', 'red', 'not_validated'] as const;
+
+/** A run of a plugin version's minimal example by the validation matrix. */
+export const pluginValidations = sqliteTable(
+  'plugin_validations',
+  {
+    id: id(),
+    pluginName: text('plugin_name')
+      .notNull()
+      .references(() => plugins.name, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    result: text('result', { enum: pluginValidationResults }).notNull(),
+    runId: text('run_id'),
+    detail: text('detail').notNull().default(''),
+    createdAt: createdAt(),
+  },
+  (t) => [index('plugin_validations_plugin_idx').on(t.pluginName, t.createdAt)],
+);
+
+/** Every status change of a plugin, with who or what made it and the validation runs that caused it. */
+export const pluginStatusChanges = sqliteTable(
+  'plugin_status_changes',
+  {
+    id: id(),
+    pluginName: text('plugin_name')
+      .notNull()
+      .references(() => plugins.name, { onDelete: 'cascade' }),
+    fromStatus: text('from_status', { enum: pluginStatuses }),
+    toStatus: text('to_status', { enum: pluginStatuses }).notNull(),
+    /** `validation` or the id of the admin who set it. */
+    changedBy: text('changed_by').notNull(),
+    reason: text('reason').notNull().default(''),
+    runIds: text('run_ids', { mode: 'json' })
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'`),
+    createdAt: createdAt(),
+  },
+  (t) => [index('plugin_status_changes_plugin_idx').on(t.pluginName, t.createdAt)],
 );

@@ -1,0 +1,88 @@
+/**
+ * The plugin manifest (`plugin.yaml` at the root of a plugin folder or archive): the contract between a plugin's
+ * author, the registry, the engine (which checks workflows against the step types it declares) and the runner
+ * (which runs them). Pure: no I/O.
+ */
+import { z } from 'zod';
+
+/** `owner/name`, lower case, as in registries. */
+export const pluginName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,38}\/[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'expected owner/name in lower case, e.g. acme/http-check' });
+
+/** Semantic version, e.g. 1.2.3 or 1.2.3-rc.1. */
+export const semverText = z
+  .string()
+  .regex(/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/, { message: 'expected a semantic version such as 1.2.3' });
+
+/** A plugin step type: `step.<name>`, never the name of a built-in step. */
+const pluginStepType = z.string().regex(/^step\.[a-z][a-z0-9_]{1,62}$/, { message: 'expected step.<name> in lower case with underscores' });
+
+/** A JSON Schema object describing a step's `config`. Unknown keys are always errors, whatever the schema says. */
+const configSchema = z
+  .looseObject({ type: z.literal('object') })
+  .describe('JSON Schema (draft 2020-12 subset: type, properties, required, enum, items, minimum, maximum, pattern, default, description).');
+
+const containerRuntime = z.strictObject({
+  kind: z.literal('container'),
+  /** The OCI image the runner runs, with the same sandbox as step.shell_exec. */
+  image: z.string().min(1),
+});
+
+const remoteRuntime = z.strictObject({
+  kind: z.literal('remote'),
+  /** Started by the runner in the unpacked plugin folder; it serves flowyard.plugin.v1.StepService on $FLOWYARD_PLUGIN_ADDRESS. */
+  command: z.array(z.string().min(1)).min(1).optional(),
+  /** Or an already running plugin service: `unix:///path/to.sock` or `tcp://127.0.0.1:PORT`. */
+  address: z
+    .string()
+    .regex(/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/, { message: 'expected unix:///path or tcp://host:port' })
+    .optional(),
+  transport: z.enum(['unix', 'tcp']).default('unix'),
+  /** Strict typed mode: the protobuf message the plugin decodes its config into; engine-internal `_` keys are stripped first. */
+  config_message: z.string().min(1).optional(),
+});
+
+export const pluginStepDef = z.strictObject({
+  type: pluginStepType,
+  description: z.string().min(1),
+  config: configSchema,
+  outputs: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.strictObject({ description: z.string(), fields: z.array(z.string()).optional() }))
+    .default({}),
+  runtime: z.discriminatedUnion('kind', [containerRuntime, remoteRuntime]),
+});
+
+export const pluginManifestSchema = z.strictObject({
+  name: pluginName,
+  version: semverText,
+  description: z.string().min(1),
+  homepage: z.url().optional(),
+  license: z.string().min(1),
+  /** The Flowyard versions this plugin works with, as a semver range. */
+  flowyard: z.string().min(1).default('*'),
+  steps: z.array(pluginStepDef).min(1),
+});
+
+export type PluginManifest = z.output<typeof pluginManifestSchema>;
+export type PluginStepDef = z.output<typeof pluginStepDef>;
+export type PluginRuntime = PluginStepDef['runtime'];
+
+/** Where the smallest real workflow of a plugin lives in its archive; the validation matrix runs it. */
+export const MINIMAL_EXAMPLE_PATH = 'examples/minimal/config.yaml';
+
+/** An installed plugin version as the engine sees it: what build and try-activate check plugin steps against. */
+export interface InstalledPlugin {
+  name: string;
+  version: string;
+  /** `sha256:<hex>` of the archive. */
+  digest: string;
+  manifest: PluginManifest;
+}
+
+/** What a published version pins, so a run uses exactly the plugins that were previewed. */
+export interface PluginPin {
+  name: string;
+  version: string;
+  digest: string;
+}
