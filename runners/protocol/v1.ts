@@ -26,6 +26,8 @@ import { z } from 'zod';
  *   artifactUploadUrl   a signed URL to PUT an artifact to, then commitArtifact once the bytes are there (the
  *     commitArtifact    server checks size and SHA-256); artifactDownloadUrl signs a GET for this run or an earlier one.
  *   done                the job's result; ends the job.
+ *   pluginArchive       the archive of a plugin version a claimed job's plugin step pins (remote steps started by
+ *                       the runner); the runner checks its digest and caches it by digest.
  *   release             instead of done when the runner shuts down: the job is queued again for another runner.
  *
  * Every call about a job is refused with 409 once this runner no longer holds the job's lease.
@@ -54,6 +56,29 @@ export const HeartbeatResponse = z.object({ cancelJobs: z.array(z.string()) });
 
 export const ClaimRequest = z.object({ waitSeconds: z.number().int().min(0).max(30).default(20) });
 
+/** How the runner runs a plugin step (the `runtime` of the step type in the plugin's plugin.yaml). */
+export const PluginRuntime = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('container'), image: z.string().min(1) }),
+  z.object({
+    kind: z.literal('remote'),
+    command: z.array(z.string()).optional(),
+    address: z.string().optional(),
+    transport: z.enum(['unix', 'tcp']).default('unix'),
+    config_message: z.string().optional(),
+  }),
+]);
+export type PluginRuntime = z.infer<typeof PluginRuntime>;
+
+/** The pinned plugin version a plugin step runs with: what the published version was built and previewed with. */
+export const PluginStepRef = z.object({
+  name: z.string(),
+  version: z.string(),
+  /** `sha256:<hex>` of the plugin archive; the runner checks what it fetches against it. */
+  digest: z.string(),
+  runtime: PluginRuntime,
+});
+export type PluginStepRef = z.infer<typeof PluginStepRef>;
+
 export const StepSpec = z.object({
   index: z.number().int().min(0),
   name: z.string(),
@@ -69,6 +94,8 @@ export const StepSpec = z.object({
    * (its env and its templates' .Secrets), never to the job's other steps; older runners ignore the field.
    */
   secrets: z.record(z.string(), z.string()).optional(),
+  /** A plugin step: the plugin version to run it with. Older runners fail such a step as an unknown type. */
+  plugin: PluginStepRef.optional(),
 });
 export type StepSpec = z.infer<typeof StepSpec>;
 
@@ -147,6 +174,10 @@ export const ArtifactDownloadRequest = z.object({
 export const SignedUrl = z.object({ url: z.string(), method: z.enum(['GET', 'PUT']), headers: z.record(z.string(), z.string()), expiresAt: z.number().int() });
 export const ArtifactDownloadResponse = SignedUrl.extend({ size: z.number().int(), sha256: z.string() });
 
+export const PluginArchiveRequest = z.object({ name: z.string().min(1).max(140), version: z.string().min(1).max(64) });
+/** Plugin archives are small (a manifest, an example, a bundled service): base64 in JSON, at most 8 MiB. */
+export const PluginArchiveResponse = z.object({ digest: z.string(), archiveBase64: z.string() });
+
 export const JobResult = z.object({
   state: z.enum(['succeeded', 'failed', 'cancelled', 'timed_out']),
   error: z.string().max(10_000).optional(),
@@ -186,6 +217,7 @@ export const RUNNER_ROUTES = {
     request: ArtifactDownloadRequest,
     response: ArtifactDownloadResponse,
   },
+  pluginArchive: { method: 'POST', path: '/plugins/archive', request: PluginArchiveRequest, response: PluginArchiveResponse },
   release: { method: 'POST', path: '/jobs/{jobId}/release', params: JobParams },
   done: { method: 'POST', path: '/jobs/{jobId}/done', params: JobParams, request: JobResult },
 } as const satisfies Record<string, ProtocolRoute>;

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { protocolMismatch, RUNNER_ROUTES as table } from '../../../runners/protocol/v1.ts';
 import { appendLogChunks } from '../../services/logs.ts';
 import { commitArtifact, signArtifactDownload, signArtifactUpload } from '../../services/run-artifacts.ts';
+import { pluginArchive } from '../../services/plugin-archives.ts';
 import { registerRunner } from '../../services/runners.ts';
 import { cancelledJobs, claimJob, expireLeases, finishJob, isCancelRequested, releaseJob, renewLease, reportStep, runOfHeldJob } from '../../services/runs.ts';
 import type { AppEnv } from '../env.ts';
@@ -43,6 +44,7 @@ const {
   artifactUploadUrl,
   commitArtifact: commit,
   artifactDownloadUrl,
+  pluginArchive: archive,
   release,
   done,
 } = table;
@@ -145,6 +147,15 @@ const routes = {
     request: { params: artifactDownloadUrl.params, ...body(artifactDownloadUrl.request, 'Key and optional run') },
     responses: { 200: jsonContent(artifactDownloadUrl.response, 'Where to GET the bytes'), ...errors },
   }),
+  pluginArchive: createRoute({
+    method: method(archive.method),
+    path: archive.path,
+    tags,
+    middleware: authed,
+    summary: 'The archive of an installed plugin version, with its digest',
+    request: body(archive.request, 'Plugin name and exact version'),
+    responses: { 200: jsonContent(archive.response, 'The archive, base64'), 404: jsonContent(ApiErrorSchema, 'Not installed'), ...errors },
+  }),
   release: createRoute({
     method: method(release.method),
     path: release.path,
@@ -222,6 +233,10 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     const { db, artifacts } = c.get('deps');
     const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
     return c.json(await signArtifactDownload(db, artifacts, runId, c.req.valid('json')), 200);
+  })
+  .openapi(routes.pluginArchive, async (c) => {
+    const { name, version } = c.req.valid('json');
+    return c.json(await pluginArchive(c.get('deps').db, name, version), 200);
   })
   .openapi(routes.release, async (c) => {
     await releaseJob(c.get('deps').db, c.get('deps').events, c.get('runner'), c.req.valid('param').jobId);

@@ -3225,6 +3225,27 @@ export interface paths {
                                     secrets?: {
                                         [key: string]: string;
                                     };
+                                    plugin?: {
+                                        name: string;
+                                        version: string;
+                                        digest: string;
+                                        runtime: {
+                                            /** @enum {string} */
+                                            kind: "container";
+                                            image: string;
+                                        } | {
+                                            /** @enum {string} */
+                                            kind: "remote";
+                                            command?: string[];
+                                            address?: string;
+                                            /**
+                                             * @default unix
+                                             * @enum {string}
+                                             */
+                                            transport: "unix" | "tcp";
+                                            config_message?: string;
+                                        };
+                                    };
                                 }[];
                                 compensation: {
                                     index: number;
@@ -3239,6 +3260,27 @@ export interface paths {
                                     continueOnError: boolean;
                                     secrets?: {
                                         [key: string]: string;
+                                    };
+                                    plugin?: {
+                                        name: string;
+                                        version: string;
+                                        digest: string;
+                                        runtime: {
+                                            /** @enum {string} */
+                                            kind: "container";
+                                            image: string;
+                                        } | {
+                                            /** @enum {string} */
+                                            kind: "remote";
+                                            command?: string[];
+                                            address?: string;
+                                            /**
+                                             * @default unix
+                                             * @enum {string}
+                                             */
+                                            transport: "unix" | "tcp";
+                                            config_message?: string;
+                                        };
                                     };
                                 }[];
                                 /** @enum {string} */
@@ -3830,6 +3872,89 @@ export interface paths {
                 };
                 /** @description Bad runner token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Job not held by this runner */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runner/v1/plugins/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The archive of an installed plugin version, with its digest */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Plugin name and exact version */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        version: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The archive, base64 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            digest: string;
+                            archiveBase64: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Bad runner token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Not installed */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
