@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { artifacts, jobs, runs, runSteps, type RunState } from '../../db/schema.ts';
 import { ApiError, notFound } from './errors.ts';
+import { insertInBatches } from './batch-insert.ts';
 import { runStepList } from './run-spec.ts';
 import type { RerunOrigin } from './run-insights.ts';
 import { builtVersion } from './built-versions.ts';
@@ -57,7 +58,9 @@ export async function rerunRun(db: Db, events: EventBus, runId: string, options:
       inputs: old.inputs,
       triggerPayload: { ...old.triggerPayload, rerun_of: origin },
     });
-    await tx.insert(runSteps).values(
+    await insertInBatches(
+      tx,
+      runSteps,
       runStepList(pipeline, plan).map((s) => {
         const before = carried.get(s.index);
         const copy = before ? { state: before.state, exitCode: before.exitCode, outputs: before.outputs, error: before.error, logBytes: before.logBytes } : {};

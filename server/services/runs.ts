@@ -3,6 +3,7 @@ import type { Db } from '../../db/client.ts';
 import { jobs, logChunks, runs, runSteps, workflows, type RunState } from '../../db/schema.ts';
 import type { JobResult, JobSpec, StepReport } from '../../runners/protocol/v1.ts';
 import { ApiError, notFound } from './errors.ts';
+import { insertInBatches } from './batch-insert.ts';
 import type { AuthRunner } from './runners.ts';
 import { jobSpecFor, resolveInputs, runStepList } from './run-spec.ts';
 import { workflowSecrets } from './secrets.ts';
@@ -64,7 +65,11 @@ export async function createRun(db: Db, events: EventBus, workflowId: string, in
       inputs,
       triggerPayload: input.triggerPayload ?? {},
     });
-    await tx.insert(runSteps).values(steps.map((s) => ({ runId, jobIndex: s.job, index: s.index, name: s.step.name, type: s.step.type })));
+    await insertInBatches(
+      tx,
+      runSteps,
+      steps.map((s) => ({ runId, jobIndex: s.job, index: s.index, name: s.step.name, type: s.step.type })),
+    );
     const retry = pipeline.retry;
     await tx.insert(jobs).values({
       runId,
