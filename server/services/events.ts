@@ -12,6 +12,8 @@ export interface EventMap {
   'log.appended': { runId: string; stored: number };
   'draft.changed': { workflowId: string; yaml: string };
   'cancel.requested': { runId: string };
+  /** A run reached its final state (succeeded, failed, cancelled, ...): what the plugin validation matrix records. */
+  'run.finished': { runId: string; state: string };
 }
 
 export type EventType = keyof EventMap;

@@ -90,7 +90,7 @@ async function decide(
   if (changed.length === 0) throw new ApiError(409, 'not_waiting', 'this gate is not waiting for a decision');
   await db.insert(gateDecisions).values({ runId, stepIndex, decision, via, userId: user?.id ?? null, comment });
   if (!passed) {
-    await settleRun(db, runId, 'failed', `gate ${step?.name ?? stepIndex} rejected${user ? ` by ${user.email}` : ''}${comment ? `: ${comment}` : ''}`);
+    await settleRun(db, events, runId, 'failed', `gate ${step?.name ?? stepIndex} rejected${user ? ` by ${user.email}` : ''}${comment ? `: ${comment}` : ''}`);
     events.publish({ type: 'gate.decided', runId, stepIndex, decision, via });
     return;
   }

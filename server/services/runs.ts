@@ -305,7 +305,7 @@ export async function finishJob(db: Db, events: EventBus, runner: AuthRunner, jo
       return;
     }
   }
-  await settleRun(db, job.runId, await successState(db, job.runId, result.state), result.error ?? null, result.outputs);
+  await settleRun(db, events, job.runId, await successState(db, job.runId, result.state), result.error ?? null, result.outputs);
 }
 
 /** Cancels a queued run at once; a running one is flagged and its runner stops it. */
@@ -319,7 +319,7 @@ export async function cancelRun(db: Db, events: EventBus, runId: string, cancell
       .update(jobs)
       .set({ state: 'cancelled', finishedAt: new Date() })
       .where(and(eq(jobs.runId, runId), eq(jobs.state, 'queued')));
-    await settleRun(db, runId, 'cancelled', run.state === 'waiting' ? 'cancelled while waiting for approval' : 'cancelled before a runner took it');
+    await settleRun(db, events, runId, 'cancelled', run.state === 'waiting' ? 'cancelled while waiting for approval' : 'cancelled before a runner took it');
   }
   return getRun(db, runId);
 }
@@ -350,7 +350,7 @@ export async function expireLeases(db: Db, events: EventBus, now = Date.now()): 
       await resetJobSteps(db, job.runId, job.index);
       events.publish({ type: 'job.queued', runId: job.runId, jobIndex: job.index });
     } else {
-      await settleRun(db, job.runId, cancelRequestedAt ? 'cancelled' : 'failed', cancelRequestedAt ? 'cancelled (runner lost)' : 'runner lost');
+      await settleRun(db, events, job.runId, cancelRequestedAt ? 'cancelled' : 'failed', cancelRequestedAt ? 'cancelled (runner lost)' : 'runner lost');
     }
   }
   return lapsed.length;
