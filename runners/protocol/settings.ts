@@ -123,6 +123,17 @@ export const SETTINGS = {
     usedBy: ['serve', 'edge'],
     schema: switchValue,
   },
+  pluginValidationCron: {
+    env: 'FLOWYARD_PLUGIN_VALIDATION_CRON',
+    type: 'cron expression (UTC)',
+    default: '0 3 * * 1',
+    meaning: "When the validation matrix runs every installed plugin's minimal example (weekly by default: Mondays 03:00 UTC).",
+    usedBy: ['serve'],
+    schema: z
+      .string()
+      .trim()
+      .regex(/^\S+(\s+\S+){4,5}$/, 'must be a cron expression of 5 or 6 fields, e.g. "0 3 * * 1"'),
+  },
   uiDir: { env: 'FLOWYARD_UI_DIR', type: 'folder', default: 'build/ of the package', meaning: 'Built web UI to serve.', usedBy: ['serve'], schema: text },
   artifactsUrl: {
     env: 'ARTIFACTS_URL',
