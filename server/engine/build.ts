@@ -2,9 +2,13 @@ import { checkWorkflow } from './checks.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { normaliseWorkflow } from './normalise.ts';
 import { planWorkflow, type Plan } from './plan.ts';
+import { languageFor, type AvailableTypes, type Language } from './plugin-language.ts';
+import type { InstalledPlugin, PluginPin } from './plugin-manifest.ts';
+import { checkPluginUse, missingPluginHint, pinsOf, readRequirements, resolvePlugins } from './plugin-requires.ts';
+import { isPluginStepType } from './plugin-steps.ts';
 import { salvageWorkflow } from './salvage.ts';
 import { identifier } from './schema/common.ts';
-import type { Workflow, WorkflowModule } from './schema/workflow.ts';
+import type { Step, Workflow, WorkflowModule } from './schema/workflow.ts';
 import { parseSource } from './source.ts';
 import { availableTypes, validateWorkflow } from './validate.ts';
 
@@ -14,8 +18,23 @@ export interface UsedTypes {
   triggerTypes: string[];
 }
 
+export interface BuildOptions {
+  /** Installed plugin versions (any number per plugin); `requires.plugins` picks one version of each. */
+  plugins?: readonly InstalledPlugin[];
+}
+
 export type BuildResult =
-  ({ ok: true; workflow: Workflow; plan: Plan; diagnostics: Diagnostic[] } & UsedTypes) | { ok: false; error: string; diagnostics: Diagnostic[] };
+  | ({
+      ok: true;
+      workflow: Workflow;
+      plan: Plan;
+      diagnostics: Diagnostic[];
+      /** The exact plugin versions the build used: what a published version pins. */
+      pluginPins: PluginPin[];
+      /** Every type the build could use, plugin step types included. */
+      available: AvailableTypes;
+    } & UsedTypes)
+  | { ok: false; error: string; diagnostics: Diagnostic[]; available?: AvailableTypes };
 
 const sortedUnique = (values: Iterable<string>) => [...new Set(values)].sort();
 
@@ -62,35 +81,56 @@ export function workflowName(value: unknown, fallback?: string): string {
   return cleaned || 'workflow';
 }
 
+/** Marks each plugin step with the plugin version that runs it (what the run spec sends to the runner). */
+function bindPluginSteps(workflow: Workflow, language: Language): void {
+  for (const pipeline of Object.values(workflow.pipelines)) {
+    for (const step of [...pipeline.steps, ...(pipeline.compensation ?? [])] as Step[]) {
+      const def = language.stepTypesByName.get(step.type);
+      if (isPluginStepType(def)) step.plugin = def.plugin;
+    }
+  }
+}
+
 /**
  * Parses, validates, normalises, checks and plans a workflow. Pure: no I/O, same input → same result.
  * `fallbackName` names a workflow whose file has no `name`. When the schema fails, the parts that are valid on
- * their own are still checked, so that every independent problem is reported at once.
+ * their own are still checked, so that every independent problem is reported at once. With `options.plugins`,
+ * the step types of the plugins the workflow requires are checked like built-in ones.
  */
-export function buildWorkflow(input: string | Uint8Array, fallbackName?: string): BuildResult {
+export function buildWorkflow(input: string | Uint8Array, fallbackName?: string, options: BuildOptions = {}): BuildResult {
   const parsed = parseSource(input);
-  if (!parsed.ok) return { ok: false, error: summarise(parsed.diagnostics), diagnostics: sortDiagnostics(parsed.diagnostics) };
+  if (!parsed.ok) return { ok: false, error: summarise(parsed.diagnostics), diagnostics: sortDiagnostics(parsed.diagnostics), available: availableTypes };
   const { source } = parsed;
   const name = workflowName(source.value, fallbackName);
-  const validated = validateWorkflow(source);
+  const resolution = resolvePlugins(readRequirements(source.value), options.plugins ?? []);
+  const language = languageFor(resolution.chosen.map((choice) => choice.plugin));
+  const { available } = language;
+  const pluginUse = checkPluginUse(source, language, resolution);
+  const validated = validateWorkflow(source, language, missingPluginHint(resolution));
   if (!validated.ok) {
-    const salvaged = salvageWorkflow(source.value, name);
+    const salvaged = salvageWorkflow(source.value, name, language.schemas);
     const later = salvaged
-      ? [...normaliseWorkflow(source, salvaged.workflow, salvaged.placeholders), ...checkWorkflow(source, salvaged.workflow, salvaged.placeholders).diagnostics]
+      ? [
+          ...normaliseWorkflow(source, salvaged.workflow, salvaged.placeholders),
+          ...checkWorkflow(source, salvaged.workflow, salvaged.placeholders, language.stepTypesByName).diagnostics,
+        ]
       : [];
-    const diagnostics = sortDiagnostics(unique([...validated.diagnostics, ...later]));
-    return { ok: false, error: summarise(diagnostics), diagnostics };
+    const diagnostics = sortDiagnostics(unique([...validated.diagnostics, ...pluginUse, ...later]));
+    return { ok: false, error: summarise(diagnostics), diagnostics, available };
   }
   const workflow: Workflow = { ...validated.workflow, name };
   const normalised = normaliseWorkflow(source, workflow);
-  const checked = checkWorkflow(source, workflow);
-  const diagnostics = sortDiagnostics([...normalised, ...checked.diagnostics]);
-  if (hasErrors(diagnostics)) return { ok: false, error: summarise(diagnostics), diagnostics };
+  const checked = checkWorkflow(source, workflow, undefined, language.stepTypesByName);
+  const diagnostics = sortDiagnostics([...pluginUse, ...normalised, ...checked.diagnostics]);
+  if (hasErrors(diagnostics)) return { ok: false, error: summarise(diagnostics), diagnostics, available };
+  bindPluginSteps(workflow, language);
   return {
     ok: true,
     workflow,
-    plan: planWorkflow(workflow, checked.dataDependencies),
+    plan: planWorkflow(workflow, checked.dataDependencies, language.stepTypesByName),
     diagnostics,
+    pluginPins: pinsOf(resolution),
+    available,
     ...usedTypes(workflow),
   };
 }

@@ -3,6 +3,7 @@ import type { Diagnostic, PathSegment } from './diagnostics.ts';
 import { ExpressionError, expressionPaths, parseExpression } from './expressions.ts';
 import { diagnosticAt, diagnosticInString } from './locate.ts';
 import { parseDuration } from './schema/common.ts';
+import { stepTypesByName, type StepTypeDef } from './schema/steps.ts';
 import type { Pipeline, Step, Workflow, WorkflowModule } from './schema/workflow.ts';
 import type { SourceDocument } from './source.ts';
 import { didYouMean, suggestionFix } from './suggest.ts';
@@ -54,6 +55,7 @@ class Checker {
     private readonly workflow: Workflow,
     /** Steps and modules that failed their schema: they hold names and positions, but their config is not checked. */
     private readonly placeholders: WeakSet<object>,
+    private readonly stepTypes: ReadonlyMap<string, StepTypeDef>,
   ) {
     this.modules = new Map((workflow.modules ?? []).map((m) => [(m as WorkflowModule).name, m as WorkflowModule]));
     this.secrets = workflow.secrets ?? [];
@@ -182,6 +184,7 @@ class Checker {
       inputs: Object.keys(pipeline.inputs ?? {}),
       secrets: this.secrets,
       env: [...pipelineEnv, ...Object.keys(isRecord(step?.config.env) ? step.config.env : {})],
+      stepTypes: this.stepTypes,
     });
     forEachString(pipeline.env ?? {}, [...base, 'env'], (text, path) => this.diagnostics.push(...checkTemplateString(text, path, scopeFor(0))));
     forEachString(pipeline.outputs ?? {}, [...base, 'outputs'], (text, path) =>
@@ -312,8 +315,13 @@ class Checker {
 }
 
 /** Semantic checks on a schema-valid workflow: references, templates, cron, duplicates. */
-export function checkWorkflow(source: SourceDocument, workflow: Workflow, placeholders: WeakSet<object> = new WeakSet()): CheckResult {
-  const checker = new Checker(source, workflow, placeholders);
+export function checkWorkflow(
+  source: SourceDocument,
+  workflow: Workflow,
+  placeholders: WeakSet<object> = new WeakSet(),
+  stepTypes: ReadonlyMap<string, StepTypeDef> = stepTypesByName,
+): CheckResult {
+  const checker = new Checker(source, workflow, placeholders, stepTypes);
   checker.checkModules();
   checker.checkTriggers();
   for (const [name, pipeline] of Object.entries(workflow.pipelines)) checker.checkPipeline(name, pipeline);

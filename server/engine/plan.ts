@@ -1,5 +1,5 @@
 import { parseDuration } from './schema/common.ts';
-import { stepTypesByName } from './schema/steps.ts';
+import { stepTypesByName, type StepTypeDef } from './schema/steps.ts';
 import type { Step, Workflow } from './schema/workflow.ts';
 
 export interface PlanStep {
@@ -47,8 +47,8 @@ export interface Plan {
   pipelines: PipelinePlan[];
 }
 
-function planStep(step: Step, job: number): PlanStep {
-  const def = stepTypesByName.get(step.type);
+function planStep(step: Step, job: number, stepTypes: ReadonlyMap<string, StepTypeDef>): PlanStep {
+  const def = stepTypes.get(step.type);
   const outputs = def?.dynamicOutputs ? Object.keys((step.config.values as object) ?? {}) : Object.keys(def?.outputs ?? {});
   return {
     name: step.name,
@@ -70,11 +70,15 @@ function toPlanTrigger(trigger: { type: string; config?: Record<string, unknown>
 }
 
 /** The execution plan of a built workflow: jobs, ordered steps and the edges between them. */
-export function planWorkflow(workflow: Workflow, dataDependencies: Map<string, Map<string, Set<string>>>): Plan {
+export function planWorkflow(
+  workflow: Workflow,
+  dataDependencies: Map<string, Map<string, Set<string>>>,
+  stepTypes: ReadonlyMap<string, StepTypeDef> = stepTypesByName,
+): Plan {
   const pipelines = Object.entries(workflow.pipelines).map(([name, pipeline]): PipelinePlan => {
     let job = 0;
     const steps = (pipeline.steps as Step[]).map((step, i, all) => {
-      const planned = planStep(step, job);
+      const planned = planStep(step, job, stepTypes);
       if (step.type === 'step.gate' && i < all.length - 1) job++;
       return planned;
     });
@@ -106,7 +110,7 @@ export function planWorkflow(workflow: Workflow, dataDependencies: Map<string, M
       onError: pipeline.on_error,
       jobs: job + 1,
       steps,
-      compensation: ((pipeline.compensation ?? []) as Step[]).map((step) => planStep(step, job)),
+      compensation: ((pipeline.compensation ?? []) as Step[]).map((step) => planStep(step, job, stepTypes)),
       edges,
       inputs: Object.fromEntries(
         Object.entries(pipeline.inputs ?? {}).map(([inputName, input]) => [

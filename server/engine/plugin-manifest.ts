@@ -86,3 +86,8 @@ export interface PluginPin {
   version: string;
   digest: string;
 }
+
+/** What a built plugin step carries: its pinned plugin version and how the runner runs it (StepSpec.plugin). */
+export interface PluginStepBinding extends PluginPin {
+  runtime: PluginRuntime;
+}

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { identifier } from './schema/common.ts';
 import { topLevelTriggerSchema, triggerSchema } from './schema/triggers.ts';
-import { moduleSchema, pipelineSchema, stepSchema, type Pipeline, type Step, type Workflow, type WorkflowModule } from './schema/workflow.ts';
+import { builtInSchemas, type Pipeline, type Step, type Workflow, type WorkflowModule, type WorkflowSchemas } from './schema/workflow.ts';
 
 /**
  * The parts of a workflow that are valid on their own, when the whole is not, so that the checks that do not
@@ -27,8 +27,9 @@ function fieldOrDefault(schema: z.ZodType, value: unknown): unknown {
   return parsed(schema, value) ?? parsed(schema, undefined);
 }
 
-export function salvageWorkflow(raw: unknown, name: string): Salvaged | null {
+export function salvageWorkflow(raw: unknown, name: string, schemas: WorkflowSchemas = builtInSchemas): Salvaged | null {
   if (!isRecord(raw)) return null;
+  const { stepSchema, pipelineSchema, moduleSchema } = schemas;
   const placeholders = new WeakSet<object>();
   const placeholder = <T extends object>(value: T): T => {
     placeholders.add(value);

@@ -1,6 +1,6 @@
 import type { Diagnostic, PathSegment } from './diagnostics.ts';
 import { diagnosticInString } from './locate.ts';
-import { stepTypesByName } from './schema/steps.ts';
+import type { StepTypeDef } from './schema/steps.ts';
 import type { Step } from './schema/workflow.ts';
 import type { SourceDocument } from './source.ts';
 import { didYouMean } from './suggest.ts';
@@ -17,10 +17,15 @@ export interface TemplateScope {
   inputs: readonly string[];
   secrets: readonly string[];
   env: readonly string[];
+  /** The step types of the language the workflow is built in, for their declared outputs. */
+  stepTypes: ReadonlyMap<string, StepTypeDef>;
 }
 
-function declaredOutputs(step: Step): { names: string[]; fieldsOf(name: string): readonly string[] | undefined } | null {
-  const def = stepTypesByName.get(step.type);
+function declaredOutputs(
+  step: Step,
+  stepTypes: ReadonlyMap<string, StepTypeDef>,
+): { names: string[]; fieldsOf(name: string): readonly string[] | undefined } | null {
+  const def = stepTypes.get(step.type);
   if (!def) return null;
   if (def.dynamicOutputs) return null;
   return { names: Object.keys(def.outputs), fieldsOf: (name) => def.outputs[name]?.fields };
@@ -52,7 +57,7 @@ export function checkTemplateString(value: string, path: readonly PathSegment[],
         continue;
       }
       dependsOn?.add(name);
-      const outputs = declaredOutputs(target.step);
+      const outputs = declaredOutputs(target.step, scope.stepTypes);
       if (output === undefined || !outputs) {
         if (output !== undefined && target.step.type === 'step.set') {
           const keys = Object.keys((target.step.config.values as Record<string, unknown>) ?? {});

@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { Diagnostic, PathSegment } from './diagnostics.ts';
 import { diagnosticAt } from './locate.ts';
-import { moduleTypes, unsupportedModuleTypes } from './schema/modules.ts';
-import { stepTypes } from './schema/steps.ts';
-import { workflowSchema } from './schema/workflow.ts';
+import { builtInLanguage, type Language } from './plugin-language.ts';
+import { unsupportedModuleTypes } from './schema/modules.ts';
+import type { workflowSchema } from './schema/workflow.ts';
 import type { SourceDocument } from './source.ts';
 import { didYouMean, suggestionFix } from './suggest.ts';
 
@@ -56,7 +56,7 @@ function fieldName(path: readonly PathSegment[]): string {
   return last === undefined ? 'value' : `"${last}"`;
 }
 
-function describeUnknownType(kind: 'step' | 'module' | 'trigger', value: unknown, options: readonly string[]): string {
+function describeUnknownType(kind: 'step' | 'module' | 'trigger', value: unknown, options: readonly string[], stepHint = ''): string {
   if (value === undefined) return `missing "type": expected one of ${options.join(', ')}`;
   if (value === null || value === '') return `choose a ${kind} type: one of ${options.join(', ')}`;
   const text = String(value);
@@ -64,6 +64,9 @@ function describeUnknownType(kind: 'step' | 'module' | 'trigger', value: unknown
     const unsupported = unsupportedModuleTypes.get(text);
     if (unsupported) return unsupported;
     return `module type "${text}" is not provided by Flowyard${didYouMean(text, options)} (available: ${options.join(', ')})`;
+  }
+  if (kind === 'step') {
+    return `unknown step type "${text}"${didYouMean(text, options)} (neither built in nor provided by an installed plugin${stepHint}; available: ${options.join(', ')})`;
   }
   return `unknown ${kind} type "${text}"${didYouMean(text, options)} (available: ${options.join(', ')})`;
 }
@@ -74,7 +77,14 @@ function kindOfTypeAt(path: readonly PathSegment[]): 'step' | 'module' | 'trigge
   return 'step';
 }
 
-function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Diagnostic[] {
+interface IssueContext {
+  source: SourceDocument;
+  schema: z.ZodType;
+  /** Added to the message of an unknown step type (the required plugins that are not installed). */
+  stepHint: string;
+}
+
+function issueToDiagnostics(issue: z.core.$ZodIssue, { source, schema, stepHint }: IssueContext): Diagnostic[] {
   const path = issue.path as PathSegment[];
   switch (issue.code) {
     case 'unrecognized_keys': {
@@ -90,7 +100,7 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Di
           ),
         ];
       }
-      const known = schemaAt(workflowSchema, path, source.value);
+      const known = schemaAt(schema, path, source.value);
       const knownKeys = known && defOf(known).type === 'object' ? Object.keys(defOf(known).shape as object) : [];
       return issue.keys.map((key) => ({
         ...diagnosticAt(
@@ -115,7 +125,7 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, source: SourceDocument): Di
           anchorPath,
           'error',
           `unknown_${kind}_type`,
-          describeUnknownType(kind, value, options),
+          describeUnknownType(kind, value, options, stepHint),
           value === undefined ? 'key' : 'value',
         );
         return [typeof value === 'string' && value !== '' ? { ...diagnostic, ...suggestionFix(value, options) } : diagnostic];
@@ -166,14 +176,13 @@ function describeValue(value: unknown): string {
 
 export type ValidationOutcome = { ok: true; workflow: z.output<typeof workflowSchema>; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
 
-export function validateWorkflow(source: SourceDocument): ValidationOutcome {
-  const result = workflowSchema.safeParse(source.value);
-  if (result.success) return { ok: true, workflow: result.data, diagnostics: [] };
-  return { ok: false, diagnostics: result.error.issues.flatMap((issue) => issueToDiagnostics(issue, source)) };
+/** Checks the document against the language's schema (the built-in step types, or those plus installed plugins'). */
+export function validateWorkflow(source: SourceDocument, language: Language = builtInLanguage, stepHint = ''): ValidationOutcome {
+  const schema = language.schemas.workflowSchema;
+  const result = schema.safeParse(source.value);
+  if (result.success) return { ok: true, workflow: result.data as z.output<typeof workflowSchema>, diagnostics: [] };
+  return { ok: false, diagnostics: result.error.issues.flatMap((issue) => issueToDiagnostics(issue, { source, schema, stepHint })) };
 }
 
-export const availableTypes = {
-  moduleTypes: moduleTypes.map((def) => def.type).sort(),
-  stepTypes: stepTypes.map((def) => def.type).sort(),
-  triggerTypes: ['http', 'manual', 'schedule'],
-};
+/** The types the built-in language has (a build with plugins reports its own, with their step types). */
+export const availableTypes = builtInLanguage.available;

@@ -203,7 +203,10 @@ describe('upstream format: field names normalised to the canonical ones', () => 
     const result = built(
       `requires:\n  plugins:\n    - name: pipeline-steps\n      version: ">=1"\n    - other\nworkflows: {}\ntriggers: {}\n${pipeline(step('step.log', '{ message: x }'))}`,
     );
-    assert.deepEqual(result.workflow.requires?.plugins, ['pipeline-steps', 'other']);
+    assert.deepEqual(result.workflow.requires?.plugins, [
+      { name: 'pipeline-steps', version: '>=1' },
+      { name: 'other', version: '*' },
+    ]);
     assert.deepEqual(result.workflow.triggers, []);
     assert.equal('workflows' in result.workflow, false);
     const [d] = errorsOf(`workflows:\n  http: { server: s }\n${pipeline(step('step.log', '{ message: x }'))}`);

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import type { PluginStepBinding } from '../plugin-manifest.ts';
 import { duration, envMap, identifier, secretName } from './common.ts';
 import { moduleTypes } from './modules.ts';
-import { stepTypes } from './steps.ts';
+import { stepTypes, type StepTypeDef } from './steps.ts';
 import { topLevelTriggerSchema, triggerSchema } from './triggers.ts';
 
 const onError = z.enum(['stop', 'skip', 'compensate']).describe('On a failing step: stop the run, skip to the next step, or run the compensation steps.');
@@ -18,20 +19,29 @@ const stepCommon = {
 
 const configIsOptional = (config: z.ZodObject) => Object.values(config.shape).every((field) => (field as z.ZodType).safeParse(undefined).success);
 
-export const stepSchema = z.discriminatedUnion(
-  'type',
-  stepTypes.map((def) =>
-    z
-      .strictObject({
-        ...stepCommon,
-        type: z.literal(def.type).describe(def.description),
-        config: configIsOptional(def.config) ? def.config.prefault({}) : def.config,
-      })
-      .describe(`${def.type}: ${def.description}`),
-  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
-);
+/** `owner/name@range` or `owner/name` (any version). */
+const pluginRequirementText = z
+  .string()
+  .min(1)
+  .transform((text) => {
+    const at = text.lastIndexOf('@');
+    return at > 0 ? { name: text.slice(0, at), version: text.slice(at + 1) || '*' } : { name: text, version: '*' };
+  });
 
-export const moduleSchema = z.discriminatedUnion(
+const pluginRequirement = z.union([
+  pluginRequirementText,
+  z
+    .strictObject({
+      name: z.string().min(1).describe('Plugin name, owner/name.'),
+      version: z
+        .union([z.string().min(1), z.number().transform(String)])
+        .default('*')
+        .describe('Semver range of the versions this workflow works with, e.g. ^1.2.0; any when omitted.'),
+    })
+    .describe('A plugin this workflow needs.'),
+]);
+
+const moduleSchema = z.discriminatedUnion(
   'type',
   moduleTypes.map((def) =>
     z
@@ -53,57 +63,81 @@ const inputSchema = z.strictObject({
   options: z.array(z.string()).optional().describe('Allowed values of a choice input.'),
 });
 
-export const pipelineSchema = z.strictObject({
-  description: z.string().optional(),
-  trigger: triggerSchema.optional().describe('What starts this pipeline; manual when omitted.'),
-  runs_on: z.array(z.string().min(1)).default([]).describe('Labels a runner must have to take this pipeline.'),
-  env: envMap.optional(),
-  inputs: z.record(identifier, inputSchema).optional().describe('Inputs asked for when the pipeline is started by hand.'),
-  timeout: duration.default('1h').describe('Fail the run after this long.'),
-  on_error: onError.default('stop'),
-  retry: z
-    .strictObject({ on: z.array(z.enum(['runner_lost'])).min(1), max_attempts: z.number().int().min(1).max(10).default(2) })
-    .optional()
-    .describe('Requeue the job when its runner is lost.'),
-  steps: z.array(stepSchema).min(1).describe('Steps run in order on one runner, sharing /workspace.'),
-  compensation: z.array(stepSchema).optional().describe('Steps run after a failure when on_error is compensate.'),
-  outputs: z.record(identifier, z.string()).optional().describe('Run outputs by name; values are templates.'),
-  strict_templates: z.boolean().default(false).describe('Fail on templates that read a missing value.'),
-});
+/**
+ * The schemas of the language for a set of step types: the built-in ones, or those plus the step types of
+ * installed plugins (plugin-language.ts builds and memoises one per plugin set).
+ */
+export function workflowSchemasFor(stepTypeDefs: readonly StepTypeDef[]) {
+  const stepSchema = z.discriminatedUnion(
+    'type',
+    stepTypeDefs.map((def) =>
+      z
+        .strictObject({
+          ...stepCommon,
+          type: z.literal(def.type).describe(def.description),
+          config: configIsOptional(def.config) ? def.config.prefault({}) : def.config,
+        })
+        .describe(`${def.type}: ${def.description}`),
+    ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+  );
 
-export const workflowSchema = z
-  .strictObject({
-    $schema: z.string().optional(),
-    name: identifier.optional().describe('Workflow name; the name it is saved under (or the file name) when omitted.'),
-    version: z.union([z.string(), z.number()]).optional().describe('Your version label, available as {{ .Version }}.'),
+  const pipelineSchema = z.strictObject({
     description: z.string().optional(),
-    requires: z
-      .strictObject({
-        plugins: z
-          .array(z.union([z.string(), z.strictObject({ name: z.string().min(1), version: z.string().optional() }).transform((plugin) => plugin.name)]))
-          .default([]),
-      })
+    trigger: triggerSchema.optional().describe('What starts this pipeline; manual when omitted.'),
+    runs_on: z.array(z.string().min(1)).default([]).describe('Labels a runner must have to take this pipeline.'),
+    env: envMap.optional(),
+    inputs: z.record(identifier, inputSchema).optional().describe('Inputs asked for when the pipeline is started by hand.'),
+    timeout: duration.default('1h').describe('Fail the run after this long.'),
+    on_error: onError.default('stop'),
+    retry: z
+      .strictObject({ on: z.array(z.enum(['runner_lost'])).min(1), max_attempts: z.number().int().min(1).max(10).default(2) })
       .optional()
-      .describe('Plugins this workflow needs, by name (upstream: {name, version}).'),
-    secrets: z.array(secretName).optional().describe('Secrets the workflow reads as {{ .Secrets.NAME }}.'),
-    modules: z.array(moduleSchema).optional().describe('Named resources: artifact stores, registries, deploy targets, webhooks.'),
-    pipelines: z.record(identifier, pipelineSchema).describe('Pipelines by name.'),
-    triggers: z
-      .union([
-        z.array(topLevelTriggerSchema),
-        z
-          .strictObject({})
-          .transform(() => [])
-          .describe('Upstream writes no triggers as {}.'),
-      ])
-      .optional()
-      .describe('Extra triggers, each naming the pipeline it starts.'),
-    workflows: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .describe('Upstream: application workflows (HTTP routing, state machines); Flowyard runs pipelines only, so this must be empty.'),
-  })
-  .describe('A Flowyard workflow.');
+      .describe('Requeue the job when its runner is lost.'),
+    steps: z.array(stepSchema).min(1).describe('Steps run in order on one runner, sharing /workspace.'),
+    compensation: z.array(stepSchema).optional().describe('Steps run after a failure when on_error is compensate.'),
+    outputs: z.record(identifier, z.string()).optional().describe('Run outputs by name; values are templates.'),
+    strict_templates: z.boolean().default(false).describe('Fail on templates that read a missing value.'),
+  });
+
+  const workflowSchema = z
+    .strictObject({
+      $schema: z.string().optional(),
+      name: identifier.optional().describe('Workflow name; the name it is saved under (or the file name) when omitted.'),
+      version: z.union([z.string(), z.number()]).optional().describe('Your version label, available as {{ .Version }}.'),
+      description: z.string().optional(),
+      requires: z
+        .strictObject({ plugins: z.array(pluginRequirement).default([]) })
+        .optional()
+        .describe('Plugins this workflow needs: {name: owner/name, version: semver range}, or "owner/name@range".'),
+      secrets: z.array(secretName).optional().describe('Secrets the workflow reads as {{ .Secrets.NAME }}.'),
+      modules: z.array(moduleSchema).optional().describe('Named resources: artifact stores, registries, deploy targets, webhooks.'),
+      pipelines: z.record(identifier, pipelineSchema).describe('Pipelines by name.'),
+      triggers: z
+        .union([
+          z.array(topLevelTriggerSchema),
+          z
+            .strictObject({})
+            .transform(() => [])
+            .describe('Upstream writes no triggers as {}.'),
+        ])
+        .optional()
+        .describe('Extra triggers, each naming the pipeline it starts.'),
+      workflows: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .describe('Upstream: application workflows (HTTP routing, state machines); Flowyard runs pipelines only, so this must be empty.'),
+    })
+    .describe('A Flowyard workflow.');
+
+  return { stepSchema, moduleSchema, pipelineSchema, workflowSchema };
+}
+
+export type WorkflowSchemas = ReturnType<typeof workflowSchemasFor>;
+
+/** The language with the built-in step types only. */
+export const builtInSchemas: WorkflowSchemas = workflowSchemasFor(stepTypes);
+export const { stepSchema, pipelineSchema, workflowSchema } = builtInSchemas;
+export { moduleSchema };
 
 /** A built workflow always has a name: the file's own, or the one it is saved under. */
 export type Workflow = Omit<z.output<typeof workflowSchema>, 'name'> & { name: string };
@@ -118,5 +152,7 @@ export type Step = {
   if?: string;
   skip_if?: string;
   config: Record<string, unknown>;
+  /** Set by the build on a step whose type comes from a plugin: the pinned version that runs it. */
+  plugin?: PluginStepBinding;
 };
 export type WorkflowModule = { name: string; type: string; dependsOn?: string[]; config: Record<string, unknown> };
