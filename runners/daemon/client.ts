@@ -59,6 +59,7 @@ export class RunnerApi {
   commitArtifact = (jobId: string, artifact: Artifact) => this.callRoute(RUNNER_ROUTES.commitArtifact, { jobId }, artifact);
   artifactDownloadUrl = (jobId: string, request: Body<typeof RUNNER_ROUTES.artifactDownloadUrl.request>) =>
     this.callRoute(RUNNER_ROUTES.artifactDownloadUrl, { jobId }, request);
+  pluginArchive = (request: Body<typeof RUNNER_ROUTES.pluginArchive.request>) => this.callRoute(RUNNER_ROUTES.pluginArchive, {}, request);
   release = (jobId: string) => this.callRoute(RUNNER_ROUTES.release, { jobId }, undefined);
   done = (jobId: string, result: JobResult) => this.callRoute(RUNNER_ROUTES.done, { jobId }, result);
 

@@ -1,8 +1,10 @@
+import { dirname } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { RunnerPolicy } from '../docker/policy.ts';
 import { workspaceVolumeName } from '../docker/workspace.ts';
 import { executeJob } from '../job/execute.ts';
 import { killJobContainers, removeLeftovers } from '../job/ownership.ts';
+import { PluginHost } from '../plugins/host.ts';
 import type { JobSpec } from '../protocol/v1.ts';
 import { ApiCallError, backoffMs, RunnerApi, sleep } from './client.ts';
 import { loadRunnerConfig, saveRunnerConfig, type RunnerConfig } from './config.ts';
@@ -74,6 +76,7 @@ class Runner {
   private readonly api: RunnerApi;
   private readonly running = new Map<string, AbortController>();
   private readonly stopping = new AbortController();
+  private readonly plugins: PluginHost;
   private slotFreed: (() => void) | undefined;
   readonly stopped: Promise<void>;
 
@@ -82,7 +85,14 @@ class Runner {
     private readonly options: RunnerOptions,
   ) {
     this.api = new RunnerApi(config.url, config.token);
-    this.stopped = Promise.all([this.claimLoop(), this.heartbeatLoop()]).then(() => this.drainJobs());
+    this.plugins = new PluginHost({
+      dataDir: dirname(options.configPath),
+      fetchArchive: (request) => this.api.pluginArchive(request),
+      log: (line) => this.log(line),
+    });
+    this.stopped = Promise.all([this.claimLoop(), this.heartbeatLoop()])
+      .then(() => this.drainJobs())
+      .finally(() => this.plugins.stop());
   }
 
   private log(line: string) {
@@ -228,6 +238,7 @@ class Runner {
       signal: controller.signal,
       runnerId: this.config.runnerId,
       policy: this.options.policy,
+      plugins: this.plugins,
     });
     if (controller.signal.reason === 'released') {
       outbox.close();

@@ -111,7 +111,7 @@ function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-function containerOptions(spec: ShellExecSpec): Dockerode.ContainerCreateOptions {
+export function containerOptions(spec: ShellExecSpec): Dockerode.ContainerCreateOptions {
   const limits: Dockerode.HostConfig = {};
   if (spec.memoryBytes !== undefined) {
     limits.Memory = spec.memoryBytes;
@@ -148,7 +148,12 @@ function containerOptions(spec: ShellExecSpec): Dockerode.ContainerCreateOptions
   };
 }
 
-async function runContainer(docker: Dockerode, container: Dockerode.Container, spec: ShellExecSpec, io: StepIO): Promise<Omit<StepOutcome, 'durationMs'>> {
+export async function runContainer(
+  docker: Dockerode,
+  container: Dockerode.Container,
+  spec: ShellExecSpec,
+  io: StepIO,
+): Promise<Omit<StepOutcome, 'durationMs'>> {
   // Attach before start so that no early output is missed.
   const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as Duplex;
   const outputEnded = new Promise<void>((resolve) => {

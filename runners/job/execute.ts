@@ -8,6 +8,8 @@ import { createWorkspaceVolume, removeWorkspaceVolume } from '../docker/workspac
 import type { RunnerPolicy } from '../docker/policy.ts';
 import { releaseRunResources } from '../docker/run-resources.ts';
 import { executors } from '../executors/index.ts';
+import { pluginStepExecutor } from '../plugins/executor.ts';
+import type { PluginHost } from '../plugins/host.ts';
 import type { ArtifactTransfer, StepResult } from '../executors/types.ts';
 import { jobSecretValues, type JobResult, type JobSpec, type StepReport, type StepSpec } from '../protocol/v1.ts';
 import { StepLogWriter, type LogSink } from './log-writer.ts';
@@ -32,6 +34,8 @@ export interface JobEnvironment {
   policy?: RunnerPolicy;
   /** Labels the job's containers and volume with this runner's id, so a restarted runner can remove what a crash left. */
   runnerId?: string;
+  /** Runs plugin steps (their archives, the plugin processes this runner started); plugin steps fail without it. */
+  plugins?: PluginHost;
 }
 
 type Outcome = StepResult['state'];
@@ -98,7 +102,7 @@ class JobRun {
         return { state: 'succeeded', skipped: true };
       }
       reporter.step(step.index, { state: 'running', startedAt });
-      const executor = executors[step.type];
+      const executor = step.plugin ? pluginStepExecutor(this.env.plugins, this.outputs) : executors[step.type];
       if (!executor) throw new Error(`step type ${step.type} is not supported by this runner`);
       const config = resolveTemplates(step.config, this.data(step), this.job.strictTemplates) as Record<string, unknown>;
       result = await executor({
