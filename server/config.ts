@@ -23,6 +23,10 @@ export interface ServerConfig {
   maxBodyBytes?: number;
   /** Trust X-Forwarded-For for the client address (FLOWYARD_TRUST_PROXY=1): only behind a proxy that sets it. */
   trustProxy?: boolean;
+  /** FLOWYARD_PLUGIN_REGISTRIES: remote plugin registry base URLs, in order of preference. */
+  pluginRegistries?: string[];
+  /** FLOWYARD_PLUGIN_REGISTRY_TTL in ms: how long a registry index is used before it is revalidated. */
+  pluginRegistryTtlMs?: number;
 }
 
 /** Everything a server process is configured with: the API's settings and the process's own. */
@@ -58,6 +62,8 @@ const SERVER_SETTINGS = [
   'maxBodyBytes',
   'trustProxy',
   'uiDir',
+  'pluginRegistries',
+  'pluginRegistryTtl',
   'artifactsUrl',
   'awsAccessKeyId',
   'awsSecretAccessKey',
@@ -81,6 +87,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       leaseMs: s.leaseMs ?? DEFAULT_LEASE_MS,
       maxBodyBytes: s.maxBodyBytes,
       trustProxy: s.trustProxy ?? false,
+      pluginRegistries: s.pluginRegistries ?? [],
+      pluginRegistryTtlMs: (s.pluginRegistryTtl ?? 300) * 1000,
     },
     port,
     host,

@@ -135,6 +135,31 @@ export const SETTINGS = {
       .regex(/^\S+(\s+\S+){4,5}$/, 'must be a cron expression of 5 or 6 fields, e.g. "0 3 * * 1"'),
   },
   uiDir: { env: 'FLOWYARD_UI_DIR', type: 'folder', default: 'build/ of the package', meaning: 'Built web UI to serve.', usedBy: ['serve'], schema: text },
+  pluginRegistries: {
+    env: 'FLOWYARD_PLUGIN_REGISTRIES',
+    type: 'comma-separated URLs',
+    default: 'none',
+    meaning:
+      "Remote plugin registries (`{base}/index.json` and `{base}/plugins/...`, another Flowyard's `/registry` or static files in a bucket), searched in this order after the installed plugins (docs/plugins.md).",
+    usedBy: ['serve', 'edge'],
+    schema: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((url) => url.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(httpUrl)),
+  },
+  pluginRegistryTtl: {
+    env: 'FLOWYARD_PLUGIN_REGISTRY_TTL',
+    type: 'whole number (seconds)',
+    default: '300',
+    meaning: 'How long a remote registry index is used before it is revalidated (If-None-Match; a 304 keeps it).',
+    usedBy: ['serve', 'edge'],
+    schema: wholeNumber('a whole number of seconds from 0 to 86400', 0, 86400),
+  },
   artifactsUrl: {
     env: 'ARTIFACTS_URL',
     type: 's3:// URL',

@@ -21,6 +21,8 @@ import { runnerRoutes } from './routes/runners.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { shareRoutes } from './routes/shares.ts';
 import { environmentRoutes } from './routes/environments.ts';
+import { pluginRoutes } from './routes/plugins.ts';
+import { pluginRegistryRoutes } from './routes/plugin-registry.ts';
 import { runnerProtocolRoutes } from './routes/runner-protocol.ts';
 import { downloadRoutes } from './routes/downloads.ts';
 import { RUNNER_PROTOCOL_PREFIX } from '../../runners/protocol/v1.ts';
@@ -40,6 +42,8 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.use('*', limitRequestBodies);
   app.route('/', healthRoutes);
   app.route('/hooks', hookRoutes);
+  // Public and read-only, like npm's registry (docs/security.md): installed plugins for other Flowyards to install.
+  app.route('/registry', pluginRegistryRoutes);
   app.use('/api/*', authUnlessPublic);
   app.route(
     '/api/blobs',
@@ -58,6 +62,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api', runnerRoutes);
   app.route('/api', shareRoutes);
   app.route('/api/environments', environmentRoutes);
+  app.route('/api/plugins', pluginRoutes);
   app.route(RUNNER_PROTOCOL_PREFIX, runnerProtocolRoutes);
   app.route('/', downloadRoutes);
   app.doc31('/api/openapi.json', {

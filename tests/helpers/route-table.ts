@@ -73,6 +73,16 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'DELETE /api/environments/{id}': 'admin',
   'POST /api/environments/{id}/test': 'editor',
   'GET /api/environments/{id}/deployments': 'viewer',
+  'GET /api/plugins': 'viewer',
+  'GET /api/plugins/{owner}/{name}': 'viewer',
+  'POST /api/plugins/install': 'admin',
+  'POST /api/plugins/upload': 'admin',
+  'POST /api/plugins/{owner}/{name}/upgrade': 'admin',
+  'DELETE /api/plugins/{owner}/{name}': 'admin',
+  'PUT /api/plugins/{owner}/{name}/status': 'admin',
+  'GET /registry/index.json': 'public',
+  'GET /registry/plugins/{owner}/{name}/{version}/plugin.yaml': 'public',
+  'GET /registry/plugins/{owner}/{name}/{version}/plugin.tar.gz': 'public',
   'POST /api/runner/v1/register': 'registration-token',
   'POST /api/runner/v1/heartbeat': 'runner',
   'POST /api/runner/v1/claim': 'runner',
@@ -128,6 +138,8 @@ export function concretePath(key: string, world: AttackWorld): string {
     index: () => '0',
     storageKey: () => `runs/${world.runId}/a.tar`,
     file: () => 'flowyard-0.0.0.tgz',
+    owner: () => 'acme',
+    version: () => '1.0.0',
   };
   const filled = path.replace('/hooks/*', world.hookPath).replace(/\{(\w+)\}/g, (_, name: string) =>
     (

@@ -32,6 +32,8 @@ function limitTo(maxSize: number, what: string): MiddlewareHandler<AppEnv> {
 }
 
 const webhookLimit = limitTo(MAX_WEBHOOK_BODY_BYTES, 'webhook bodies');
+/** Uploaded plugin archives (gzip bodies only) are at most 8 MiB (server/services/plugins/archive.ts). */
+const pluginUploadLimit = limitTo(8 * 1024 * 1024, 'plugin archives');
 const limits = new Map<number, MiddlewareHandler<AppEnv>>();
 
 /** Mount once on `*`: webhooks get 1 MiB, artifact uploads their own limit, everything else the configured one. */
@@ -39,6 +41,7 @@ export const limitRequestBodies: MiddlewareHandler<AppEnv> = async (c, next) => 
   const path = c.req.path;
   if (path.startsWith('/api/blobs/')) return next();
   if (path === '/hooks' || path.startsWith('/hooks/')) return webhookLimit(c, next);
+  if (path === '/api/plugins/upload' && c.req.header('content-type') === 'application/gzip') return pluginUploadLimit(c, next);
   const maxSize = c.get('deps').config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   let limit = limits.get(maxSize);
   if (!limit) limits.set(maxSize, (limit = limitTo(maxSize, `request bodies (${MAX_BODY_BYTES_VARIABLE})`)));
