@@ -21,6 +21,7 @@ import { runnerRoutes } from './routes/runners.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { shareRoutes } from './routes/shares.ts';
 import { environmentRoutes } from './routes/environments.ts';
+import { pluginValidationRoutes } from './routes/plugin-validations.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { pluginRegistryRoutes } from './routes/plugin-registry.ts';
 import { runnerProtocolRoutes } from './routes/runner-protocol.ts';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api', runnerRoutes);
   app.route('/api', shareRoutes);
   app.route('/api/environments', environmentRoutes);
+  app.route('/api/plugin-validations', pluginValidationRoutes);
   app.route('/api/plugins', pluginRoutes);
   app.route(RUNNER_PROTOCOL_PREFIX, runnerProtocolRoutes);
   app.route('/', downloadRoutes);

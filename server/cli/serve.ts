@@ -16,6 +16,8 @@ import { ensureFirstAdmin } from '../services/auth.ts';
 import { createRegistrationToken } from '../services/runners.ts';
 import { startLeaseSweeper } from '../services/runs.ts';
 import { fireDueSchedules } from '../services/triggers.ts';
+import { DEFAULT_VALIDATION_CRON, startPluginValidation } from '../services/plugin-validation.ts';
+import { readSettings } from '../../runners/protocol/settings.ts';
 import { depsFromConfig } from './deps.ts';
 import { defaultPublicUrl, loadConfig, type Config } from '../config.ts';
 import { serveUi } from '../api/ui.ts';
@@ -62,6 +64,7 @@ function listen(server: Server, port: number, host: string): Promise<{ port: num
 /** Starts API + UI on one port; resolves to -1 so the process stays up until a signal. */
 export async function runServe(args: string[]): Promise<number> {
   const { config, runnerPolicy } = parseServeArgs(args);
+  const { pluginValidationCron = DEFAULT_VALIDATION_CRON } = readSettings(['pluginValidationCron'], process.env);
   mkdirSync(config.dataDir, { recursive: true });
   const handle = await openDatabase(config.databaseUrl, config.databaseAuthToken);
   await migrateDatabase(handle.db);
@@ -84,6 +87,11 @@ export async function runServe(args: string[]): Promise<number> {
     () => void fireDueSchedules(handle.db, deps.events).catch((error: Error) => console.error(`[schedules] ${error.message}`)),
     SCHEDULE_TICK_MS,
   );
+  const stopValidation = startPluginValidation(deps, {
+    cron: pluginValidationCron,
+    tickMs: SCHEDULE_TICK_MS,
+    onError: (error) => console.error(`[plugin validation] ${error.message}`),
+  });
   let embedded: RunningRunner | undefined;
   // With --port 0 the default public URL names the port actually bound.
   const url = config.server.publicUrl === defaultPublicUrl(config.host, config.port) ? defaultPublicUrl(config.host, bound.port) : config.server.publicUrl;
@@ -100,6 +108,7 @@ export async function runServe(args: string[]): Promise<number> {
     await collab.close();
     stopSweeper();
     clearInterval(scheduler);
+    stopValidation();
     await embedded?.stop();
     server.close(() => {
       handle.close();
