@@ -125,6 +125,147 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/registry/index.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The registry index (public, read-only; ETag and If-None-Match) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The index */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginRegistryIndex"];
+                    };
+                };
+                /** @description Not modified */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/registry/plugins/{owner}/{name}/{version}/plugin.yaml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An installed version's plugin.yaml */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                    version: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description plugin.yaml */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/yaml": string;
+                    };
+                };
+                /** @description Not installed */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/registry/plugins/{owner}/{name}/{version}/plugin.tar.gz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An installed version's archive; its sha256 is the index's digest */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                    version: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The archive */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/gzip": string;
+                    };
+                };
+                /** @description Not installed */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -706,7 +847,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** JSON Schema of the workflow language, for editors (`# yaml-language-server: $schema=<url>`) */
+        /** JSON Schema of the workflow language with the installed plugins' step types, for editors (`# yaml-language-server: $schema=<url>`) */
         get: {
             parameters: {
                 query?: never;
@@ -744,7 +885,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every step type with its description and declared outputs, for completion of templates in editors */
+        /** Every step type (built in, and of the installed plugins) with its description and declared outputs, for completion of templates in editors */
         get: {
             parameters: {
                 query?: never;
@@ -3005,6 +3146,811 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/plugins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Installed and remote plugins as one list (local wins) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Text in the name, description or step types */
+                    q?: string;
+                    stepType?: string;
+                    status?: components["schemas"]["PluginStatus"];
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Plugins */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            plugins: components["schemas"]["PluginSummary"][];
+                            registries: components["schemas"]["PluginRegistryState"][];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugins/{owner}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A plugin: step types, config schemas, minimal example, versions, status and validation history */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The plugin */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginDetails"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Admins only */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description A registry failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Uninstall a plugin (or one version); refused while a published workflow version pins it */
+        delete: {
+            parameters: {
+                query?: {
+                    version?: string;
+                };
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Uninstalled */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Admins only */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Pinned by published workflows, named */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginInUseError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugins/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Install a version or range from the configured registries; the archive's digest must be the index's */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description What to install */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /**
+                         * @description An exact version (1.2.3) or a semver range (^1.2, >=1 <2, *)
+                         * @default *
+                         */
+                        version?: string;
+                        /** Format: uri */
+                        registry?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Already installed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginDetails"];
+                    };
+                };
+                /** @description Installed */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginDetails"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Admins only */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Already installed with another digest, or nothing newer */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Invalid archive or manifest, digest mismatch, or incompatible */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginPackageError"];
+                    };
+                };
+                /** @description A registry failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugins/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Install an uploaded plugin archive (tar.gz, at most 8 MiB) as registry local */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/gzip": string;
+                };
+            };
+            responses: {
+                /** @description Already installed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginDetails"];
+                    };
+                };
+                /** @description Installed */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginDetails"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Admins only */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Already installed with another digest, or nothing newer */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Invalid archive or manifest, digest mismatch, or incompatible */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginPackageError"];
+                    };
+                };
+                /** @description A registry failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugins/{owner}/{name}/upgrade": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Install the newest version newer than the installed ones, from the registry it came from */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            /** @description Upper bound */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description An exact version (1.2.3) or a semver range (^1.2, >=1 <2, *)
+                         * @default *
+                         */
+                        version?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Upgraded */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginDetails"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Admins only */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Already installed with another digest, or nothing newer */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Invalid archive or manifest, digest mismatch, or incompatible */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginPackageError"];
+                    };
+                };
+                /** @description A registry failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugins/{owner}/{name}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a plugin's status by hand (the registry owner); deprecated is only ever set this way */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            /** @description Status */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        status: components["schemas"]["PluginStatus"];
+                        /** @default  */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The plugin */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginDetails"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description Admins only */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugin-validations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The validation matrix: every installed plugin with its last N results */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The matrix */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginValidationMatrix"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugin-validations/{owner}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A plugin's validation results and status changes */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The history */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginValidationHistory"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugin-validations/{owner}/{name}/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Validate now: run the newest version's minimal example with the attached environment */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Started (or recorded at once when nothing could run) */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginValidationStart"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugin-validations/{owner}/{name}/environment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Attach or detach the environment whose secrets validation runs use */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            /** @description The environment */
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PluginValidationEnvironment"];
+                };
+            };
+            responses: {
+                /** @description The plugin with its history */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginValidationHistory"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such environment */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runner/v1/register": {
         parameters: {
             query?: never;
@@ -4161,16 +5107,20 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        User: {
-            id: string;
-            email: string;
-            name: string;
-            role: components["schemas"]["Role"];
-            /** @description Only /auth/me, /auth/password and /auth/logout answer until the password is changed */
-            mustChangePassword: boolean;
+        PluginRegistryIndex: {
+            plugins: {
+                name: string;
+                description: string;
+                /** @enum {string} */
+                status: "verified" | "experimental" | "deprecated";
+                stepTypes: string[];
+                versions: {
+                    version: string;
+                    digest: string;
+                    flowyard: string;
+                }[];
+            }[];
         };
-        /** @enum {string} */
-        Role: "viewer" | "editor" | "admin";
         ApiError: {
             error: {
                 code: string;
@@ -4181,6 +5131,16 @@ export interface components {
                 }[];
             };
         };
+        User: {
+            id: string;
+            email: string;
+            name: string;
+            role: components["schemas"]["Role"];
+            /** @description Only /auth/me, /auth/password and /auth/logout answer until the password is changed */
+            mustChangePassword: boolean;
+        };
+        /** @enum {string} */
+        Role: "viewer" | "editor" | "admin";
         LoginRequest: {
             email: string;
             password: string;
@@ -4642,6 +5602,191 @@ export interface components {
             /** @description Where the deployed version answers, when the deploy reported it */
             url: string | null;
             createdAt: string;
+        };
+        PluginSummary: {
+            name: string;
+            description: string;
+            status: components["schemas"]["PluginStatus"];
+            /** @description `local` when installed here, else the registry URL it would be installed from */
+            source: string;
+            installed: boolean;
+            installedVersions: string[];
+            /** @description What the registries offer that this Flowyard can run, newest first */
+            availableVersions: string[];
+            latestVersion: string;
+            stepTypes: string[];
+        };
+        /** @enum {string} */
+        PluginStatus: "verified" | "experimental" | "deprecated";
+        PluginRegistryState: {
+            url: string;
+            ok: boolean;
+            /**
+             * @description cache: within the TTL; revalidated: a 304 kept it
+             * @enum {string|null}
+             */
+            source: "cache" | "network" | "revalidated" | null;
+            error: string | null;
+            plugins: number;
+        };
+        PluginDetails: {
+            name: string;
+            description: string;
+            homepage: string | null;
+            license: string;
+            /** @description The Flowyard versions it works with (semver range) */
+            flowyard: string;
+            status: components["schemas"]["PluginStatus"];
+            installed: boolean;
+            source: string;
+            /** @description The version whose manifest and example are shown: the newest installed, else the newest offered */
+            shownVersion: string;
+            steps: components["schemas"]["PluginStep"][];
+            /** @description examples/minimal/config.yaml */
+            minimalExample: string;
+            versions: {
+                version: string;
+                digest: string;
+                flowyard: string;
+                installed: boolean;
+                installedAt: string | null;
+                installedByEmail: string | null;
+                source: string;
+            }[];
+            validations: {
+                version: string;
+                /** @enum {string} */
+                result: "green" | "red" | "not_validated";
+                runId: string | null;
+                detail: string;
+                createdAt: string;
+            }[];
+            statusChanges: {
+                fromStatus: components["schemas"]["PluginStatus"] | null;
+                toStatus: components["schemas"]["PluginStatus"];
+                /** @description `validation` or the id of the admin */
+                changedBy: string;
+                changedByEmail: string | null;
+                reason: string;
+                runIds: string[];
+                createdAt: string;
+            }[];
+            /** @description Published workflows pinning it */
+            usedBy: {
+                workflow: string;
+                version: number;
+                pinned: string;
+            }[];
+        };
+        PluginStep: {
+            type: string;
+            description: string;
+            config: components["schemas"]["JsonObject"] & unknown;
+            outputs: {
+                name: string;
+                description: string;
+                fields: string[];
+            }[];
+            runtime: {
+                /** @enum {string} */
+                kind: "container";
+                image: string;
+            } | {
+                /** @enum {string} */
+                kind: "remote";
+                command: string[] | null;
+                address: string | null;
+                /** @enum {string} */
+                transport: "unix" | "tcp";
+                configMessage: string | null;
+            };
+        };
+        PluginPackageError: {
+            error: {
+                code: string;
+                message: string;
+                problems?: {
+                    file: string;
+                    line: number;
+                    column: number;
+                    field: string;
+                    message: string;
+                }[];
+            };
+        };
+        PluginInUseError: {
+            error: {
+                code: string;
+                message: string;
+                workflows?: string[];
+            };
+        };
+        PluginValidationMatrix: {
+            columns: number;
+            plugins: components["schemas"]["PluginValidationSummary"][];
+        };
+        PluginValidationSummary: {
+            name: string;
+            status: components["schemas"]["PluginStatus"];
+            /** @description The newest installed version: the one the next validation runs */
+            version: string | null;
+            /** @description Whose secrets the example runs with; null: not validated */
+            environment: {
+                id: string;
+                name: string;
+            } | null;
+            /** @description Verified, but the last run was red: one more red run demotes it */
+            warning: boolean;
+            /** @description A validation run that has not ended yet */
+            running: {
+                runId: string;
+                runNumber: number;
+                state: string;
+            } | null;
+            /** @description Newest first */
+            results: components["schemas"]["PluginValidation"][];
+        };
+        PluginValidation: {
+            id: string;
+            version: string;
+            result: components["schemas"]["PluginValidationResult"];
+            /** @description The run of the minimal example; null when nothing ran */
+            runId: string | null;
+            runNumber: number | null;
+            detail: string;
+            createdAt: string;
+        };
+        /** @enum {string} */
+        PluginValidationResult: "green" | "red" | "not_validated";
+        PluginValidationHistory: components["schemas"]["PluginValidationSummary"] & {
+            statusChanges: components["schemas"]["PluginStatusChange"][];
+        };
+        PluginStatusChange: {
+            id: string;
+            fromStatus: components["schemas"]["PluginStatus"] & (string | null);
+            toStatus: components["schemas"]["PluginStatus"];
+            /** @description `validation`, or the id of the admin who set it */
+            changedBy: string;
+            changedByEmail: string | null;
+            reason: string;
+            /** @description The validation runs that caused the change */
+            runIds: string[];
+            createdAt: string;
+        };
+        PluginValidationStart: {
+            plugin: string;
+            version: string;
+            /**
+             * @description running: recorded when the run ends
+             * @enum {string}
+             */
+            result: "running" | "not_validated" | "red";
+            runId: string | null;
+            detail: string;
+        };
+        PluginValidationEnvironment: {
+            /** @description null detaches: the plugin is then reported not validated */
+            environmentId: string | null;
         };
     };
     responses: never;
