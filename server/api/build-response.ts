@@ -136,11 +136,11 @@ export function buildOkBody(build: Extract<BuildResult, { ok: true }>, changes?:
     triggerTypes: build.triggerTypes,
     plan: build.plan,
     diagnostics: build.diagnostics,
-    available: availableTypes,
+    available: build.available,
     ...(changes === undefined ? {} : { changes }),
   };
 }
 
 export function buildFailedBody(build: Extract<BuildResult, { ok: false }>) {
-  return { status: 'build_failed' as const, error: build.error, diagnostics: build.diagnostics, available: availableTypes };
+  return { status: 'build_failed' as const, error: build.error, diagnostics: build.diagnostics, available: build.available ?? availableTypes };
 }

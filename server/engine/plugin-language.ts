@@ -3,7 +3,7 @@
  * the schemas built from them. Building the schemas costs milliseconds, and the editor asks for a build as the
  * user types, so each set (by names, versions and digests) is built once and kept. Pure: no I/O.
  */
-import type { InstalledPlugin } from './plugin-manifest.ts';
+import type { InstalledPlugin, PluginPin } from './plugin-manifest.ts';
 import { pluginStepTypes } from './plugin-steps.ts';
 import { moduleTypes } from './schema/modules.ts';
 import { stepTypes, stepTypesByName, type StepTypeDef } from './schema/steps.ts';
@@ -46,7 +46,7 @@ export const builtInLanguage: Language = {
   conflicts: [],
 };
 
-export const pluginSetKey = (plugins: readonly InstalledPlugin[]) => plugins.map((p) => `${p.name}@${p.version}#${p.digest}`).join(',');
+export const pluginSetKey = (plugins: readonly PluginPin[]) => plugins.map((p) => `${p.name}@${p.version}#${p.digest}`).join(',');
 
 const memo = new Map<string, Language>();
 const MEMO_LIMIT = 32;

@@ -28,6 +28,8 @@ function stepSpec(step: Step, index: number, context: JobContext): StepSpec {
     timeoutMs: step.timeout ? parseDuration(step.timeout) : null,
     continueOnError: step.continue_on_error ?? false,
     ...(secrets ? { secrets } : {}),
+    // A plugin step runs with the plugin version its published version pinned (set by the build).
+    ...(step.plugin && !refusal ? { plugin: step.plugin } : {}),
   };
 }
 

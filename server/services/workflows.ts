@@ -13,6 +13,7 @@ import { parseSource } from '../engine/source.ts';
 import { environmentProtections } from './environments.ts';
 import { runnerMatchWarnings } from './runner-match.ts';
 import { builtVersion } from './built-versions.ts';
+import { installedPlugins } from './plugin-catalog.ts';
 
 type Built = Extract<BuildResult, { ok: true }>;
 
@@ -116,9 +117,12 @@ async function activeVersionRow(db: Db, workflowId: string, activeVersion: numbe
   return row;
 }
 
-/** Builds, then refuses deploys to protected environments this workflow is not allowed to (the engine is pure: the facts come from here). */
+/**
+ * Builds with the installed plugins, then refuses deploys to protected environments this workflow is not allowed
+ * to (the engine is pure: the facts come from here).
+ */
 async function buildFor(db: Db, workflowName: string, yaml: string): Promise<BuildResult> {
-  const build = buildWorkflow(yaml, workflowName);
+  const build = buildWorkflow(yaml, workflowName, { plugins: await installedPlugins(db) });
   if (!build.ok) return build;
   const parsed = parseSource(yaml);
   if (!parsed.ok) return build;
@@ -134,6 +138,7 @@ async function buildFor(db: Db, workflowName: string, yaml: string): Promise<Bui
     ok: false,
     error: `line ${first.line}, column ${first.column}: ${first.message}${more}`,
     diagnostics: sortDiagnostics([...build.diagnostics, ...refused]),
+    available: build.available,
   };
 }
 
@@ -220,6 +225,7 @@ export async function publishWorkflow(
           diagnostics: build.diagnostics,
         },
         restoredFrom: input.restoredFrom ?? null,
+        pluginPins: build.pluginPins,
         createdBy: actor.id,
       });
       await tx.update(workflows).set({ activeVersion: next, updatedAt: new Date(), updatedBy: actor.id }).where(eq(workflows.id, id));

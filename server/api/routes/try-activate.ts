@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { buildWorkflow } from '../../engine/build.ts';
+import { installedPlugins } from '../../services/plugin-catalog.ts';
 import { BuildFailedSchema, buildFailedBody, buildOkBody, BuildResultSchema, LiveCheckQuery, YamlBodySchema } from '../build-response.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
@@ -17,8 +18,8 @@ const tryActivateRoute = createRoute({
   },
 });
 
-export const tryActivateRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(tryActivateRoute, (c) => {
-  const build = buildWorkflow(c.req.valid('json').yaml);
+export const tryActivateRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(tryActivateRoute, async (c) => {
+  const build = buildWorkflow(c.req.valid('json').yaml, undefined, { plugins: await installedPlugins(c.get('deps').db) });
   if (build.ok) return c.json(buildOkBody(build), 200);
   return c.req.valid('query').live === 'true' ? c.json(buildFailedBody(build), 200) : c.json(buildFailedBody(build), 422);
 });
