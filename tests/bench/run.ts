@@ -1,11 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { benchCliHelp } from './cli-help.ts';
 import { benchLogMemory } from './log-memory.ts';
+import { benchContainerStep, benchRemoteStepCall } from './plugin-overhead.ts';
 import { benchTryActivate } from './try-activate.ts';
 
 benchTryActivate();
 benchCliHelp();
 await benchLogMemory();
+await benchRemoteStepCall();
+await benchContainerStep();
 
 // The browser figures start their own server and Chromium; each runs in its own process.
 for (const script of ['tests/bench/xterm-bench.ts', 'tests/bench/editor-bench.ts']) {
