@@ -27,7 +27,7 @@ export interface FlowyardServer {
 }
 
 /** `keepPrintedPassword`: leave the first admin with the printed one-time password (tests of the forced change). */
-export async function startServer(options: { runner?: boolean; keepPrintedPassword?: boolean } = {}): Promise<FlowyardServer> {
+export async function startServer(options: { runner?: boolean; keepPrintedPassword?: boolean; env?: Record<string, string> } = {}): Promise<FlowyardServer> {
   if (!existsSync(join(BUILD_DIR, 'index.html'))) throw new Error(`${BUILD_DIR}/index.html is missing: run \`npx vite build\` first`);
   const dataDir = mkdtempSync(join(tmpdir(), 'flowyard-e2e-'));
   const port = await freePort();
@@ -37,7 +37,7 @@ export async function startServer(options: { runner?: boolean; keepPrintedPasswo
   const args = [cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir, ...(options.runner ? [] : ['--no-runner'])];
   const child = spawn(join(REPO, 'node_modules/.bin/tsx'), args, {
     cwd: REPO,
-    env: { ...isolatedEnv(), FLOWYARD_ADMIN_TOKEN: adminToken, FLOWYARD_UI_DIR: BUILD_DIR },
+    env: { ...isolatedEnv(), ...options.env, FLOWYARD_ADMIN_TOKEN: adminToken, FLOWYARD_UI_DIR: BUILD_DIR },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

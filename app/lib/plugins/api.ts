@@ -1,0 +1,50 @@
+/** The Marketplace's API calls (/api/plugins) and the types they answer with. */
+import { request } from '$lib/api/core';
+import type { components } from '$lib/api/generated/openapi';
+
+type Schemas = components['schemas'];
+export type PluginStatus = Schemas['PluginStatus'];
+export type PluginSummary = Schemas['PluginSummary'];
+export type PluginDetails = Schemas['PluginDetails'];
+export type PluginStep = Schemas['PluginStep'];
+export type PluginRegistryState = Schemas['PluginRegistryState'];
+export interface PluginSearch {
+  plugins: PluginSummary[];
+  registries: PluginRegistryState[];
+}
+
+export const PLUGIN_STATUSES: PluginStatus[] = ['verified', 'experimental', 'deprecated'];
+
+/** `owner/name` → `/plugins/owner/name...`: each part encoded on its own, the slash kept. */
+const path = (plugin: string, rest = '') => `/plugins/${plugin.split('/').map(encodeURIComponent).join('/')}${rest}`;
+
+/** The IDE page of a plugin. */
+export const pluginHref = (plugin: string) => `/marketplace/${plugin.split('/').map(encodeURIComponent).join('/')}`;
+
+export function searchPlugins(query: { text?: string; status?: PluginStatus; stepType?: string }, signal?: AbortSignal): Promise<PluginSearch> {
+  return request('/plugins', { query: { q: query.text || undefined, status: query.status, stepType: query.stepType || undefined }, signal });
+}
+
+export function getPlugin(plugin: string, signal?: AbortSignal): Promise<PluginDetails> {
+  return request(path(plugin), { signal });
+}
+
+/** Admins only: a version or a semver range, from the configured registries. */
+export function installPlugin(plugin: string, version: string): Promise<PluginDetails> {
+  return request('/plugins/install', { method: 'POST', body: { name: plugin, version } });
+}
+
+/** Admins only: the newest version newer than the installed ones. */
+export function upgradePlugin(plugin: string): Promise<PluginDetails> {
+  return request(path(plugin, '/upgrade'), { method: 'POST', body: {} });
+}
+
+/** Admins only; 409 naming the workflows while a published version pins it. */
+export function uninstallPlugin(plugin: string, version?: string): Promise<void> {
+  return request(path(plugin), { method: 'DELETE', query: { version } });
+}
+
+/** Admins only: the registry owner's hand; deprecated is only ever set this way. */
+export function setPluginStatus(plugin: string, status: PluginStatus, reason: string): Promise<PluginDetails> {
+  return request(path(plugin, '/status'), { method: 'PUT', body: { status, reason } });
+}
