@@ -27,6 +27,10 @@ export const COMMAND_USAGE = {
     usage: 'admin reset-password EMAIL [--data ./data]',
     summary: 'On the server host: give a user a new one-time password (DATABASE_URL overrides the database)',
   },
+  plugin: {
+    usage: 'plugin pack FOLDER [OUT]',
+    summary: 'Pack a plugin folder into its deterministic archive (.tar.gz), checked as an install checks it; prints its digest',
+  },
 };
 
 export const USAGE = `Usage: flowyard <command> [options]    (flowyard <command> --help for one command)

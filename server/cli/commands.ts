@@ -8,6 +8,7 @@ export const COMMAND_MAINS: Record<string, () => Promise<CommandMain>> = {
   runner: async () => (await import('./runner.ts')).runRunner,
   exec: async () => (await import('./exec.ts')).runExec,
   admin: async () => (await import('./admin.ts')).runAdmin,
+  plugin: async () => (await import('./plugin.ts')).runPlugin,
 };
 
 const PARSE_ERRORS = new Set(['ERR_PARSE_ARGS_UNKNOWN_OPTION', 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE', 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL']);

@@ -8,6 +8,9 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import * as tar from 'tar-stream';
@@ -276,4 +279,18 @@ test('uninstall is refused while a published workflow version pins the plugin, n
   assert.equal((await api.call('DELETE', `/api/plugins/${NAME}`)).status, 204);
   assert.equal((await api.call('GET', `/api/plugins/${NAME}`)).status, 404);
   assert.equal((await upload(await packFolder(FIXTURE))).status, 201, 'installed again after the uninstall');
+});
+
+test('`flowyard plugin pack FOLDER OUT` writes the same archive and names its digest; a folder without plugin.yaml fails', async () => {
+  const run = promisify(execFile);
+  const out = join(scratch, 'cli.tar.gz');
+  const root = join(import.meta.dirname, '../..');
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'server/cli/main.ts', 'plugin', 'pack', FIXTURE, out], { cwd: root });
+  const expected = archiveDigest(await packFolder(FIXTURE));
+  assert.equal(archiveDigest(readFileSync(out)), expected);
+  assert.ok(stdout.includes(expected), stdout);
+  await assert.rejects(
+    run(process.execPath, ['--import', 'tsx', 'server/cli/main.ts', 'plugin', 'pack', join(FIXTURE, 'examples')], { cwd: root }),
+    (error: { stderr: string }) => /plugin\.yaml:1:1: missing/.test(error.stderr),
+  );
 });
