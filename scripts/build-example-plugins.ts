@@ -32,7 +32,7 @@ export async function buildHttpCheckImage(docker = new Docker()): Promise<string
     { type: 'file', name: 'Dockerfile', mode: 0o644, hostFile: join(folder, 'Dockerfile') },
     { type: 'file', name: 'check.sh', mode: 0o755, hostFile: join(folder, 'check.sh') },
   ]);
-  const stream = await docker.buildImage(context, { t: HTTP_CHECK_IMAGE, pull: '' } as Docker.ImageBuildOptions);
+  const stream = await docker.buildImage(context, { t: HTTP_CHECK_IMAGE });
   const events = await new Promise<Array<{ error?: string; stream?: string }>>((done, fail) =>
     docker.modem.followProgress(stream, (error, output) => (error ? fail(error) : done(output as Array<{ error?: string }>))),
   );

@@ -41,7 +41,7 @@ function throughTheWire(request: ReturnType<typeof buildPluginRequest>['request'
   const method = stepService().service.Execute!;
   const decoded = method.requestDeserialize(method.requestSerialize(encodeRequest(request))) as Record<string, unknown>;
   return {
-    ...decoded,
+    config_message: decoded.config_message,
     config: fromStruct(decoded.config as never),
     metadata: fromStruct(decoded.metadata as never),
     trigger: fromStruct(decoded.trigger as never),
