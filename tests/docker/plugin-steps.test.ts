@@ -3,10 +3,10 @@
 // plugin (its archive packed from examples/plugins/kv) is started by the runner over a Unix socket and over TCP.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDockerClient } from '../../runners/docker/engine.ts';
 import { DEFAULT_RUNNER_POLICY } from '../../runners/docker/policy.ts';
@@ -19,6 +19,9 @@ import { testJobSpec } from '../helpers/job-spec.ts';
 const docker = createDockerClient();
 const suffix = randomUUID().slice(0, 8);
 const SECRET = `kv-secret-${suffix}`;
+// What a runner process may hold in its environment; plugin processes must not inherit it.
+const RUNNER_SECRET = `runner-token-${suffix}`;
+process.env.FLOWYARD_RUNNER_TOKEN_FOR_TEST = RUNNER_SECRET;
 let plugins: Record<'http-check' | 'kv', PackedPlugin>;
 let dataDir = '';
 let host: PluginHost;
@@ -188,6 +191,19 @@ describe('the kv remote plugin, started by the runner', () => {
     const seen = await runJob([step(0, 'count', kv, { op: 'get', key: '_cancelled_calls' }), step(1, 'earlier', kv, { op: 'get', key: 'token-unix' })]);
     assert.ok(Number(seen.reports.get(0)!.outputs!.value) >= 2, 'the plugin saw both calls cancelled');
     assert.equal(seen.reports.get(1)!.outputs!.found, true, 'values set by an earlier job are still there: the same process');
+  });
+
+  test("a plugin process gets none of the runner's environment but the basics, and a socket only the runner's user reaches", async () => {
+    const started = hostLog.find((line) => line.startsWith('started plugin') && line.includes('unix://'))!;
+    const [, pid, socket] = /\(pid (\d+)\) on unix:\/\/(\S+)/.exec(started)!;
+    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean);
+    const names = environ.map((entry) => entry.split('=')[0]!);
+    assert.deepEqual(
+      names.filter((name) => !['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR'].includes(name)),
+      ['FLOWYARD_PLUGIN_ADDRESS'],
+    );
+    assert.ok(!environ.some((entry) => entry.includes(RUNNER_SECRET)));
+    assert.equal((await stat(dirname(socket!))).mode & 0o777, 0o700);
   });
 
   test('stopping the host stops the plugin processes it started', async () => {
