@@ -5,10 +5,10 @@
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import semver from 'semver';
 import type { Db } from '../../db/client.ts';
-import { environments, plugins, pluginStatusChanges, pluginValidations, pluginVersions, runs, users } from '../../db/schema.ts';
+import { environments, plugins, pluginStatusChanges, pluginValidations, pluginVersions, runs, users, workflows } from '../../db/schema.ts';
 import { decidePluginStatus } from '../engine/plugin-status.ts';
 import { notFound } from './errors.ts';
-import { VALIDATION_TRIGGER } from './plugin-validation-results.ts';
+import { VALIDATION_TRIGGER, validationWorkflowName } from './plugin-validation-results.ts';
 
 export const DEFAULT_MATRIX_COLUMNS = 10;
 
@@ -30,15 +30,16 @@ async function validations(db: Db, plugin: string, limit: number) {
     .limit(limit);
 }
 
-/** The validation run of a plugin that has not ended yet, if any. */
+/** The validation run of a plugin (in its system workflow) that has not ended yet, if any. */
 async function runningValidation(db: Db, plugin: string) {
   const [row] = await db
     .select({ runId: runs.id, runNumber: runs.number, state: runs.state })
     .from(runs)
+    .innerJoin(workflows, eq(workflows.id, runs.workflowId))
     .where(
       and(
+        eq(workflows.name, validationWorkflowName(plugin)),
         sql`json_extract(${runs.triggerPayload}, '$.type') = ${VALIDATION_TRIGGER}`,
-        sql`json_extract(${runs.triggerPayload}, '$.plugin') = ${plugin}`,
         inArray(runs.state, ['queued', 'running', 'waiting']),
       ),
     )

@@ -7,15 +7,35 @@
  */
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { plugins, pluginStatusChanges, pluginValidations, runs } from '../../db/schema.ts';
+import { plugins, pluginStatusChanges, pluginValidations, runs, users, workflows, workflowVersions } from '../../db/schema.ts';
 import { decidePluginStatus, type StatusDecision, type ValidationResult } from '../engine/plugin-status.ts';
 import type { EventBus, Unsubscribe } from './events.ts';
+import { ApiError } from './errors.ts';
 
 /** `runs.trigger_payload.type` of a validation run; the payload also names the plugin and version it validates. */
 export const VALIDATION_TRIGGER = 'plugin_validation';
 /** Enough history for the rules: they look at the last few runs. */
 const RULES_HISTORY = 20;
 export const VALIDATION_CHANGED_BY = 'validation';
+export const SYSTEM_USER_EMAIL = 'system@flowyard.local';
+
+export const validationWorkflowName = (plugin: string) => `plugin-validation--${plugin.replace('/', '--')}`;
+
+/**
+ * The user that owns and publishes the validation workflows: disabled and without a password, so nobody signs
+ * in as it. A user someone made with that e-mail (an account that can sign in) is refused, not adopted.
+ */
+export async function systemUserId(db: Db): Promise<string> {
+  await db
+    .insert(users)
+    .values({ email: SYSTEM_USER_EMAIL, name: 'Flowyard plugin validation', role: 'viewer', disabledAt: new Date() })
+    .onConflictDoNothing({ target: users.email });
+  const [row] = await db.select().from(users).where(eq(users.email, SYSTEM_USER_EMAIL));
+  if (!row || row.passwordHash !== null || row.disabledAt === null) {
+    throw new ApiError(409, 'system_user_taken', `the user ${SYSTEM_USER_EMAIL} can sign in, so it cannot own plugin validations; delete or rename it`);
+  }
+  return row.id;
+}
 
 export interface ValidationRecord {
   plugin: string;
@@ -80,11 +100,39 @@ function resultOf(run: typeof runs.$inferSelect): { result: ValidationResult; de
   return { result: 'red', detail: `run #${run.number} ${run.state}${run.error ? `: ${run.error}` : ''}` };
 }
 
+/**
+ * The environment's secrets are lent to a validation workflow only while its validation runs: once none is
+ * queued, running or waiting, they are deleted, so they do not stay at rest in a workflow editors can edit.
+ */
+async function withdrawLentSecrets(db: Db, workflowId: string) {
+  await db.run(sql`
+    DELETE FROM workflow_secrets WHERE workflow_id = ${workflowId}
+      AND NOT EXISTS (SELECT 1 FROM runs WHERE workflow_id = ${workflowId} AND state IN ('queued', 'running', 'waiting'))`);
+}
+
+/**
+ * A run counts only when the matrix started it: a first run (not a re-run) of the plugin's system workflow, of
+ * a version the system user published. A webhook body claiming `type: plugin_validation`, or a version an editor
+ * published into the system workflow, is just another run.
+ */
+async function startedByValidation(db: Db, run: typeof runs.$inferSelect, plugin: string): Promise<boolean> {
+  if ('rerun_of' in run.triggerPayload) return false;
+  const [version] = await db
+    .select({ workflow: workflows.name, publishedBy: workflowVersions.createdBy })
+    .from(workflowVersions)
+    .innerJoin(workflows, eq(workflows.id, workflowVersions.workflowId))
+    .where(and(eq(workflowVersions.workflowId, run.workflowId), eq(workflowVersions.number, run.version)));
+  if (!version || version.workflow !== validationWorkflowName(plugin)) return false;
+  return version.publishedBy === (await systemUserId(db).catch(() => null));
+}
+
 /** Records a validation run that ended; anything else (another workflow's run, a run still going) is ignored. */
 export async function recordValidationRun(db: Db, runId: string): Promise<StatusDecision | null> {
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   const payload = run?.triggerPayload as { type?: unknown; plugin?: unknown; version?: unknown } | undefined;
   if (!run || payload?.type !== VALIDATION_TRIGGER || !(FINAL_STATES as readonly string[]).includes(run.state)) return null;
+  if (!(await startedByValidation(db, run, String(payload.plugin)))) return null;
+  await withdrawLentSecrets(db, run.workflowId);
   return recordValidation(db, { plugin: String(payload.plugin), version: String(payload.version), runId, ...resultOf(run) });
 }
 

@@ -18,7 +18,7 @@ import { Cron } from 'croner';
 import semver from 'semver';
 import { parseDocument, isMap } from 'yaml';
 import type { Db } from '../../db/client.ts';
-import { environments, plugins, pluginValidations, pluginVersions, users, workflows } from '../../db/schema.ts';
+import { environments, plugins, pluginValidations, pluginVersions, workflows } from '../../db/schema.ts';
 import { MINIMAL_EXAMPLE_PATH } from '../engine/plugin-manifest.ts';
 import { ApiError, notFound } from './errors.ts';
 import type { EventBus } from './events.ts';
@@ -27,9 +27,10 @@ import { readArchive } from './plugins/archive.ts';
 import { createRun } from './runs.ts';
 import { deleteWorkflowSecret, listWorkflowSecretNames, setWorkflowSecret } from './secrets.ts';
 import { createWorkflow, publishWorkflow } from './workflows.ts';
-import { recordValidation, startValidationRecorder, VALIDATION_TRIGGER } from './plugin-validation-results.ts';
+import { recordValidation, startValidationRecorder, systemUserId, VALIDATION_TRIGGER, validationWorkflowName } from './plugin-validation-results.ts';
 
-export const SYSTEM_USER_EMAIL = 'system@flowyard.local';
+export { validationWorkflowName };
+
 export const DEFAULT_VALIDATION_CRON = '0 3 * * 1';
 
 export interface ValidationDeps {
@@ -46,8 +47,6 @@ export interface ValidationStart {
   runId: string | null;
   detail: string;
 }
-
-export const validationWorkflowName = (plugin: string) => `plugin-validation--${plugin.replace('/', '--')}`;
 
 async function pluginRow(db: Db, name: string) {
   const [row] = await db.select().from(plugins).where(eq(plugins.name, name));
@@ -71,16 +70,6 @@ export async function setValidationEnvironment(db: Db, name: string, environment
     if (!env) throw new ApiError(422, 'unknown_environment', `environment ${environmentId} does not exist; attach one from the Environments page`);
   }
   await db.update(plugins).set({ validationEnvironmentId: environmentId }).where(eq(plugins.name, name));
-}
-
-/** The disabled user that owns the validation workflows: it cannot sign in, and names the system in version lists. */
-async function systemUserId(db: Db): Promise<string> {
-  await db
-    .insert(users)
-    .values({ email: SYSTEM_USER_EMAIL, name: 'Flowyard plugin validation', role: 'viewer', disabledAt: new Date() })
-    .onConflictDoNothing({ target: users.email });
-  const [row] = await db.select({ id: users.id }).from(users).where(eq(users.email, SYSTEM_USER_EMAIL));
-  return row!.id;
 }
 
 /**
@@ -110,23 +99,38 @@ async function minimalExample(db: Db, name: string, version: string): Promise<st
   return example ? example.toString('utf8') : null;
 }
 
-/** The plugin's system workflow, created on first use; `created` tells whether this call made it. */
+/**
+ * The plugin's system workflow, created on first use; `created` tells whether this call made it. A workflow of
+ * that name made by someone else is refused: the environment's secrets would be lent to a workflow they control.
+ */
 async function validationWorkflow(db: Db, name: string): Promise<{ id: string; created: boolean }> {
   const workflowName = validationWorkflowName(name);
-  const [existing] = await db.select({ id: workflows.id }).from(workflows).where(eq(workflows.name, workflowName));
-  if (existing) return { id: existing.id, created: false };
+  const system = await systemUserId(db);
+  const existing = async () => {
+    const [row] = await db.select({ id: workflows.id, createdBy: workflows.createdBy }).from(workflows).where(eq(workflows.name, workflowName));
+    if (row && row.createdBy !== system) {
+      throw new ApiError(
+        409,
+        'name_taken',
+        `a workflow named "${workflowName}" exists and was not made by plugin validation; rename or delete it so ${name} can be validated`,
+      );
+    }
+    return row;
+  };
+  const found = await existing();
+  if (found) return { id: found.id, created: false };
   try {
-    const created = await createWorkflow(db, { name: workflowName, yaml: '' }, { id: await systemUserId(db) });
+    const created = await createWorkflow(db, { name: workflowName, yaml: '' }, { id: system });
     return { id: created.id, created: true };
   } catch (error) {
     // Another process created it at the same moment (name_taken, or the unique name refusing the second insert): use theirs.
-    const [theirs] = await db.select({ id: workflows.id }).from(workflows).where(eq(workflows.name, workflowName));
+    const theirs = await existing();
     if (theirs) return { id: theirs.id, created: false };
     throw error;
   }
 }
 
-/** The system workflow's secrets become exactly the environment's. */
+/** The system workflow's secrets become exactly the environment's, until its validation runs end (withdrawLentSecrets). */
 async function lendEnvironmentSecrets(deps: ValidationDeps, workflowId: string, environmentId: string) {
   const values = await environmentSecretValues(deps.db, deps.secretsKey, environmentId);
   for (const { name } of await listWorkflowSecretNames(deps.db, workflowId)) if (!(name in values)) await deleteWorkflowSecret(deps.db, workflowId, name);
