@@ -148,7 +148,7 @@ describe('the kv remote plugin, started by the runner', () => {
       const ran = await runJob([
         step(0, 'store', kv, { op: 'set', key: `token-${transport}`, value: '{{ .Secrets.KV_TOKEN }}', _config_dir: '/engine/internal' }),
         step(1, 'greet', kv, { op: 'set', key: 'greeting', value: 'hello {{ .steps.store.key }}' }),
-        step(2, 'render', kv, { op: 'render', template: '${greeting} over ' + transport }),
+        step(2, 'render', kv, { op: 'render', template: '[[greeting]] over ' + transport }),
         step(3, 'missing', kv, { op: 'get', key: 'never-set', required: true }, { continueOnError: true }),
       ]);
       assert.equal(ran.result.state, 'succeeded', JSON.stringify(ran.result));

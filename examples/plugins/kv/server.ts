@@ -67,7 +67,7 @@ function run(config: JsonObject): JsonObject {
       return { key, value: value ?? null, found: value !== undefined };
     }
     case 'render':
-      return { text: String(config.template ?? '').replace(/\$\{([A-Za-z0-9_.-]+)\}/g, (_, name: string) => store.get(name) ?? '') };
+      return { text: String(config.template ?? '').replace(/\[\[([A-Za-z0-9_.-]+)\]\]/g, (_, name: string) => store.get(name) ?? '') };
     case 'noop':
       return {};
     default:
