@@ -16,6 +16,8 @@ test('with nothing set, the defaults', () => {
     leaseMs: 30_000,
     maxBodyBytes: undefined,
     trustProxy: false,
+    pluginRegistries: [],
+    pluginRegistryTtlMs: 300_000,
   });
   assert.equal(config.port, 8080);
   assert.equal(config.host, '127.0.0.1');
