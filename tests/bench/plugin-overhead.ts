@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDockerClient } from '../../runners/docker/engine.ts';
@@ -19,12 +19,19 @@ const CONTAINER_GOAL_RATIO = 1.3;
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
 const median = (values: number[]) => percentile(values, 0.5);
 
-function hostFor(dataDir: string, plugins: PackedPlugin[]): PluginHost {
+function hostFor(dataDir: string, plugins: PackedPlugin[], log?: (line: string) => void): PluginHost {
   const byName = new Map(plugins.map((p) => [p.manifest.name, p]));
   return new PluginHost({
     dataDir,
+    log,
     fetchArchive: async ({ name }) => ({ digest: byName.get(name)!.digest, archiveBase64: byName.get(name)!.archive.toString('base64') }),
   });
+}
+
+/** CPU time a process has used so far (Linux /proc, clock ticks of 10 ms). */
+async function processCpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const refOf = (plugin: PackedPlugin, runtime: PluginStepRef['runtime']): PluginStepRef => ({
@@ -39,7 +46,8 @@ export async function benchRemoteStepCall(calls = 3000, warmup = 2000): Promise<
   await bundleKvServer();
   const kv = await packExamplePlugin('kv');
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-plugins-'));
-  const host = hostFor(dataDir, [kv]);
+  const pids: number[] = [];
+  const host = hostFor(dataDir, [kv], (line) => pids.push(Number(/\(pid (\d+)\)/.exec(line)?.[1] ?? Number.NaN)));
   const request = { step_type: 'step.kv', config: { op: 'noop' }, metadata: { run_id: 'bench', step: 'noop' }, trigger: {}, outputs: {}, secrets: {} };
   const io = { onLog: () => undefined, signal: new AbortController().signal };
   try {
@@ -47,18 +55,22 @@ export async function benchRemoteStepCall(calls = 3000, warmup = 2000): Promise<
       const client = await host.client(refOf(kv, { kind: 'remote', command: ['node', 'dist/server.cjs'], transport }));
       for (let i = 0; i < warmup; i++) await callExecute(client, request, io);
       const times: number[] = [];
+      const pluginPid = pids.filter(Number.isFinite).at(-1)!;
+      const cpuBefore = [process.cpuUsage(), await processCpuMs(pluginPid)] as const;
       for (let i = 0; i < calls; i++) {
         const started = performance.now();
         const outcome = await callExecute(client, request, io);
         times.push(performance.now() - started);
         if (outcome.state !== 'succeeded') throw new Error(`no-op call ${outcome.state}: ${'error' in outcome ? outcome.error : ''}`);
       }
+      const runnerCpu = process.cpuUsage(cpuBefore[0]);
+      const cpuPerCall = ((runnerCpu.user + runnerCpu.system) / 1000 + (await processCpuMs(pluginPid)) - cpuBefore[1]) / calls;
       const p50 = median(times);
       const p99 = percentile(times, 0.99);
       const goal =
         transport === 'unix' ? ` (${(p50 / REMOTE_GOAL_MS).toFixed(2)}× the ${REMOTE_GOAL_MS} ms goal: ${p50 <= REMOTE_GOAL_MS ? 'met' : 'missed'})` : '';
       console.log(
-        `remote step no-op call over ${transport}: p50 ${p50.toFixed(3)} ms${goal}, p99 ${p99.toFixed(3)} ms, ${calls} calls after ${warmup} (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`,
+        `remote step no-op call over ${transport}: p50 ${p50.toFixed(3)} ms${goal}, p99 ${p99.toFixed(3)} ms, CPU ${cpuPerCall.toFixed(3)} ms a call (runner + plugin), ${calls} calls after ${warmup} (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`,
       );
     }
   } finally {
