@@ -27,6 +27,8 @@ export interface ServerConfig {
   pluginRegistries?: string[];
   /** FLOWYARD_PLUGIN_REGISTRY_TTL in ms: how long a registry index is used before it is revalidated. */
   pluginRegistryTtlMs?: number;
+  /** FLOWYARD_METRICS_TOKEN: the Bearer token that reads /metrics; unset: admins only. */
+  metricsToken?: string;
 }
 
 /** Everything a server process is configured with: the API's settings and the process's own. */
@@ -47,6 +49,8 @@ export interface Config {
   s3Env: Record<string, string | undefined>;
   /** False with `serve --no-runner`. */
   embeddedRunner: boolean;
+  /** FLOWYARD_LOG_LEVEL: the least severe JSON log line written. */
+  logLevel: string;
 }
 
 const SERVER_SETTINGS = [
@@ -70,6 +74,8 @@ const SERVER_SETTINGS = [
   'awsSessionToken',
   'awsRegion',
   'noRunner',
+  'metricsToken',
+  'logLevel',
 ] as const;
 
 /** `flags` are the parsed command-line options by flag name (`port`, `data`, `no-runner`, ...); they win over the environment. */
@@ -89,6 +95,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       trustProxy: s.trustProxy ?? false,
       pluginRegistries: s.pluginRegistries ?? [],
       pluginRegistryTtlMs: (s.pluginRegistryTtl ?? 300) * 1000,
+      metricsToken: s.metricsToken,
     },
     port,
     host,
@@ -100,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     artifactsUrl: s.artifactsUrl,
     s3Env: { AWS_ACCESS_KEY_ID: s.awsAccessKeyId, AWS_SECRET_ACCESS_KEY: s.awsSecretAccessKey, AWS_SESSION_TOKEN: s.awsSessionToken, AWS_REGION: s.awsRegion },
     embeddedRunner: !s.noRunner,
+    logLevel: s.logLevel ?? 'info',
   };
 }
 

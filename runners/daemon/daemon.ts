@@ -10,6 +10,7 @@ import { ApiCallError, backoffMs, RunnerApi, sleep } from './client.ts';
 import { loadRunnerConfig, saveRunnerConfig, type RunnerConfig } from './config.ts';
 import { httpArtifacts } from './http-artifacts.ts';
 import { JobOutbox } from './outbox.ts';
+import type { RunnerMetrics } from './metrics.ts';
 
 export const RUNNER_VERSION = '0.1.0';
 const HEARTBEAT_MS = 10_000;
@@ -36,6 +37,8 @@ export interface RunnerOptions {
   log?: (line: string) => void;
   /** What the admin allows this runner's steps (--allow-* flags); strict when absent. */
   policy?: RunnerPolicy;
+  /** Counts jobs, steps, log bytes and pending reports (--metrics-port). */
+  metrics?: RunnerMetrics;
 }
 
 export interface RunningRunner {
@@ -85,6 +88,7 @@ class Runner {
     private readonly options: RunnerOptions,
   ) {
     this.api = new RunnerApi(config.url, config.token);
+    options.metrics?.countRunningJobs(() => this.running.size);
     this.plugins = new PluginHost({
       dataDir: dirname(options.configPath),
       fetchArchive: (request) => this.api.pluginArchive(request),
@@ -228,7 +232,7 @@ class Runner {
   }
 
   private async runJob(job: JobSpec, controller: AbortController) {
-    const outbox = new JobOutbox(this.api, job.jobId);
+    const outbox = new JobOutbox(this.api, job.jobId, this.options.metrics);
     const finished = new AbortController();
     const watching = this.watch(job, controller, outbox, finished.signal);
     const result = await executeJob(job, {

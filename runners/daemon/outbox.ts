@@ -1,8 +1,16 @@
 import type { JobResult, StepReport } from '../protocol/v1.ts';
 import { backoffMs, sleep, type ApiCallError, type RunnerApi } from './client.ts';
 
-type Event =
+export type OutboxEvent =
   { kind: 'step'; index: number; report: StepReport } | { kind: 'log'; stepIndex: number; seq: number; data: string } | { kind: 'done'; result: JobResult };
+type Event = OutboxEvent;
+
+/** Told what an outbox holds and delivers (the runner's metrics, runners/daemon/metrics.ts). */
+export interface OutboxObserver {
+  opened(outbox: JobOutbox): void;
+  delivered(events: readonly OutboxEvent[]): void;
+  closed(outbox: JobOutbox): void;
+}
 
 const MAX_CHUNKS_PER_CALL = 200;
 const MAX_BYTES_PER_CALL = 512 * 1024;
@@ -24,8 +32,15 @@ export class JobOutbox {
   constructor(
     private readonly api: RunnerApi,
     private readonly jobId: string,
+    observer?: OutboxObserver,
   ) {
-    this.drained = this.pump();
+    observer?.opened(this);
+    this.drained = this.pump((events) => observer?.delivered(events)).finally(() => observer?.closed(this));
+  }
+
+  /** Events waiting to be delivered. */
+  get pending(): number {
+    return this.queue.length;
   }
 
   step(index: number, report: StepReport): void {
@@ -76,7 +91,7 @@ export class JobOutbox {
     return { send: () => this.api.appendLogs(this.jobId, chunks), count: chunks.length };
   }
 
-  private async pump(): Promise<void> {
+  private async pump(delivered: (events: readonly Event[]) => void): Promise<void> {
     let failures = 0;
     for (;;) {
       if (this.abandonment.signal.aborted) return;
@@ -89,7 +104,7 @@ export class JobOutbox {
       const batch = this.nextBatch();
       try {
         await batch.send();
-        this.queue.splice(0, batch.count);
+        delivered(this.queue.splice(0, batch.count));
         failures = 0;
       } catch (error) {
         const apiError = error as ApiCallError;

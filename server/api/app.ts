@@ -26,6 +26,10 @@ import { pluginRoutes } from './routes/plugins.ts';
 import { pluginRegistryRoutes } from './routes/plugin-registry.ts';
 import { runnerProtocolRoutes } from './routes/runner-protocol.ts';
 import { downloadRoutes } from './routes/downloads.ts';
+import { metricsRoutes, timeRequests } from './routes/metrics.ts';
+import { API_DOCS_PATH, apiDocsRoutes } from './routes/api-docs.ts';
+import { requestId } from './middleware/request-id.ts';
+import { defaultLogger } from '../services/logger.ts';
 import { RUNNER_PROTOCOL_PREFIX } from '../../runners/protocol/v1.ts';
 
 export const API_VERSION = '0.1.0';
@@ -35,13 +39,17 @@ const errorBody = (code: string, message: string, details?: Record<string, unkno
 /** The whole HTTP API: runtime-neutral (Web Request/Response), so it runs on Node and on edge runtimes. */
 export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEnv>) => void } = {}) {
   const app = new OpenAPIHono<AppEnv>();
+  const logger = deps.logger ?? defaultLogger();
   app.use('*', secureHeaders({ crossOriginResourcePolicy: false }));
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     await next();
   });
+  app.use('*', requestId);
+  app.use('*', timeRequests);
   app.use('*', limitRequestBodies);
   app.route('/', healthRoutes);
+  app.route('/', metricsRoutes);
   app.route('/hooks', hookRoutes);
   // Public and read-only, like npm's registry (docs/security.md): installed plugins for other Flowyards to install.
   app.route('/registry', pluginRegistryRoutes);
@@ -67,6 +75,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api/plugins', pluginRoutes);
   app.route(RUNNER_PROTOCOL_PREFIX, runnerProtocolRoutes);
   app.route('/', downloadRoutes);
+  app.route(API_DOCS_PATH, apiDocsRoutes);
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flowyard API', version: API_VERSION, description: 'Workflows, try-activate, publish, versions.' },
@@ -82,7 +91,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
       const message = error.status === 400 ? `malformed request: ${error.message || 'the body is not valid JSON'}` : error.message;
       return c.json(errorBody('invalid_request', message), error.status);
     }
-    console.error(`[api] ${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
+    logger.error({ err: error, requestId: c.get('requestId'), method: c.req.method, path: new URL(c.req.url).pathname }, 'request failed');
     return c.json(errorBody('internal', 'the server failed to handle this request; the error was logged'), 500);
   });
   options.ui?.(app);

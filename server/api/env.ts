@@ -4,6 +4,8 @@ import type { ArtifactStore, LocalBlobAccess } from '../services/artifacts/index
 import type { AuthUser } from '../services/auth.ts';
 import type { AuthRunner } from '../services/runners.ts';
 import type { EventBus } from '../services/events.ts';
+import type { Logger } from 'pino';
+import type { ServerMetrics } from '../services/metrics.ts';
 
 export interface AppDeps {
   db: Db;
@@ -19,6 +21,10 @@ export interface AppDeps {
   testConnection: (provider: string, config: Record<string, unknown>, secrets: Record<string, string>) => Promise<{ ok: boolean; message: string }>;
   /** Set when this process runs the embedded runner: `/readyz` then requires the Docker engine to answer. */
   dockerPing?: () => Promise<void>;
+  /** Prometheus registry and instruments of this server (GET /metrics); absent: no metrics (edge). */
+  metrics?: ServerMetrics;
+  /** Structured JSON logs; absent: errors only, on stderr. */
+  logger?: Logger;
 }
 
 /** Hono environment shared by every router: dependencies and the authenticated user. */
@@ -28,5 +34,7 @@ export interface AppEnv {
     user: AuthUser;
     /** Set on runner protocol routes only. */
     runner: AuthRunner;
+    /** This request's id (X-Request-Id), set by middleware/request-id.ts. */
+    requestId: string;
   };
 }

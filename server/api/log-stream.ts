@@ -6,6 +6,7 @@ import { readLogPage, readLogTail, readWholeLog } from '../services/logs.ts';
 import { getRun } from '../services/runs.ts';
 import { runIdForShareToken } from '../services/shares.ts';
 import { ApiError } from '../services/errors.ts';
+import { whileOpen } from '../services/open-count.ts';
 import type { AppEnv } from './env.ts';
 import { authenticateRequest } from './middleware/auth.ts';
 
@@ -37,38 +38,41 @@ function credentialCheck(c: Context<AppEnv>, runId: string): () => Promise<boole
  * `revoked` event and sends nothing more.
  */
 export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: number, lastEventId: number) {
-  const { db, events } = c.get('deps');
+  const { db, events, metrics } = c.get('deps');
   const stillAllowed = credentialCheck(c, runId);
-  return streamSSE(c, async (sse) => {
-    let after = lastEventId;
-    let aborted = false;
-    sse.onAbort(() => {
-      aborted = true;
-    });
-    while (!aborted) {
-      const page = await readLogPage(db, runId, stepIndex, after);
-      if (!(await stillAllowed())) {
-        await sse.writeSSE({ event: 'revoked', data: JSON.stringify({ message: 'access to this log was revoked' }) });
-        return;
+  return streamSSE(
+    c,
+    whileOpen(metrics?.sseConnections, async (sse) => {
+      let after = lastEventId;
+      let aborted = false;
+      sse.onAbort(() => {
+        aborted = true;
+      });
+      while (!aborted) {
+        const page = await readLogPage(db, runId, stepIndex, after);
+        if (!(await stillAllowed())) {
+          await sse.writeSSE({ event: 'revoked', data: JSON.stringify({ message: 'access to this log was revoked' }) });
+          return;
+        }
+        for (const chunk of page) {
+          await sse.writeSSE({ event: 'log', id: String(chunk.seq), data: JSON.stringify(decoder.decode(chunk.data)) });
+          after = chunk.seq;
+        }
+        if (page.length > 0) continue;
+        const [step] = await db
+          .select({ state: runSteps.state })
+          .from(runSteps)
+          .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+        if (!step || !['pending', 'running'].includes(step.state)) {
+          // A last look: chunks may have landed between the empty page and the state read.
+          if ((await readLogPage(db, runId, stepIndex, after, 1)).length > 0) continue;
+          await sse.writeSSE({ event: 'end', data: JSON.stringify({ state: step?.state ?? 'unknown' }) });
+          return;
+        }
+        await events.next('log.appended', IDLE_WAIT_MS, (event) => event.runId === runId);
       }
-      for (const chunk of page) {
-        await sse.writeSSE({ event: 'log', id: String(chunk.seq), data: JSON.stringify(decoder.decode(chunk.data)) });
-        after = chunk.seq;
-      }
-      if (page.length > 0) continue;
-      const [step] = await db
-        .select({ state: runSteps.state })
-        .from(runSteps)
-        .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
-      if (!step || !['pending', 'running'].includes(step.state)) {
-        // A last look: chunks may have landed between the empty page and the state read.
-        if ((await readLogPage(db, runId, stepIndex, after, 1)).length > 0) continue;
-        await sse.writeSSE({ event: 'end', data: JSON.stringify({ state: step?.state ?? 'unknown' }) });
-        return;
-      }
-      await events.next('log.appended', IDLE_WAIT_MS, (event) => event.runId === runId);
-    }
-  });
+    }),
+  );
 }
 
 /**

@@ -8,6 +8,8 @@ import { testEnvironmentConnection } from '../services/connection-test.ts';
 import { secretsKeyFrom } from '../services/secrets.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { createLocalEventBus, type EventBus } from '../services/events.ts';
+import { createLogger } from '../services/logger.ts';
+import { createServerMetrics } from '../services/metrics.ts';
 
 /** The server secret: FLOWYARD_SECRET_KEY, or a random one kept in the data folder (mode 0600). */
 export function serverSecret(dataDir: string, config: Pick<Config, 'secretKey'>): string {
@@ -40,6 +42,8 @@ export async function depsFromConfig(db: Db, config: Config, events: EventBus = 
     localBlobs: artifacts.kind === 'local' ? artifacts : undefined,
     testConnection: testEnvironmentConnection,
     config: config.server,
+    metrics: createServerMetrics(db, events),
+    logger: createLogger(config.logLevel, 'serve'),
   };
 }
 

@@ -115,6 +115,8 @@ export function attachCollab(server: Server, deps: AppDeps) {
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         // An oversized or broken frame is this connection's problem, not the process's: ws closes it (1009, 1002).
         ws.on('error', logError);
+        deps.metrics?.collabConnections.inc();
+        ws.on('close', () => deps.metrics?.collabConnections.dec());
         editors.set(ws, user.id);
         watchCredential(ws, req, deps, logError);
         setupWSConnection(ws, req, { docName });

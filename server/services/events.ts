@@ -9,7 +9,8 @@ export interface EventMap {
   /** A job can be claimed: a new run, a gate passed, a job handed back or requeued after its runner was lost. */
   'job.queued': { runId: string; jobIndex: number };
   'gate.decided': { runId: string; stepIndex: number; decision: 'approved' | 'rejected'; via: 'auto' | 'manual' | 'timeout' };
-  'log.appended': { runId: string; stored: number };
+  /** `stored` chunks of `bytes` bytes in all, duplicates left out. */
+  'log.appended': { runId: string; stored: number; bytes: number };
   'draft.changed': { workflowId: string; yaml: string };
   'cancel.requested': { runId: string };
   /** A run reached its final state (succeeded, failed, cancelled, ...): what the plugin validation matrix records. */

@@ -29,7 +29,8 @@ export async function appendLogChunks(db: Db, events: EventBus, runId: string, c
       .set({ logBytes: sql`${runSteps.logBytes} + ${bytes}` })
       .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
   }
-  if (inserted.length > 0) events.publish({ type: 'log.appended', runId, stored: inserted.length });
+  const bytes = [...bytesByStep.values()].reduce((sum, n) => sum + n, 0);
+  if (inserted.length > 0) events.publish({ type: 'log.appended', runId, stored: inserted.length, bytes });
   return { stored: inserted.length, duplicates: chunks.length - inserted.length };
 }
 

@@ -16,6 +16,12 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
   'GET /api/openapi.json': 'public',
+  'GET /api/docs': 'public',
+  'GET /api/docs/assets/init.js': 'public',
+  'GET /api/docs/assets/swagger-ui.css': 'public',
+  'GET /api/docs/assets/swagger-ui-bundle.js': 'public',
+  // Or the FLOWYARD_METRICS_TOKEN as a Bearer token (tests/api/metrics.test.ts).
+  'GET /metrics': 'admin',
   'GET /downloads/{file}': 'public',
   'GET /api/schema/workflow.json': 'public',
   'GET /api/schema/step-types.json': 'public',

@@ -18,6 +18,9 @@ export const PUBLIC_API_PATHS: string[] = [
   '/api/auth/login',
   '/api/schema/*',
   '/api/openapi.json',
+  // The API reference page renders the public document above; it holds no data of its own.
+  '/api/docs',
+  '/api/docs/*',
   // Runners authenticate with their own tokens inside the protocol router.
   '/api/runner/v1/*',
   // Share links: the unguessable token in the path is the credential.

@@ -187,7 +187,10 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
       if (signal.aborted) return c.body(null, 204);
       await expireLeases(db, events);
       const job = await claimJob(db, c.get('runner'), secretsKey, config.leaseMs);
-      if (job) return c.json({ job }, 200);
+      if (job) {
+        await c.get('deps').metrics?.jobClaimed(job.jobId);
+        return c.json({ job }, 200);
+      }
       if (Date.now() >= deadline) return c.body(null, 204);
       await events.next('job.queued', Math.min(POLL_INTERVAL_MS * 4, deadline - Date.now()));
     }
