@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import type { Role } from '../../db/schema.ts';
 import { createApiToken, createSession, resetPassword } from '../../server/services/auth.ts';
+import { installPackage } from '../../server/services/plugins/installed.ts';
+import { readPackage } from '../../server/services/plugins/package.ts';
+import { packFolder } from '../../server/services/plugins/pack-folder.ts';
 import { TEST_ADMIN_TOKEN } from './api.ts';
 import type { TestServer } from './server.ts';
 
@@ -42,6 +45,8 @@ export interface AttackWorld {
   environmentId: string;
   secretValue: string;
   environmentSecretValue: string;
+  /** An installed plugin (`owner/name`, version 1.0.0): the fixture of tests/fixtures/plugins/hello-echo. */
+  pluginName: string;
 }
 
 export const PASSWORD = 'a long enough password';
@@ -192,6 +197,8 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
     201,
   );
 
+  const plugin = await readPackage(await packFolder(new URL('../fixtures/plugins/hello-echo', import.meta.url).pathname));
+  await installPackage(server.database.db, plugin, { registry: 'local', userId: null });
   const credentials: Credential[] = [
     { name: 'anonymous', role: null, runner: false, headers: {} },
     { name: 'malformed Authorization', role: null, runner: false, headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } },
@@ -232,5 +239,6 @@ export async function buildAttackWorld(server: TestServer): Promise<AttackWorld>
     environmentId: environment.id,
     secretValue: HOOK_SECRET_VALUE,
     environmentSecretValue: ENVIRONMENT_SECRET_VALUE,
+    pluginName: plugin.manifest.name,
   };
 }

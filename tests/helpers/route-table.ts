@@ -135,7 +135,8 @@ export function concretePath(key: string, world: AttackWorld): string {
   const values: Record<string, () => string> = {
     id: idOf,
     n: () => '1',
-    name: () => 'HOOK_SECRET',
+    // {owner}/{name} is a plugin; a lone {name} is a workflow secret.
+    name: () => (path.includes('{owner}') ? world.pluginName.split('/')[1]! : 'HOOK_SECRET'),
     step: () => 'say',
     decision: () => 'approve',
     shareId: () => world.spareShareId,
@@ -144,7 +145,7 @@ export function concretePath(key: string, world: AttackWorld): string {
     index: () => '0',
     storageKey: () => `runs/${world.runId}/a.tar`,
     file: () => 'flowyard-0.0.0.tgz',
-    owner: () => 'acme',
+    owner: () => world.pluginName.split('/')[0]!,
     version: () => '1.0.0',
   };
   const filled = path.replace('/hooks/*', world.hookPath).replace(/\{(\w+)\}/g, (_, name: string) =>

@@ -8,6 +8,7 @@ import { installFromRegistry, installUpload, upgradePlugin } from '../../service
 import { setPluginStatus, uninstallPlugin } from '../../services/plugins/installed.ts';
 import { DEFAULT_REGISTRY_TTL_MS, type RegistrySettings } from '../../services/plugins/registry-client.ts';
 import { MAX_ARCHIVE_BYTES } from '../../services/plugins/archive.ts';
+import { ApiError } from '../../services/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -222,8 +223,16 @@ async function detailsJson(c: Context<AppEnv>, name: string) {
   };
 }
 
-/** The upload body, already bounded by the body-limit middleware; read once as bytes. */
+/** The upload body, already bounded by the body-limit middleware (8 MiB for gzip bodies only); read once as bytes. */
 async function uploadedArchive(c: Context<AppEnv>): Promise<Buffer> {
+  const type = c.req.header('content-type') ?? 'none';
+  if (type !== 'application/gzip') {
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `the body must be the plugin archive (.tar.gz) sent as application/gzip, not ${type} (JSON is not accepted here)`,
+    );
+  }
   return Buffer.from(await c.req.arrayBuffer());
 }
 
