@@ -21,6 +21,8 @@ export interface FlowyardServer {
   adminPassword: string;
   /** Accepted as the admin's API token (`Authorization: Bearer ...`). */
   adminToken: string;
+  /** The server's data folder (its database is flowyard.db in it). */
+  dataDir: string;
   /** Everything the server printed so far, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -63,12 +65,12 @@ export async function startServer(options: { runner?: boolean; keepPrintedPasswo
     throw error;
   }
   const [, adminEmail, printedPassword] = PASSWORD_LINE.exec(output)!;
-  if (options.keepPrintedPassword) return { url, adminEmail: adminEmail!, adminPassword: printedPassword!, adminToken, output: () => output, stop };
+  if (options.keepPrintedPassword) return { url, adminEmail: adminEmail!, adminPassword: printedPassword!, adminToken, dataDir, output: () => output, stop };
   const adminPassword = await replacePrintedPassword(url, adminEmail!, printedPassword!).catch(async (error) => {
     await stop();
     throw error;
   });
-  return { url, adminEmail: adminEmail!, adminPassword, adminToken, output: () => output, stop };
+  return { url, adminEmail: adminEmail!, adminPassword, adminToken, dataDir, output: () => output, stop };
 }
 
 /** The printed password only lets the admin choose a new one; tests sign in with that. */

@@ -8,6 +8,11 @@ import { templatePathAt, templateSuggestions, workflowOutline, type StepTypeInfo
 
 let stepTypes: Promise<Map<string, StepTypeInfo>> | undefined;
 
+/** The next completion asks for the step types again (a draft was opened: plugins may have been installed since). */
+export function forgetStepTypes(): void {
+  stepTypes = undefined;
+}
+
 function loadStepTypes(): Promise<Map<string, StepTypeInfo>> {
   stepTypes ??= request<{ stepTypes: StepTypeInfo[] }>('/schema/step-types.json').then(({ stepTypes: list }) => new Map(list.map((def) => [def.type, def])));
   stepTypes.catch(() => (stepTypes = undefined));

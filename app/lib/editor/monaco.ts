@@ -8,7 +8,7 @@ import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker.js?worker';
 import { configureMonacoYaml } from 'monaco-yaml';
 import { request } from '$lib/api/core';
 import YamlWorker from './yaml.worker.ts?worker';
-import { registerWorkflowHelp } from './completions';
+import { forgetStepTypes, registerWorkflowHelp } from './completions';
 
 export { monaco };
 
@@ -33,20 +33,23 @@ const SCHEMA_URL = new URL('/api/schema/workflow.json', location.origin).toStrin
 const DRAFT_SUFFIX = '.flowyard.yaml';
 const draftUri = (workflowId: string) => monaco.Uri.file(`/drafts/${workflowId}${DRAFT_SUFFIX}`);
 
-let yamlSupport: Promise<ReturnType<typeof configureMonacoYaml>> | undefined;
+let yamlSupport: ReturnType<typeof configureMonacoYaml> | undefined;
+let servedSchema = '';
 
-/** Completion, hover and schema diagnostics for drafts, from the schema the server serves. */
-function configureYaml() {
-  yamlSupport ??= request<Record<string, unknown>>('/schema/workflow.json').then((schema) =>
-    configureMonacoYaml(monaco, {
-      enableSchemaRequest: false,
-      format: { enable: false },
-      schemas: [{ uri: SCHEMA_URL, fileMatch: [`*${DRAFT_SUFFIX}`], schema }],
-    }),
-  );
+/**
+ * Completion, hover and schema diagnostics for drafts, from the schema the server serves. It is asked for again
+ * for each draft opened (a revalidation, usually a 304): installing a plugin adds step types to it.
+ */
+async function configureYaml(): Promise<void> {
   registerWorkflowHelp(monaco, DRAFT_SUFFIX);
-  yamlSupport.catch(() => (yamlSupport = undefined));
-  return yamlSupport;
+  forgetStepTypes();
+  const schema = await request<Record<string, unknown>>('/schema/workflow.json');
+  const text = JSON.stringify(schema);
+  if (text === servedSchema) return;
+  servedSchema = text;
+  const options = { enableSchemaRequest: false, format: { enable: false }, schemas: [{ uri: SCHEMA_URL, fileMatch: [`*${DRAFT_SUFFIX}`], schema }] };
+  if (yamlSupport) await yamlSupport.update(options);
+  else yamlSupport = configureMonacoYaml(monaco, options);
 }
 
 /** A new, empty YAML model for a workflow's draft (the co-editing document fills it). */

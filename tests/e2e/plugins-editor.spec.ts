@@ -1,0 +1,107 @@
+import { expect, test } from '@playwright/test';
+import { openDatabase } from '../../db/client.ts';
+import { plugins, pluginVersions } from '../../db/schema.ts';
+import { pluginManifestSchema } from '../../server/engine/plugin-manifest.ts';
+import { screenshot } from '../e2e-helpers/browser.ts';
+import { openEditor, replaceLine, suggestionLabels } from '../e2e-helpers/editor.ts';
+import { startServer, type FlowyardServer } from '../e2e-helpers/server.ts';
+
+let server: FlowyardServer;
+
+/** An installed plugin, stored as the installer stores it (a manifest row; the archive bytes do not matter here). */
+async function installHttpCheck(dataDir: string): Promise<void> {
+  const manifest = pluginManifestSchema.parse({
+    name: 'acme/http-check',
+    version: '1.0.0',
+    description: 'HTTP health checks',
+    license: 'MIT',
+    steps: [
+      {
+        type: 'step.http_check',
+        description: 'Check that a URL answers',
+        config: {
+          type: 'object',
+          required: ['url'],
+          properties: {
+            url: { type: 'string', description: 'The URL to call' },
+            expect_status: { type: 'integer', default: 200, description: 'The HTTP status the URL must answer with' },
+          },
+        },
+        outputs: { status: { description: 'HTTP status the URL answered with' } },
+        runtime: { kind: 'container', image: 'acme/http-check:1.0.0' },
+      },
+    ],
+  });
+  const handle = await openDatabase(`file:${dataDir}/flowyard.db`);
+  try {
+    await handle.db.insert(plugins).values({ name: manifest.name });
+    await handle.db
+      .insert(pluginVersions)
+      .values({ pluginName: manifest.name, version: manifest.version, digest: `sha256:${'1'.repeat(64)}`, manifest, archive: Buffer.from('fake archive') });
+  } finally {
+    handle.close();
+  }
+}
+
+test.beforeAll(async () => {
+  server = await startServer();
+  await installHttpCheck(server.dataDir);
+});
+
+test.afterAll(async () => {
+  await server?.stop();
+});
+
+const WORKFLOW = `name: probe
+requires:
+  plugins:
+    - { name: acme/http-check, version: ^1.0.0 }
+pipelines:
+  main:
+    steps:
+      - name: check
+        type: step.http_check
+        config:
+          url: http://127.0.0.1:9/healthz
+          expect_status: 200
+      - name: report
+        type: step.log
+        config:
+          message: "done"
+`;
+
+async function createWorkflow(name: string): Promise<string> {
+  const response = await fetch(`${server.url}/api/workflows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, yaml: WORKFLOW }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { id: string }).id;
+}
+
+test('an installed plugin step type is completed, its config keys described on hover, its outputs completed in templates', async ({ page }) => {
+  test.setTimeout(90_000);
+  await openEditor(page, server, await createWorkflow('plugin-editor'));
+  await expect(page.getByText('No problems.')).toBeVisible();
+
+  await replaceLine(page, 9, '        type: step.http_');
+  await page.keyboard.press('Control+Space');
+  await expect.poll(() => suggestionLabels(page)).toContain('step.http_check');
+  await screenshot(page, 'editor-plugin-step-completion');
+  await page.keyboard.press('Escape');
+  await replaceLine(page, 9, '        type: step.http_check');
+
+  await page.locator('.monaco-editor .view-line span', { hasText: 'expect_status' }).first().hover({ force: true });
+  await expect(page.locator('.monaco-hover').filter({ hasText: 'The HTTP status the URL must answer with' })).toBeVisible();
+  await screenshot(page, 'editor-plugin-config-hover');
+  await page.mouse.move(0, 0); // the hover would take the next click
+
+  await replaceLine(page, 16, '          message: "{{ .steps.check.');
+  await expect.poll(() => suggestionLabels(page)).toEqual(['status']);
+  await expect(page.locator('.suggest-widget')).toContainText('HTTP status the URL answered with');
+  await page.keyboard.press('Escape');
+
+  await replaceLine(page, 12, '          expect_statuz: 200');
+  await expect(page.getByRole('list', { name: 'Problems' })).toContainText('did you mean "expect_status"');
+});
