@@ -97,6 +97,12 @@ test('a plugin is promoted by a green run, warned after one red, demoted after t
   await expect(cells(row, 'red')).toHaveCount(1);
   await expect(row.locator('[data-status]')).toHaveText('verified');
   await expect(row.locator('[data-warning]')).toBeVisible();
+  // The plugin's own page warns too, with the same cells.
+  await page.goto(`${server.url}/marketplace/${PLUGIN}`);
+  const panel = page.getByRole('region', { name: 'Validation matrix' });
+  await expect(panel.locator('[data-warning]')).toContainText('one more red run demotes');
+  await expect(panel.locator('[data-result]')).toHaveCount(2);
+  await page.goto(`${server.url}/marketplace/matrix`);
 
   await validateFromPage(page, row);
   await expect(cells(row, 'red')).toHaveCount(2);
