@@ -187,7 +187,8 @@ export function latestSlot(cron: string, now: Date): Date | null {
   } catch (error) {
     throw new Error(`FLOWYARD_PLUGIN_VALIDATION_CRON "${cron}" is not a cron expression: ${(error as Error).message}`);
   }
-  return schedule.previousRuns(1, now)[0] ?? null;
+  // previousRuns excludes its reference: 1 ms later includes a slot that is exactly now.
+  return schedule.previousRuns(1, new Date(now.getTime() + 1))[0] ?? null;
 }
 
 /**
