@@ -16,7 +16,8 @@ export const COMMAND_USAGE = {
     summary: 'Build one workflow and show what it would activate',
   },
   runner: {
-    usage: 'runner --url URL --token REGISTRATION_TOKEN [--name N] [--labels linux,docker] [--capacity 2] [--config ~/.flowyard/runner.json]',
+    usage:
+      'runner --url URL --token REGISTRATION_TOKEN [--name N] [--labels linux,docker] [--capacity 2] [--config ~/.flowyard/runner.json] [--metrics-port PORT]',
     summary: 'Register this host once, then run jobs from the server',
   },
   exec: {
@@ -30,6 +31,14 @@ export const COMMAND_USAGE = {
   plugin: {
     usage: 'plugin pack FOLDER [OUT]',
     summary: 'Pack a plugin folder into its deterministic archive (.tar.gz), checked as an install checks it; prints its digest',
+  },
+  backup: {
+    usage: 'backup FILE [--data ./data]',
+    summary: 'On the server host, also while it runs: write the database, artifacts and secret key to FILE (.tar.gz)',
+  },
+  restore: {
+    usage: 'restore FILE [--data ./data] [--force]',
+    summary: "Into a stopped server's data folder: restore a backup (--force replaces an existing database)",
   },
 };
 

@@ -9,6 +9,8 @@ export const COMMAND_MAINS: Record<string, () => Promise<CommandMain>> = {
   exec: async () => (await import('./exec.ts')).runExec,
   admin: async () => (await import('./admin.ts')).runAdmin,
   plugin: async () => (await import('./plugin.ts')).runPlugin,
+  backup: async () => (await import('./backup.ts')).runBackup,
+  restore: async () => (await import('./backup.ts')).runRestore,
 };
 
 const PARSE_ERRORS = new Set(['ERR_PARSE_ARGS_UNKNOWN_OPTION', 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE', 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL']);

@@ -24,6 +24,8 @@ import { serveUi } from '../api/ui.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachCollab } from '../collab/ws.ts';
+import type { Logger } from '../services/logger.ts';
+import { writePidFile } from '../services/backup.ts';
 
 const LEASE_SWEEP_MS = 2000;
 const SCHEDULE_TICK_MS = 5000;
@@ -81,10 +83,13 @@ export async function runServe(args: string[]): Promise<number> {
     return 1;
   }
   const firstAdmin = await ensureFirstAdmin(handle.db, { adminToken });
+  // `flowyard restore` refuses a data folder whose server is alive.
+  const pidFile = await writePidFile(config.dataDir);
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
-  const stopSweeper = startLeaseSweeper(handle.db, deps.events, LEASE_SWEEP_MS, (error) => console.error(`[leases] ${error.message}`));
+  const logger = deps.logger!;
+  const stopSweeper = startLeaseSweeper(handle.db, deps.events, LEASE_SWEEP_MS, (error) => logger.error({ err: error }, 'lease sweep failed'));
   const scheduler = setInterval(
-    () => void fireDueSchedules(handle.db, deps.events).catch((error: Error) => console.error(`[schedules] ${error.message}`)),
+    () => void fireDueSchedules(handle.db, deps.events).catch((error: Error) => logger.error({ err: error }, 'firing schedules failed')),
     SCHEDULE_TICK_MS,
   );
   const stopValidation = startPluginValidation(deps, {
@@ -96,13 +101,14 @@ export async function runServe(args: string[]): Promise<number> {
   // With --port 0 the default public URL names the port actually bound.
   const url = config.server.publicUrl === defaultPublicUrl(config.host, config.port) ? defaultPublicUrl(config.host, bound.port) : config.server.publicUrl;
   process.stdout.write(`flowyard: listening on ${url} (database ${redactUrl(config.databaseUrl)})\n`);
+  logger.info({ url, database: redactUrl(config.databaseUrl) }, 'listening');
   if (firstAdmin.created) {
     process.stdout.write(
       `flowyard: created the first admin. Sign in once as ${firstAdmin.email} with password ${firstAdmin.password} and change it; it is not shown again.\n`,
     );
   }
   if (!config.embeddedRunner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
-  else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, config.dataDir, runnerPolicy).then((r) => (embedded = r));
+  else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, config.dataDir, logger, runnerPolicy).then((r) => (embedded = r));
   const collab = attachCollab(server, deps);
   const stop = async () => {
     await collab.close();
@@ -110,6 +116,7 @@ export async function runServe(args: string[]): Promise<number> {
     clearInterval(scheduler);
     stopValidation();
     await embedded?.stop();
+    await pidFile.remove();
     server.close(() => {
       handle.close();
       process.exit(0);
@@ -122,7 +129,7 @@ export async function runServe(args: string[]): Promise<number> {
 }
 
 /** A runner in this process when a Docker engine answers, so a new install can run workflows at once. */
-async function startEmbeddedRunner(db: Db, url: string, dataDir: string, policy?: RunnerPolicy): Promise<RunningRunner | undefined> {
+async function startEmbeddedRunner(db: Db, url: string, dataDir: string, logger: Logger, policy?: RunnerPolicy): Promise<RunningRunner | undefined> {
   const docker = createDockerClient();
   if (!(await pingDocker(docker))) {
     process.stdout.write(`flowyard: no Docker engine at ${describeDockerHost()}; no embedded runner (start one with flowyard runner)\n`);
@@ -142,7 +149,7 @@ async function startEmbeddedRunner(db: Db, url: string, dataDir: string, policy?
     capacity: 2,
     configPath,
     docker,
-    log: (line) => process.stdout.write(`flowyard: ${line}\n`),
+    log: (line) => logger.info(line),
     policy,
   });
   process.stdout.write(`flowyard: embedded runner ${runner.config.name} is taking jobs (labels ${runner.config.labels.join(', ')})\n`);
