@@ -8,7 +8,18 @@ import svelteConfig from './svelte.config.js';
 
 export default ts.config(
   {
-    ignores: ['node_modules/', 'build/', '.svelte-kit/', 'app/lib/api/generated/', 'static/', 'test-results/', 'playwright-report/', 'data/', '.data/', 'examples/plugins/*/dist/'],
+    ignores: [
+      'node_modules/',
+      'build/',
+      '.svelte-kit/',
+      'app/lib/api/generated/',
+      'static/',
+      'test-results/',
+      'playwright-report/',
+      'data/',
+      '.data/',
+      'examples/plugins/*/dist/',
+    ],
   },
   js.configs.recommended,
   ...ts.configs.recommended,
