@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { archiveDigest } from '../../server/services/plugins/archive.ts';
+import { clearRegistryCache, registryIndex } from '../../server/services/plugins/registry-client.ts';
+import { loadConfig } from '../../server/config.ts';
 import { packFolder } from '../../server/services/plugins/pack-folder.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -250,4 +252,22 @@ test('this Flowyard serves what it installed as a registry too', async () => {
       ['test-fixtures/static-only', ['0.3.0']],
     ],
   );
+});
+
+test('within the TTL an index comes from the cache; after it, a 304 revalidates it; bad registry settings stop start-up', async () => {
+  const base = `${remote.url}/registry/`;
+  clearRegistryCache();
+  const now = Date.now();
+  assert.equal((await registryIndex(base, 60_000, now)).source, 'network');
+  assert.equal((await registryIndex(base, 60_000, now + 1_000)).source, 'cache');
+  assert.equal((await registryIndex(base, 60_000, now + 61_000)).source, 'revalidated');
+  assert.throws(
+    () => loadConfig({ FLOWYARD_PLUGIN_REGISTRIES: 'http://127.0.0.1:1/registry, ftp://example.invalid/' }),
+    /FLOWYARD_PLUGIN_REGISTRIES must be an http:\/\/ or https:\/\/ URL/,
+  );
+  assert.throws(() => loadConfig({ FLOWYARD_PLUGIN_REGISTRY_TTL: 'soon' }), /FLOWYARD_PLUGIN_REGISTRY_TTL must be a whole number of seconds/);
+  assert.deepEqual(loadConfig({ FLOWYARD_PLUGIN_REGISTRIES: 'http://a.example/r/, https://b.example' }).server.pluginRegistries, [
+    'http://a.example/r/',
+    'https://b.example',
+  ]);
 });

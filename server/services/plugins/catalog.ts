@@ -161,8 +161,14 @@ export async function resolveRemote(
   );
 }
 
+/** Checked remote packages by digest (their bytes never change), so showing a plugin twice downloads it once. */
+const recentPackages = new Map<string, PluginPackage>();
+const RECENT_PACKAGES = 16;
+
 /** Fetches a version's archive from a registry and checks it: layout, manifest and that it is what was asked for. */
 export async function fetchRemotePackage(registry: string, name: string, version: string, digest: string): Promise<PluginPackage> {
+  const known = recentPackages.get(digest);
+  if (known && known.manifest.name === name && known.manifest.version === version) return known;
   const pkg = await readPackage(await registryArchive(registry, name, version));
   if (pkg.digest !== digest) {
     throw new ApiError(
@@ -174,5 +180,7 @@ export async function fetchRemotePackage(registry: string, name: string, version
   if (pkg.manifest.name !== name || pkg.manifest.version !== version) {
     throw new ApiError(422, 'invalid_plugin', `${registry} listed ${name}@${version} but its plugin.yaml says ${pkg.manifest.name}@${pkg.manifest.version}`);
   }
+  recentPackages.set(digest, pkg);
+  if (recentPackages.size > RECENT_PACKAGES) recentPackages.delete(recentPackages.keys().next().value!);
   return pkg;
 }
