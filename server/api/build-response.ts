@@ -92,10 +92,15 @@ const ChangeSummarySchema = z
 /** What a version built to when it was published (`Version.buildResult`). */
 export const VersionBuildSchema = z.object({ ...TypeLists, plan: PlanSchema, diagnostics: z.array(DiagnosticSchema) }).openapi('VersionBuild');
 
+const PluginPinSchema = z
+  .object({ name: z.string(), version: z.string(), digest: z.string() })
+  .openapi('PluginPin', { description: 'An exact plugin version a build used; publishing pins it' });
+
 export const BuildOkSchema = z
   .object({
     status: z.literal('build_ok'),
     ...TypeLists,
+    pluginPins: z.array(PluginPinSchema).describe('The plugin versions required plugin steps would run with'),
     plan: PlanSchema,
     diagnostics: z.array(DiagnosticSchema),
     available: AvailableSchema,
@@ -134,6 +139,7 @@ export function buildOkBody(build: Extract<BuildResult, { ok: true }>, changes?:
     moduleTypes: build.moduleTypes,
     stepTypes: build.stepTypes,
     triggerTypes: build.triggerTypes,
+    pluginPins: build.pluginPins,
     plan: build.plan,
     diagnostics: build.diagnostics,
     available: build.available,

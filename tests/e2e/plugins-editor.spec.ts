@@ -1,9 +1,9 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { openDatabase } from '../../db/client.ts';
 import { plugins, pluginVersions } from '../../db/schema.ts';
 import { pluginManifestSchema } from '../../server/engine/plugin-manifest.ts';
-import { screenshot } from '../e2e-helpers/browser.ts';
-import { openEditor, replaceLine, suggestionLabels } from '../e2e-helpers/editor.ts';
+import { screenshot, signIn } from '../e2e-helpers/browser.ts';
+import { replaceLine, suggestionLabels } from '../e2e-helpers/editor.ts';
 import { startServer, type FlowyardServer } from '../e2e-helpers/server.ts';
 
 let server: FlowyardServer;
@@ -80,10 +80,19 @@ async function createWorkflow(name: string): Promise<string> {
   return ((await response.json()) as { id: string }).id;
 }
 
+/** As openEditor, with more time to connect: the first editor page of a fresh server on a busy machine is slow. */
+async function openEditor(page: Page, id: string): Promise<void> {
+  await signIn(page, server);
+  await page.goto(`${server.url}/workflows/${id}`);
+  await expect(page.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible({ timeout: 45_000 });
+  await expect(page.locator('.monaco-editor .view-line').first()).not.toBeEmpty();
+}
+
 test('an installed plugin step type is completed, its config keys described on hover, its outputs completed in templates', async ({ page }) => {
-  test.setTimeout(90_000);
-  await openEditor(page, server, await createWorkflow('plugin-editor'));
+  test.setTimeout(120_000);
+  await openEditor(page, await createWorkflow('plugin-editor'));
   await expect(page.getByText('No problems.')).toBeVisible();
+  await expect(page.locator('.types')).toContainText('acme/http-check 1.0.0'); // the version publishing would pin
 
   await replaceLine(page, 9, '        type: step.http_');
   await page.keyboard.press('Control+Space');

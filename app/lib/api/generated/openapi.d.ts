@@ -5192,10 +5192,18 @@ export interface components {
             moduleTypes: string[];
             stepTypes: string[];
             triggerTypes: string[];
+            /** @description The plugin versions required plugin steps would run with */
+            pluginPins: components["schemas"]["PluginPin"][];
             plan: components["schemas"]["Plan"];
             diagnostics: components["schemas"]["Diagnostic"][];
             available: components["schemas"]["AvailableTypes"];
             changes?: components["schemas"]["ChangeSummary"] | null;
+        };
+        /** @description An exact plugin version a build used; publishing pins it */
+        PluginPin: {
+            name: string;
+            version: string;
+            digest: string;
         };
         /** @description Pipelines with jobs, steps and edges */
         Plan: {
