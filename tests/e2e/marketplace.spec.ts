@@ -34,6 +34,8 @@ async function upload(target: FlowyardServer, archive: Buffer) {
 }
 
 test.beforeAll(async () => {
+  // Two servers start on a busy machine.
+  test.setTimeout(120_000);
   // A second Flowyard is the remote registry this one searches and installs from.
   registry = await startServer();
   await upload(registry, await fixtureArchive(ECHO, 'step.hello_echo'));
@@ -102,4 +104,23 @@ test('search and filter the marketplace, open a plugin and install it as an admi
   await manage.getByRole('button', { name: 'Uninstall' }).click();
   await manage.getByRole('button', { name: `Uninstall ${ECHO}` }).click();
   await expect(page.getByText('not installed · 1.0.0 available')).toBeVisible();
+});
+
+test('an admin uploads an archive from the marketplace; a broken one shows where it is wrong', async ({ page }) => {
+  await signIn(page, server);
+  await page.goto(`${server.url}/marketplace`);
+  const broken = await packFiles(
+    new Map([
+      ['plugin.yaml', Buffer.from('name: test-fixtures/broken\nversion: 1.0.0\n')],
+      ['examples/minimal/config.yaml', Buffer.from('name: x\n')],
+    ]),
+  );
+  await page.getByLabel('Upload plugin archive').setInputFiles({ name: 'broken.tar.gz', mimeType: 'application/gzip', buffer: broken });
+  await expect(page.getByRole('alert')).toContainText('plugin.yaml:1:1: description: required field is missing');
+
+  const archive = await fixtureArchive('test-fixtures/uploaded', 'step.uploaded_greet');
+  await page.getByLabel('Upload plugin archive').setInputFiles({ name: 'uploaded.tar.gz', mimeType: 'application/gzip', buffer: archive });
+  await expect(page).toHaveURL(`${server.url}/marketplace/test-fixtures/uploaded`);
+  await expect(page.getByText('installed 1.0.0')).toBeVisible();
+  await expect(page.getByText('from local')).toBeVisible();
 });

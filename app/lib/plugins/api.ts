@@ -1,5 +1,5 @@
 /** The Marketplace's API calls (/api/plugins) and the types they answer with. */
-import { request } from '$lib/api/core';
+import { ApiError, apiUrl, request } from '$lib/api/core';
 import type { components } from '$lib/api/generated/openapi';
 
 type Schemas = components['schemas'];
@@ -47,4 +47,22 @@ export function uninstallPlugin(plugin: string, version?: string): Promise<void>
 /** Admins only: the registry owner's hand; deprecated is only ever set this way. */
 export function setPluginStatus(plugin: string, status: PluginStatus, reason: string): Promise<PluginDetails> {
   return request(path(plugin, '/status'), { method: 'PUT', body: { status, reason } });
+}
+
+/** Admins only: installs an archive (.tar.gz, at most 8 MiB) as registry `local`; its problems come back as an ApiError. */
+export async function uploadPlugin(archive: Blob): Promise<PluginDetails> {
+  let response: Response;
+  try {
+    response = await fetch(apiUrl('/plugins/upload'), {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { accept: 'application/json', 'content-type': 'application/gzip' },
+      body: archive,
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'cannot reach the Flowyard server; check your connection and try again');
+  }
+  const body = (await response.json().catch(() => undefined)) as (PluginDetails & { error?: { code: string; message: string } }) | undefined;
+  if (response.ok && body) return body;
+  throw new ApiError(response.status, body?.error?.code ?? 'error', body?.error?.message ?? `the upload failed (${response.status})`);
 }
