@@ -19,12 +19,12 @@ import { firstFileInTar, tarArchive } from '../scan/tar.ts';
 import { checkOutputs, type JsonObject } from './contract.ts';
 import { pluginEnv, type PluginRequest } from './request.ts';
 
-export const REQUEST_FILE = '/flowyard/request.json';
-export const OUTPUTS_FILE = '/flowyard/outputs.json';
+const REQUEST_FILE = '/flowyard/request.json';
+const OUTPUTS_FILE = '/flowyard/outputs.json';
 const MAX_OUTPUTS_BYTES = 1024 * 1024;
 
 /** Woodpecker's convention: `url` → PLUGIN_URL; lists and objects as JSON. */
-export function settingsEnv(config: JsonObject): Record<string, string> {
+function settingsEnv(config: JsonObject): Record<string, string> {
   return Object.fromEntries(
     Object.entries(config).map(([key, value]) => [
       `PLUGIN_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`,

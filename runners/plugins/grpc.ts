@@ -9,10 +9,10 @@ import type { JsonObject } from './contract.ts';
 import type { PluginRequest } from './request.ts';
 import { fromStruct, type StructMessage, toStruct } from './struct.ts';
 
-export const PROTO_DIR = resolve(import.meta.dirname, 'proto');
-export const STEP_PROTO = 'flowyard/plugin/v1/step.proto';
+const PROTO_DIR = resolve(import.meta.dirname, 'proto');
+const STEP_PROTO = 'flowyard/plugin/v1/step.proto';
 
-export const PROTO_LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+const PROTO_LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
 type StepServiceClient = grpc.Client & {
   Execute(request: unknown, options: grpc.CallOptions): grpc.ClientReadableStream<ExecuteEvent>;
@@ -28,17 +28,15 @@ export interface ExecuteEvent {
 let service: StepServiceConstructor | undefined;
 
 /** The StepService client constructor (its `.service` is the server-side definition too). */
-export function stepService(protoDir = PROTO_DIR): StepServiceConstructor {
-  if (service && protoDir === PROTO_DIR) return service;
-  const definition = protoLoader.loadSync(STEP_PROTO, { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] });
+export function stepService(): StepServiceConstructor {
+  if (service) return service;
+  const definition = protoLoader.loadSync(STEP_PROTO, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
   const loaded = grpc.loadPackageDefinition(definition) as unknown as { flowyard: { plugin: { v1: { StepService: StepServiceConstructor } } } };
-  const constructor = loaded.flowyard.plugin.v1.StepService;
-  if (protoDir === PROTO_DIR) service = constructor;
-  return constructor;
+  return (service = loaded.flowyard.plugin.v1.StepService);
 }
 
 /** `unix:///path` or `tcp://host:port` (as plugin.yaml and FLOWYARD_PLUGIN_ADDRESS write them) as a gRPC target. */
-export function grpcTarget(address: string): string {
+function grpcTarget(address: string): string {
   if (address.startsWith('unix://')) return address;
   if (address.startsWith('tcp://')) return address.slice('tcp://'.length);
   throw new Error(`plugin address ${address} is neither unix:///path nor tcp://host:port`);

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { PluginStepRef } from '../protocol/v1.ts';
-import { PluginArchiveCache, type PluginArchiveSource, type UnpackedPlugin } from './archive-cache.ts';
+import { PluginArchiveCache, type PluginArchiveSource } from './archive-cache.ts';
 import { stepClient } from './grpc.ts';
 import { PluginProcesses } from './processes.ts';
 
@@ -23,10 +23,6 @@ export class PluginHost {
   constructor(options: PluginHostOptions) {
     this.archives = new PluginArchiveCache(join(options.dataDir, 'plugins'), options.fetchArchive);
     this.processes = new PluginProcesses(options.log);
-  }
-
-  unpacked(ref: PluginStepRef): Promise<UnpackedPlugin> {
-    return this.archives.get(ref);
   }
 
   /** The outputs plugin.yaml declares for a step type, from the archive the run pinned. */

@@ -3,7 +3,7 @@
 import { gunzipSync } from 'node:zlib';
 
 const BLOCK = 512;
-export const MAX_EXPANDED_BYTES = 32 * 1024 * 1024;
+const MAX_EXPANDED_BYTES = 32 * 1024 * 1024;
 
 export interface ArchiveEntry {
   path: string;
@@ -23,7 +23,7 @@ function octal(block: Buffer, offset: number, width: number, what: string): numb
 }
 
 /** The problem with an entry's path, if any: absolute, climbing out with `..`, or empty. */
-export function unsafePath(path: string): string | undefined {
+function unsafePath(path: string): string | undefined {
   if (path.startsWith('/') || path.includes('\\') || path.includes('\0')) return `the path "${path}" is not a clean relative path`;
   const parts = path.split('/').filter((part) => part !== '' && part !== '.');
   if (parts.length === 0) return 'an entry has an empty path';
