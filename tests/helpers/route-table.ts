@@ -105,6 +105,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /api/runner/v1/jobs/{jobId}/artifacts/download-url': 'runner',
   'POST /api/runner/v1/jobs/{jobId}/release': 'runner',
   'POST /api/runner/v1/jobs/{jobId}/done': 'runner',
+  'POST /api/runner/v1/plugins/archive': 'runner',
   // Not in the OpenAPI document:
   'GET /hooks/*': 'webhook-signature',
   'POST /hooks/*': 'webhook-signature',
