@@ -19,6 +19,10 @@ import { TEST_ADMIN_TOKEN } from '../helpers/api.ts';
 import { protocolRunner } from '../helpers/protocol-runner.ts';
 import { publishWorkflow, startRun } from '../helpers/runs.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { TarWriter } from '../../server/services/backup-archive.ts';
+import { createGzip } from 'node:zlib';
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'flowyard-backup-test-'));
@@ -176,4 +180,43 @@ test('a corrupt, truncated or foreign backup gets a clear error naming the file,
   const noDatabase = await flowyard(['backup', join(work, 'y.tar.gz'), '--data', join(work, 'empty-data')]);
   assert.equal(noDatabase.code, 1);
   assert.match(noDatabase.stderr, /no database at .*empty-data.*flowyard\.db/);
+});
+
+/** A backup file whose manifest says what a test wants, with entries that match it. */
+async function craftedBackup(file: string, files: Array<{ path: string; content: Buffer }>) {
+  const entries = files.map((f, i) => ({
+    entry: `files/${i}`,
+    path: f.path,
+    size: f.content.length,
+    sha256: createHash('sha256').update(f.content).digest('hex'),
+  }));
+  const manifest = Buffer.from(JSON.stringify({ format: 'flowyard-backup', version: 1, createdAt: new Date().toISOString(), files: entries, notIncluded: [] }));
+  const gzip = createGzip();
+  const written = pipeline(gzip, createWriteStream(file));
+  const tar = new TarWriter(gzip);
+  const once = (b: Buffer) =>
+    (async function* () {
+      yield b;
+    })();
+  await tar.add('flowyard-backup.json', manifest.length, once(manifest));
+  for (const [i, f] of files.entries()) await tar.add(`files/${i}`, f.content.length, once(f.content));
+  await tar.finish();
+  await written;
+}
+
+test('a backup whose manifest names paths outside the data folder is refused before anything is written', async () => {
+  const database = readFileSync(join(server.database.dir, 'flowyard.db'));
+  for (const evil of ['artifacts/../../escaped.txt', '../escaped.txt', '/tmp/escaped.txt', 'artifacts/a/../../../escaped.txt', '.bashrc']) {
+    const file = join(work, 'evil.tar.gz');
+    await craftedBackup(file, [
+      { path: 'database', content: database },
+      { path: evil, content: Buffer.from('owned\n') },
+    ]);
+    const target = join(work, 'evil-target', 'data');
+    const result = await flowyard(['restore', file, '--data', target]);
+    assert.equal(result.code, 1, `${evil}: ${result.stdout}`);
+    assert.match(result.stderr, /is not a usable Flowyard backup: its manifest lists a file it may not restore/, evil);
+    assert.ok(!existsSync(join(work, 'escaped.txt')) && !existsSync(join(work, 'evil-target', 'escaped.txt')), `${evil}: nothing written outside`);
+    assert.ok(!existsSync(join(target, 'flowyard.db')) || statSync(join(target, 'flowyard.db')).size === 0, `${evil}: no database restored`);
+  }
 });
