@@ -67,7 +67,16 @@ function buildLanguage(key: string, plugins: readonly InstalledPlugin[]): Langua
     }
   }
   const all = [...byName.values()];
-  return { key, plugins, stepTypes: all, stepTypesByName: byName, schemas: workflowSchemasFor(all), available: availableFor(all), shadowed, conflicts };
+  return {
+    key,
+    plugins,
+    stepTypes: all,
+    stepTypesByName: byName,
+    schemas: workflowSchemasFor(all, [...new Set(plugins.map((p) => p.name))]),
+    available: availableFor(all),
+    shadowed,
+    conflicts,
+  };
 }
 
 /** The language for these plugin versions (earlier ones win a step type two of them declare), built once per set. */

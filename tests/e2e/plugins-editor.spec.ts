@@ -111,6 +111,12 @@ test('an installed plugin step type is completed, its config keys described on h
   await expect(page.locator('.suggest-widget')).toContainText('HTTP status the URL answered with');
   await page.keyboard.press('Escape');
 
+  await replaceLine(page, 4, '    - name: ');
+  await page.keyboard.press('Control+Space');
+  await expect.poll(() => suggestionLabels(page)).toContain('acme/http-check');
+  await page.keyboard.press('Escape');
+  await replaceLine(page, 4, '    - { name: acme/http-check, version: ^1.0.0 }');
+
   await replaceLine(page, 12, '          expect_statuz: 200');
   await expect(page.getByRole('list', { name: 'Problems' })).toContainText('did you mean "expect_status"');
 });

@@ -213,6 +213,7 @@ describe('plugin step types in the engine', () => {
     assert.match(schema, /step.http_check/);
     assert.match(schema, /The URL to call/);
     assert.match(schema, /acme\/http-check 2.0.0/);
+    assert.match(schema, /"examples":\["acme\/http-check","acme\/kv"\]/); // requires.plugins names are completed
     assert.doesNotMatch(JSON.stringify(workflowJsonSchema()), /step.http_check/);
   });
 

@@ -28,18 +28,24 @@ const pluginRequirementText = z
     return at > 0 ? { name: text.slice(0, at), version: text.slice(at + 1) || '*' } : { name: text, version: '*' };
   });
 
-const pluginRequirement = z.union([
-  pluginRequirementText,
-  z
-    .strictObject({
-      name: z.string().min(1).describe('Plugin name, owner/name.'),
-      version: z
-        .union([z.string().min(1), z.number().transform(String)])
-        .default('*')
-        .describe('Semver range of the versions this workflow works with, e.g. ^1.2.0; any when omitted.'),
-    })
-    .describe('A plugin this workflow needs.'),
-]);
+/** A plugin this workflow needs; the installed plugins' names are offered as examples (editor completion). */
+const pluginRequirement = (installed: readonly string[]) =>
+  z.union([
+    pluginRequirementText,
+    z
+      .strictObject({
+        name: z
+          .string()
+          .min(1)
+          .describe('Plugin name, owner/name.')
+          .meta(installed.length ? { examples: [...installed] } : {}),
+        version: z
+          .union([z.string().min(1), z.number().transform(String)])
+          .default('*')
+          .describe('Semver range of the versions this workflow works with, e.g. ^1.2.0; any when omitted.'),
+      })
+      .describe('A plugin this workflow needs.'),
+  ]);
 
 const moduleSchema = z.discriminatedUnion(
   'type',
@@ -63,11 +69,14 @@ const inputSchema = z.strictObject({
   options: z.array(z.string()).optional().describe('Allowed values of a choice input.'),
 });
 
+/** A step's schema as the union sees it: each member's own shape is lost in the list of step types, its fields are Step's. */
+type StepObject = z.ZodObject<{ [K in keyof Step]-?: z.ZodType<Step[K]> }>;
+
 /**
  * The schemas of the language for a set of step types: the built-in ones, or those plus the step types of
- * installed plugins (plugin-language.ts builds and memoises one per plugin set).
+ * installed plugins (plugin-language.ts builds and memoises one per plugin set), whose names `requires` offers.
  */
-export function workflowSchemasFor(stepTypeDefs: readonly StepTypeDef[]) {
+export function workflowSchemasFor(stepTypeDefs: readonly StepTypeDef[], installedPlugins: readonly string[] = []) {
   const stepSchema = z.discriminatedUnion(
     'type',
     stepTypeDefs.map((def) =>
@@ -78,7 +87,7 @@ export function workflowSchemasFor(stepTypeDefs: readonly StepTypeDef[]) {
           config: configIsOptional(def.config) ? def.config.prefault({}) : def.config,
         })
         .describe(`${def.type}: ${def.description}`),
-    ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+    ) as unknown as [StepObject, ...StepObject[]],
   );
 
   const pipelineSchema = z.strictObject({
@@ -106,7 +115,7 @@ export function workflowSchemasFor(stepTypeDefs: readonly StepTypeDef[]) {
       version: z.union([z.string(), z.number()]).optional().describe('Your version label, available as {{ .Version }}.'),
       description: z.string().optional(),
       requires: z
-        .strictObject({ plugins: z.array(pluginRequirement).default([]) })
+        .strictObject({ plugins: z.array(pluginRequirement(installedPlugins)).default([]) })
         .optional()
         .describe('Plugins this workflow needs: {name: owner/name, version: semver range}, or "owner/name@range".'),
       secrets: z.array(secretName).optional().describe('Secrets the workflow reads as {{ .Secrets.NAME }}.'),
