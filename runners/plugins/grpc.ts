@@ -44,7 +44,11 @@ function grpcTarget(address: string): string {
 
 export function stepClient(address: string): StepServiceClient {
   const StepService = stepService();
-  return new StepService(grpcTarget(address), grpc.credentials.createInsecure()) as unknown as StepServiceClient;
+  // One call per step execution and no retry policy: the retry machinery and channelz bookkeeping are per-call cost only.
+  return new StepService(grpcTarget(address), grpc.credentials.createInsecure(), {
+    'grpc.enable_retries': 0,
+    'grpc.enable_channelz': 0,
+  }) as unknown as StepServiceClient;
 }
 
 export function encodeRequest(request: PluginRequest) {

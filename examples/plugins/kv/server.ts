@@ -110,7 +110,7 @@ const definition = protoLoader.loadSync('flowyard/plugin/v1/step.proto', {
   includeDirs: [protoDirs.service],
 });
 const loaded = grpc.loadPackageDefinition(definition) as unknown as { flowyard: { plugin: { v1: { StepService: grpc.ServiceClientConstructor } } } };
-const server = new grpc.Server();
+const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
 server.addService(loaded.flowyard.plugin.v1.StepService.service, { Execute: (call: Call) => void execute(call) });
 server.bindAsync(address.replace(/^tcp:\/\//, ''), grpc.ServerCredentials.createInsecure(), (error) => {
   if (error) {
