@@ -12,6 +12,8 @@ import { createDockerClient, describeDockerHost, pingDocker } from '../../runner
 import { POLICY_FLAGS, loadRunnerConfig, policyFromFlags } from '../../runners/daemon/config.ts';
 import type { RunnerPolicy } from '../../runners/docker/policy.ts';
 import { startRunner, type RunningRunner } from '../../runners/daemon/daemon.ts';
+import { RunnerMetrics } from '../../runners/daemon/metrics.ts';
+import type { Registry } from 'prom-client';
 import { ensureFirstAdmin } from '../services/auth.ts';
 import { createRegistrationToken } from '../services/runners.ts';
 import { startLeaseSweeper } from '../services/runs.ts';
@@ -108,7 +110,10 @@ export async function runServe(args: string[]): Promise<number> {
     );
   }
   if (!config.embeddedRunner) process.stdout.write('flowyard: embedded runner disabled (--no-runner)\n');
-  else void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, config.dataDir, logger, runnerPolicy).then((r) => (embedded = r));
+  else
+    void startEmbeddedRunner(handle.db, `http://127.0.0.1:${bound.port}`, config.dataDir, logger, deps.metrics?.registry, runnerPolicy).then(
+      (r) => (embedded = r),
+    );
   const collab = attachCollab(server, deps);
   const stop = async () => {
     await collab.close();
@@ -129,7 +134,14 @@ export async function runServe(args: string[]): Promise<number> {
 }
 
 /** A runner in this process when a Docker engine answers, so a new install can run workflows at once. */
-async function startEmbeddedRunner(db: Db, url: string, dataDir: string, logger: Logger, policy?: RunnerPolicy): Promise<RunningRunner | undefined> {
+async function startEmbeddedRunner(
+  db: Db,
+  url: string,
+  dataDir: string,
+  logger: Logger,
+  registry?: Registry,
+  policy?: RunnerPolicy,
+): Promise<RunningRunner | undefined> {
   const docker = createDockerClient();
   if (!(await pingDocker(docker))) {
     process.stdout.write(`flowyard: no Docker engine at ${describeDockerHost()}; no embedded runner (start one with flowyard runner)\n`);
@@ -151,6 +163,8 @@ async function startEmbeddedRunner(db: Db, url: string, dataDir: string, logger:
     docker,
     log: (line) => logger.info(line),
     policy,
+    // The embedded runner's series (flowyard_runner_*) are served with the server's at /metrics.
+    metrics: registry && new RunnerMetrics(registry),
   });
   process.stdout.write(`flowyard: embedded runner ${runner.config.name} is taking jobs (labels ${runner.config.labels.join(', ')})\n`);
   return runner;
