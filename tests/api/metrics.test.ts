@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
 import { protocolRunner } from '../helpers/protocol-runner.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { publishWorkflow, startRun } from '../helpers/runs.ts';
 
 const METRICS_TOKEN = 'fy_metrics_token_for_tests_0123456789';
+const ADMIN = { authorization: 'Bearer fy_test_admin_token_0123456789abcdef' };
 let server: TestServer;
 let other: TestServer;
 
@@ -90,6 +92,29 @@ test('an open live-log stream counts as an SSE connection until it closes', asyn
   const deadline = Date.now() + 5000;
   while (value(await (await scrape(server)).text(), 'flowyard_sse_connections') !== 0) {
     assert.ok(Date.now() < deadline, 'the SSE gauge goes back to 0 once the client leaves');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
+// Co-editing documents are kept per process (@y/websocket-server), bound to the server attached last: `other`.
+test('an open co-editing connection counts until it closes', async () => {
+  const workflowId = await publishWorkflow(
+    other,
+    'coedited',
+    'name: coedited\npipelines:\n  main:\n    steps:\n      - name: say\n        type: step.log\n        config: { message: hi }\n',
+  );
+  const socket = new WebSocket(`ws://127.0.0.1:${other.port}/api/collab/${workflowId}`, {
+    headers: { authorization: 'Bearer fy_test_admin_token_0123456789abcdef' },
+  });
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  assert.equal(value(await (await scrape(other, ADMIN)).text(), 'flowyard_collab_connections'), 1);
+  socket.close();
+  const deadline = Date.now() + 5000;
+  while (value(await (await scrape(other, ADMIN)).text(), 'flowyard_collab_connections') !== 0) {
+    assert.ok(Date.now() < deadline, 'the co-editing gauge goes back to 0 once the socket closes');
     await new Promise((r) => setTimeout(r, 100));
   }
 });
