@@ -31,9 +31,12 @@ const scanOutputs: Record<string, OutputDef> = {
   sarif_key: { description: 'artifact key of the SARIF report' },
 };
 
-export const stepTypes: readonly StepTypeDef[] = [
-  {
-    type: 'step.shell_exec',
+/**
+ * The built-in step types by name, declared as one literal so that each name and config schema keeps its type
+ * (StepType, StepConfig); `stepTypes` lists them for the code that takes any step type, plugins' included.
+ */
+const builtinStepTypes = {
+  'step.shell_exec': {
     description: 'Run shell commands in a container with the workspace mounted at /workspace.',
     config: z.strictObject({
       image: imageRef,
@@ -55,8 +58,7 @@ export const stepTypes: readonly StepTypeDef[] = [
       artifacts: { description: 'keys of the uploaded artifacts' },
     },
   },
-  {
-    type: 'step.artifact_push',
+  'step.artifact_push': {
     description: 'Upload a workspace file or folder as an artifact of this run.',
     config: z.strictObject({
       key: artifactKey,
@@ -71,8 +73,7 @@ export const stepTypes: readonly StepTypeDef[] = [
       checksum: { description: 'SHA-256 of the content' },
     },
   },
-  {
-    type: 'step.artifact_pull',
+  'step.artifact_pull': {
     description: 'Download an artifact of this run or of an earlier run into the workspace.',
     config: z.strictObject({
       key: artifactKey,
@@ -95,8 +96,7 @@ export const stepTypes: readonly StepTypeDef[] = [
       path: { description: 'where it was written' },
     },
   },
-  {
-    type: 'step.docker_build',
+  'step.docker_build': {
     description: 'Build a Docker image from a context folder in the workspace.',
     config: z.strictObject({
       context: z.string().default('.').describe('Build context relative to /workspace.'),
@@ -116,8 +116,7 @@ export const stepTypes: readonly StepTypeDef[] = [
       tags: { description: 'tags given to the image' },
     },
   },
-  {
-    type: 'step.docker_push',
+  'step.docker_push': {
     description: 'Push an image to a registry named by a docker.registry module.',
     config: z.strictObject({
       image: imageRef,
@@ -135,8 +134,7 @@ export const stepTypes: readonly StepTypeDef[] = [
       digest: { description: 'manifest digest returned by the registry' },
     },
   },
-  {
-    type: 'step.docker_run',
+  'step.docker_run': {
     description: 'Run a container from an image, optionally waiting for it to exit.',
     config: z.strictObject({
       image: imageRef,
@@ -152,8 +150,7 @@ export const stepTypes: readonly StepTypeDef[] = [
       exit_code: { description: 'exit code when waited for' },
     },
   },
-  {
-    type: 'step.scan_sast',
+  'step.scan_sast': {
     description: 'Static analysis of the workspace source with Semgrep, reported as SARIF.',
     config: z.strictObject({
       scanner: anyCaseEnum(['semgrep']).default('semgrep'),
@@ -174,8 +171,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     }),
     outputs: scanOutputs,
   },
-  {
-    type: 'step.scan_container',
+  'step.scan_container': {
     description: 'Scan a container image for vulnerabilities with Trivy, reported as SARIF.',
     config: z.strictObject({
       scanner: anyCaseEnum(['trivy']).default('trivy'),
@@ -188,8 +184,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     }),
     outputs: scanOutputs,
   },
-  {
-    type: 'step.scan_deps',
+  'step.scan_deps': {
     description: 'Scan dependencies in the workspace with Grype, reported as SARIF.',
     config: z.strictObject({
       scanner: anyCaseEnum(['grype']).default('grype'),
@@ -202,8 +197,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     }),
     outputs: scanOutputs,
   },
-  {
-    type: 'step.deploy',
+  'step.deploy': {
     description: 'Deploy an image to an environment with a rolling, blue-green or canary strategy.',
     config: z.strictObject({
       environment: identifier.describe('Environment name, e.g. staging or production.'),
@@ -247,8 +241,7 @@ export const stepTypes: readonly StepTypeDef[] = [
       url: { description: 'where the deployment answers' },
     },
   },
-  {
-    type: 'step.gate',
+  'step.gate': {
     description: 'Wait for an approval (or an automatic condition) before the steps after it run.',
     config: z.strictObject({
       type: anyCaseEnum(['manual', 'auto', 'scheduled'], { automated: 'auto' })
@@ -262,8 +255,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     }),
     outputs: { gate_result: { description: 'the decision', fields: ['passed', 'type', 'reason'] } },
   },
-  {
-    type: 'step.set',
+  'step.set': {
     description: 'Set values in the pipeline context for later steps and templates.',
     config: z.strictObject({
       values: z.record(z.string(), z.unknown()).describe('Values by name; strings may use templates.'),
@@ -271,8 +263,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     outputs: {},
     dynamicOutputs: true,
   },
-  {
-    type: 'step.log',
+  'step.log': {
     description: 'Write a message to the run log.',
     config: z.strictObject({
       level: anyCaseEnum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -280,8 +271,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     }),
     outputs: {},
   },
-  {
-    type: 'step.validate',
+  'step.validate': {
     description: 'Check the pipeline context: required fields or a JSON Schema.',
     config: z.strictObject({
       strategy: z.enum(['required_fields', 'json_schema']).default('required_fields'),
@@ -290,8 +280,7 @@ export const stepTypes: readonly StepTypeDef[] = [
     }),
     outputs: { valid: { description: 'true when the context passed' } },
   },
-  {
-    type: 'step.conditional',
+  'step.conditional': {
     description: 'Jump to a later step chosen by the value of a context field.',
     config: z.strictObject({
       field: z.string().min(1).describe('Context field whose value picks the route.'),
@@ -300,14 +289,49 @@ export const stepTypes: readonly StepTypeDef[] = [
     }),
     outputs: { route: { description: 'name of the step taken' } },
   },
-  {
-    type: 'step.fail',
+  'step.fail': {
     description: 'Fail the run with a message.',
     config: z.strictObject({
       message: z.string().default('failed by step.fail'),
     }),
     outputs: {},
   },
-];
+} satisfies Record<string, Omit<StepTypeDef, 'type'>>;
 
+/** The name of a built-in step type. */
+export type StepType = keyof typeof builtinStepTypes;
+/** A built-in step's config as its schema outputs it: defaults applied, upstream synonyms still optional. */
+export type StepConfig<T extends StepType> = z.output<(typeof builtinStepTypes)[T]['config']>;
+
+export const stepTypes: readonly StepTypeDef[] = Object.entries(builtinStepTypes).map(([type, def]) => ({ type, ...def }));
 export const stepTypesByName: ReadonlyMap<string, StepTypeDef> = new Map(stepTypes.map((def) => [def.type, def]));
+
+export const isStepType = (type: string): type is StepType => Object.hasOwn(builtinStepTypes, type);
+
+/**
+ * A step of a built workflow narrowed to one built-in type, with its config typed: the build parsed that config
+ * with the type's schema (and normalise only renames and drops fields within it). Plugin steps never match,
+ * since a plugin may not take a built-in name.
+ */
+export function isBuiltStep<T extends StepType, S extends { type: string; config: unknown }>(step: S, type: T): step is S & { type: T; config: StepConfig<T> } {
+  return step.type === type;
+}
+
+/** The same record seen through a mapped type, so that a schema looked up by a generic name keeps its config type. */
+const configSchemas: { readonly [T in StepType]: { config: z.ZodType<StepConfig<T>> } } = builtinStepTypes;
+
+export type StepConfigResult<T extends StepType> = { ok: true; config: StepConfig<T> } | { ok: false; error: string };
+
+/** `canary.steps.0.weight` → `config.canary.steps[0].weight`, the way template errors name a field. */
+const fieldPath = (path: readonly PropertyKey[]) =>
+  path.reduce<string>((at, key) => (typeof key === 'number' ? `${at}[${key}]` : `${at}.${String(key)}`), 'config');
+
+/**
+ * Checks a config (with its templates resolved) against its step type's schema and applies the defaults; on a
+ * refusal, one message naming each bad field, e.g. `step.deploy: config.replicas: Invalid input: expected number, received string`.
+ */
+export function parseStepConfig<T extends StepType>(type: T, raw: unknown): StepConfigResult<T> {
+  const parsed = configSchemas[type].config.safeParse(raw);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return { ok: false, error: `${type}: ${parsed.error.issues.map((issue) => `${fieldPath(issue.path)}: ${issue.message}`).join('; ')}` };
+}
