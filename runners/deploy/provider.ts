@@ -1,4 +1,5 @@
-import type { deployProviders } from '../../server/engine/schema/modules.ts';
+import type { z } from 'zod';
+import type { deployProviders, deployTargetConfig } from '../../server/engine/schema/modules.ts';
 
 export type ProviderName = (typeof deployProviders)[number];
 export type Strategy = 'rolling' | 'blue_green' | 'canary';
@@ -90,9 +91,4 @@ export interface DeployProvider {
 }
 
 /** The config of a deploy.target module, defaults applied. */
-export interface DeployTarget {
-  provider: ProviderName;
-  docker_host?: string;
-  region?: string;
-  settings?: Record<string, unknown>;
-}
+export type DeployTarget = z.output<typeof deployTargetConfig>;

@@ -1,22 +1,21 @@
 import { join } from 'node:path';
 import { exportFromWorkspace, importIntoWorkspace } from '../docker/archive.ts';
-import type { StepExecutor } from './types.ts';
+import { withConfig } from './config.ts';
 
-export const artifactPush: StepExecutor = async (runtime) => {
+export const artifactPush = withConfig('step.artifact_push', async (runtime, config) => {
+  // The build turns upstream's source_path into path and refuses a step with neither.
+  if (config.path === undefined) return { state: 'failed', error: 'step.artifact_push: config.path is required' };
   const tarFile = join(runtime.tempDir, `push-${runtime.step.index}.tar`);
-  await exportFromWorkspace(runtime.docker, runtime.helperImage, runtime.workspaceVolume, String(runtime.config.path), tarFile);
-  const stored = await runtime.artifacts.upload(String(runtime.config.key), tarFile);
+  await exportFromWorkspace(runtime.docker, runtime.helperImage, runtime.workspaceVolume, config.path, tarFile);
+  const stored = await runtime.artifacts.upload(config.key, tarFile);
   runtime.log(`uploaded artifact ${stored.key} (${stored.size} bytes, sha256 ${stored.sha256})`);
   return { state: 'succeeded', outputs: { key: stored.key, size: stored.size, checksum: stored.sha256 } };
-};
+});
 
-export const artifactPull: StepExecutor = async (runtime) => {
-  const key = String(runtime.config.key);
+export const artifactPull = withConfig('step.artifact_pull', async (runtime, { key, from_run: fromRun, dest }) => {
   const tarFile = join(runtime.tempDir, `pull-${runtime.step.index}.tar`);
-  const fromRun = runtime.config.from_run as number | 'latest_success' | undefined;
   const fetched = await runtime.artifacts.download(key, fromRun, tarFile);
-  const dest = String(runtime.config.dest ?? '.');
   await importIntoWorkspace(runtime.docker, runtime.helperImage, runtime.workspaceVolume, dest, tarFile);
   runtime.log(`downloaded artifact ${key}${fromRun ? ` from run ${fromRun}` : ''} (${fetched.size} bytes) into ${dest}`);
   return { state: 'succeeded', outputs: { key, size: fetched.size, checksum: fetched.sha256, path: dest } };
-};
+});

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
 import { parseDuration } from '../../server/engine/schema/common.ts';
-import { moduleTypesByName } from '../../server/engine/schema/modules.ts';
-import { stepTypes } from '../../server/engine/schema/steps.ts';
-import type { DeployPlan, DeployTarget, Strategy } from '../deploy/provider.ts';
+import { deployTargetConfig } from '../../server/engine/schema/modules.ts';
+import { parseStepConfig } from '../../server/engine/schema/steps.ts';
+import type { DeployPlan, DeployTarget } from '../deploy/provider.ts';
 import { createProvider } from '../deploy/providers.ts';
 import { errorMessage } from '../docker/engine.ts';
 import { stepDeadline } from '../docker/images.ts';
@@ -11,29 +10,7 @@ import { checkDockerHost } from '../docker/policy.ts';
 import { policyOf, refusal, stepImage } from './isolation.ts';
 import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
 
-/** step.deploy's config once its schema applied the defaults. */
-interface DeployConfig {
-  environment: string;
-  target: string;
-  image: string;
-  strategy: Strategy;
-  replicas: number;
-  rolling: { max_surge: number; max_unavailable: number };
-  canary?: { steps: { weight: number; pause?: string }[] };
-  health_check: { path: string; interval: string; timeout: string; healthy_threshold: number };
-  rollback_on_failure: boolean;
-}
-
-const deployConfigSchema = stepTypes.find((def) => def.type === 'step.deploy')!.config;
-const targetSchema = moduleTypesByName.get('deploy.target')!.config;
-
 class ConfigError extends Error {}
-
-function parseOrThrow(schema: z.ZodType, value: unknown, what: string): unknown {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(`${what}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`).join('; ')}`);
-}
 
 /**
  * The app and version an image reference names: the repository without its registry host
@@ -53,20 +30,36 @@ function resolveTarget(runtime: StepRuntime, name: string): DeployTarget {
   const module = runtime.job.modules[name];
   if (!module) throw new ConfigError(`deploy target "${name}" is not defined in this workflow`);
   if (module.type !== 'deploy.target') throw new ConfigError(`module "${name}" has type ${module.type}, not deploy.target`);
-  return parseOrThrow(targetSchema, module.config, `deploy target "${name}"`) as DeployTarget;
+  const parsed = deployTargetConfig.safeParse(module.config);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(`deploy target "${name}": ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`).join('; ')}`);
+}
+
+/** Rolling limits as numbers: the build turns upstream's percentages into numbers of instances. */
+function instanceCount(value: number | string, field: string): number {
+  if (typeof value === 'number') return value;
+  throw new ConfigError(`step.deploy: config.rolling.${field}: expected a number of instances, got ${value} (the build resolves percentages)`);
 }
 
 function buildPlan(runtime: StepRuntime): { plan: DeployPlan; target: DeployTarget } {
   // Absent health_check and rolling blocks get their fields' defaults, like any other field.
   const raw = { ...runtime.config, health_check: runtime.config.health_check ?? {}, rolling: runtime.config.rolling ?? {} };
-  const config = parseOrThrow(deployConfigSchema, raw, 'step.deploy config') as DeployConfig;
-  if (config.strategy === 'rolling' && config.rolling.max_surge === 0 && config.rolling.max_unavailable === 0) {
+  const parsed = parseStepConfig('step.deploy', raw);
+  if (!parsed.ok) throw new ConfigError(parsed.error);
+  const { config } = parsed;
+  // Present by the defaults given above; the schema keeps both blocks optional in the built workflow.
+  const check = config.health_check!;
+  const rolling = {
+    maxSurge: instanceCount(config.rolling!.max_surge, 'max_surge'),
+    maxUnavailable: instanceCount(config.rolling!.max_unavailable, 'max_unavailable'),
+  };
+  if (config.target === undefined) throw new ConfigError('step.deploy: config.target: required (the build derives it from provider)');
+  if (config.strategy === 'rolling' && rolling.maxSurge === 0 && rolling.maxUnavailable === 0) {
     throw new ConfigError('rolling.max_surge and rolling.max_unavailable cannot both be 0: the update could never make progress');
   }
   if (config.strategy === 'canary' && !config.canary)
     throw new ConfigError('strategy canary needs canary.steps, e.g. [{ weight: 25, pause: 1m }, { weight: 100 }]');
   const { app, version } = appAndVersion(config.image);
-  const check = config.health_check;
   const plan: DeployPlan = {
     deploymentId: randomUUID(),
     app,
@@ -75,7 +68,7 @@ function buildPlan(runtime: StepRuntime): { plan: DeployPlan; target: DeployTarg
     version,
     strategy: config.strategy,
     replicas: config.replicas,
-    rolling: { maxSurge: config.rolling.max_surge, maxUnavailable: config.rolling.max_unavailable },
+    rolling,
     canary: (config.canary?.steps ?? []).map((step) => ({ weight: step.weight, pauseMs: step.pause ? (parseDuration(step.pause) ?? 0) : 0 })),
     healthCheck: {
       path: check.path,

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { errorMessage } from '../docker/engine.ts';
 import { exportBuildContext, followProgress, progressError, splitImageRef, stepDeadline } from '../docker/images.ts';
 import { RUN_LABEL, reservedNameError, resolveImage, runImageRef } from '../docker/run-images.ts';
+import type { StepConfig } from '../../server/engine/schema/steps.ts';
+import { withConfig } from './config.ts';
 import { refusal, stepNetwork } from './isolation.ts';
-import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
+import type { StepResult, StepRuntime } from './types.ts';
 
-const stringList = (value: unknown) => ((value as unknown[] | undefined) ?? []).map(String);
-const stringMap = (value: unknown) => Object.fromEntries(Object.entries((value as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]));
+type DockerBuildConfig = StepConfig<'step.docker_build'>;
 
 /**
  * Builds with the engine's classic builder from a workspace folder. The image is this run's: each of
@@ -16,14 +17,13 @@ const stringMap = (value: unknown) => Object.fromEntries(Object.entries((value a
  * under the name they know; other runs see it only once docker_push put it in a registry.
  * RUN instructions have no network unless network_mode says otherwise and the runner allows it.
  */
-export const dockerBuild: StepExecutor = async (runtime) => {
-  const tags = stringList(runtime.config.tags);
-  if (!tags.length) throw new Error('step.docker_build needs at least one tag');
+export const dockerBuild = withConfig('step.docker_build', async (runtime, config) => {
+  const tags = config.tags;
   const reserved = tags.map(reservedNameError).find(Boolean);
   if (reserved) return { state: 'failed', error: reserved };
   let networkMode: string;
   try {
-    networkMode = await stepNetwork(runtime, runtime.config.network_mode);
+    networkMode = await stepNetwork(runtime, config.network_mode);
   } catch (error) {
     return refusal(error);
   }
@@ -32,7 +32,7 @@ export const dockerBuild: StepExecutor = async (runtime) => {
   const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
   let built: StepResult | { imageId: string };
   try {
-    built = await build(runtime, firstRef!, networkMode, tarFile, deadline.signal);
+    built = await build(runtime, config, firstRef!, networkMode, tarFile, deadline.signal);
   } finally {
     deadline.dispose();
     await rm(tarFile, { force: true });
@@ -46,12 +46,12 @@ export const dockerBuild: StepExecutor = async (runtime) => {
   }
   runtime.log(`built ${built.imageId} as ${tags.join(', ')} for this run (${[firstRef, ...otherRefs].join(', ')})`);
   return { state: 'succeeded', outputs: { image_id: built.imageId, tags } };
-};
+});
 
 /** cache_from images this run may use, by ID; the others are left out (their layers could be anyone's). */
-async function cacheSources(runtime: StepRuntime): Promise<string[]> {
+async function cacheSources(runtime: StepRuntime, cacheFrom: string[]): Promise<string[]> {
   const ids: string[] = [];
-  for (const ref of stringList(runtime.config.cache_from)) {
+  for (const ref of cacheFrom) {
     try {
       ids.push((await resolveImage(runtime.docker, runtime.job.runId, ref, 'never')).id);
     } catch (error) {
@@ -61,15 +61,21 @@ async function cacheSources(runtime: StepRuntime): Promise<string[]> {
   return ids;
 }
 
-async function build(runtime: StepRuntime, tag: string, networkMode: string, tarFile: string, signal: AbortSignal): Promise<StepResult | { imageId: string }> {
-  const { config, docker } = runtime;
+async function build(
+  runtime: StepRuntime,
+  config: DockerBuildConfig,
+  tag: string,
+  networkMode: string,
+  tarFile: string,
+  signal: AbortSignal,
+): Promise<StepResult | { imageId: string }> {
+  const { docker } = runtime;
   const interrupted = (): StepResult =>
     runtime.signal.aborted
       ? { state: 'cancelled', error: 'build cancelled' }
       : { state: 'timed_out', error: `build timed out after ${runtime.step.timeoutMs} ms` };
-  const context = String(config.context ?? '.');
-  const dockerfile = String(config.dockerfile ?? 'Dockerfile');
-  const cacheFrom = await cacheSources(runtime);
+  const { context, dockerfile } = config;
+  const cacheFrom = await cacheSources(runtime, config.cache_from ?? []);
 
   await exportBuildContext(docker, runtime.helperImage, runtime.workspaceVolume, context, tarFile);
   if (signal.aborted) return interrupted();
@@ -79,9 +85,9 @@ async function build(runtime: StepRuntime, tag: string, networkMode: string, tar
     progress = await docker.buildImage(createReadStream(tarFile), {
       t: tag,
       dockerfile,
-      buildargs: stringMap(config.build_args),
+      buildargs: config.build_args ?? {},
       ...(cacheFrom.length ? { cachefrom: JSON.stringify(cacheFrom) } : {}),
-      ...(config.target ? { target: String(config.target) } : {}),
+      ...(config.target ? { target: config.target } : {}),
       pull: config.pull_policy === 'always',
       networkmode: networkMode,
       // Intermediate containers are removed even when a step of the build fails.

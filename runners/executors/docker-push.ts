@@ -2,7 +2,8 @@ import type Dockerode from 'dockerode';
 import { errorMessage } from '../docker/engine.ts';
 import { followProgress, progressError, splitImageRef, stepDeadline } from '../docker/images.ts';
 import { resolveImage } from '../docker/run-images.ts';
-import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
+import { withConfig } from './config.ts';
+import type { StepResult, StepRuntime } from './types.ts';
 
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
@@ -52,14 +53,14 @@ function resolveRegistry(runtime: StepRuntime, name: string): Registry {
  * under each of `config.tags`, to the registry module's host. The registry names exist on the engine only
  * while the push runs, so no other run finds them there.
  */
-export const dockerPush: StepExecutor = async (runtime) => {
-  const image = String(runtime.config.image);
-  const registry = resolveRegistry(runtime, String(runtime.config.registry));
+export const dockerPush = withConfig('step.docker_push', async (runtime, config) => {
+  const image = config.image;
+  const registry = resolveRegistry(runtime, config.registry);
   if (!image.startsWith(`${registry.host}/`)) {
     return { state: 'failed', error: `image "${image}" must be named ${registry.host}/... to push to registry "${registry.name}"` };
   }
   const { repository } = splitImageRef(image);
-  const extraTags = ((runtime.config.tags as unknown[] | undefined) ?? []).map(String);
+  const extraTags = config.tags ?? [];
   const badTag = extraTags.find((tag) => !TAG_PATTERN.test(tag));
   if (badTag !== undefined) return { state: 'failed', error: `"${badTag}" is not a valid image tag` };
   let imageId: string;
@@ -71,7 +72,7 @@ export const dockerPush: StepExecutor = async (runtime) => {
 
   const refs = [image, ...extraTags.map((tag) => `${repository}:${tag}`)];
   return oneAtATime(repository, () => pushAll(runtime, registry, imageId, refs));
-};
+});
 
 async function pushAll(runtime: StepRuntime, registry: Registry, imageId: string, refs: string[]): Promise<StepResult> {
   const { repository } = splitImageRef(refs[0]!);

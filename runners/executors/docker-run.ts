@@ -2,30 +2,32 @@ import type { Duplex } from 'node:stream';
 import { Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { parseDuration } from '../../server/engine/schema/common.ts';
+import type { StepConfig } from '../../server/engine/schema/steps.ts';
 import { MANAGED_LABEL, errorMessage } from '../docker/engine.ts';
 import { checkContainer } from '../docker/policy.ts';
+import { stringEnv, withConfig } from './config.ts';
 import { policyOf, refusal, stepImage, stepNetwork } from './isolation.ts';
 import { stepDeadline } from '../docker/images.ts';
-import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
+import type { StepResult, StepRuntime } from './types.ts';
 import { removeContainer, stopContainer } from '../docker/containers.ts';
 
 /** How long to wait for buffered output after the container exited. */
 const OUTPUT_DRAIN_MS = 5000;
 
-const stringEnv = (env: unknown) => Object.fromEntries(Object.entries((env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]));
+type DockerRunConfig = StepConfig<'step.docker_run'>;
 
 /** The shorter of the step-level timeout and `config.timeout`. */
-function stepTimeoutMs(runtime: StepRuntime): number | null {
-  const limits = [runtime.step.timeoutMs, typeof runtime.config.timeout === 'string' ? parseDuration(runtime.config.timeout) : null];
+function stepTimeoutMs(runtime: StepRuntime, config: DockerRunConfig): number | null {
+  const limits = [runtime.step.timeoutMs, config.timeout === undefined ? null : parseDuration(config.timeout)];
   const set = limits.filter((limit): limit is number => typeof limit === 'number' && limit > 0);
   return set.length ? Math.min(...set) : null;
 }
 
-function containerOptions(runtime: StepRuntime, detached: boolean, imageId: string, networkMode: string): Dockerode.ContainerCreateOptions {
-  const { config } = runtime;
+function containerOptions(runtime: StepRuntime, config: DockerRunConfig, imageId: string, networkMode: string): Dockerode.ContainerCreateOptions {
+  const detached = !config.wait_for_exit;
   return {
     Image: imageId,
-    ...(Array.isArray(config.command) ? { Cmd: config.command.map(String) } : {}),
+    ...(config.command ? { Cmd: config.command } : {}),
     Env: Object.entries({ ...runtime.env, ...stringEnv(config.env) }).map(([name, value]) => `${name}=${value}`),
     Labels: {
       [MANAGED_LABEL]: 'true',
@@ -54,13 +56,13 @@ function containerOptions(runtime: StepRuntime, detached: boolean, imageId: stri
  * flowyard.detached=true, flowyard.run=<run id>, flowyard.step=<step name>. Otherwise the output is
  * streamed, a non-zero exit fails the step, and the container is removed in every case.
  */
-export const dockerRun: StepExecutor = async (runtime) => {
-  const detached = runtime.config.wait_for_exit === false;
+export const dockerRun = withConfig('step.docker_run', async (runtime, config) => {
+  const detached = !config.wait_for_exit;
   let options: Dockerode.ContainerCreateOptions;
   try {
-    const networkMode = await stepNetwork(runtime, runtime.config.network_mode);
-    const image = await stepImage(runtime, String(runtime.config.image), runtime.config.pull_policy);
-    options = containerOptions(runtime, detached, image.id, networkMode);
+    const networkMode = await stepNetwork(runtime, config.network_mode);
+    const image = await stepImage(runtime, config.image, config.pull_policy);
+    options = containerOptions(runtime, config, image.id, networkMode);
     checkContainer(policyOf(runtime), options);
   } catch (error) {
     return refusal(error);
@@ -73,7 +75,7 @@ export const dockerRun: StepExecutor = async (runtime) => {
   }
   const id = container.id;
   if (!detached) {
-    const timeoutMs = stepTimeoutMs(runtime);
+    const timeoutMs = stepTimeoutMs(runtime, config);
     const deadline = stepDeadline(runtime.signal, timeoutMs);
     const result = await runToExit(runtime, container, deadline.signal, timeoutMs)
       .catch((error: unknown): StepResult => ({ state: 'failed', error: `container ${id.slice(0, 12)}: ${errorMessage(error)}` }))
@@ -90,7 +92,7 @@ export const dockerRun: StepExecutor = async (runtime) => {
   }
   runtime.log(`started container ${id.slice(0, 12)} detached; it keeps running after the job (label flowyard.run=${runtime.job.runId})`);
   return { state: 'succeeded', outputs: { container_id: id } };
-};
+});
 
 /** `signal` aborts on cancel or at the timeout: the container is stopped and the step ends as cancelled or timed_out. */
 async function runToExit(runtime: StepRuntime, container: Dockerode.Container, signal: AbortSignal, timeoutMs: number | null): Promise<StepResult> {

@@ -1,3 +1,4 @@
+import type { StepType } from '../../server/engine/schema/steps.ts';
 import { artifactPull, artifactPush } from './artifacts.ts';
 import { dockerBuild } from './docker-build.ts';
 import { dockerPush } from './docker-push.ts';
@@ -8,7 +9,10 @@ import { conditional, failStep, logMessage, setValues, validateContext } from '.
 import { shellExec } from './shell.ts';
 import type { StepExecutor } from './types.ts';
 
-/** Step types this runner can execute; the others fail with a clear message naming the type. */
+/**
+ * Step types this runner can execute; the others fail with a clear message naming the type. Every built-in type
+ * has one but step.gate, which the server decides between jobs.
+ */
 export const executors: Readonly<Record<string, StepExecutor>> = {
   'step.shell_exec': shellExec,
   'step.docker_build': dockerBuild,
@@ -25,4 +29,4 @@ export const executors: Readonly<Record<string, StepExecutor>> = {
   'step.fail': failStep,
   'step.validate': validateContext,
   'step.conditional': conditional,
-};
+} satisfies Record<Exclude<StepType, 'step.gate'>, StepExecutor>;

@@ -10,19 +10,20 @@ import { bySeverity, formatReport } from '../scan/report.ts';
 import { SarifError, parseSarif, scanResult } from '../scan/sarif.ts';
 import { SCAN_OUTPUT_DIR, TARGET_IMAGE_TAR, type ScanPlan, grypePlan, semgrepPlan, trivyPlan } from '../scan/scanners.ts';
 import type { TarEntry } from '../scan/tar.ts';
+import { withConfig } from './config.ts';
 import { refusal, stepImage } from './isolation.ts';
-import type { StepExecutor, StepResult, StepRuntime } from './types.ts';
+import type { StepResult, StepRuntime } from './types.ts';
 
 /** Findings returned in the step outputs (worst first); the SARIF artifact has them all. */
 const MAX_OUTPUT_FINDINGS = 200;
 const MAX_MESSAGE_CHARS = 1000;
 
 /** step.scan_sast: Semgrep over workspace paths. */
-export const scanSast: StepExecutor = async (runtime) => runScan(runtime, semgrepPlan(runtime.config, runtime.step.name));
+export const scanSast = withConfig('step.scan_sast', async (runtime, config) => runScan(runtime, semgrepPlan(config, runtime.step.name)));
 /** step.scan_container: Trivy over a `docker save` tarball of target_image. */
-export const scanContainer: StepExecutor = async (runtime) => runScan(runtime, trivyPlan(runtime.config, runtime.step.name));
+export const scanContainer = withConfig('step.scan_container', async (runtime, config) => runScan(runtime, trivyPlan(config, runtime.step.name)));
 /** step.scan_deps: Grype over a workspace folder. */
-export const scanDeps: StepExecutor = async (runtime) => runScan(runtime, grypePlan(runtime.config, runtime.step.name));
+export const scanDeps = withConfig('step.scan_deps', async (runtime, config) => runScan(runtime, grypePlan(config, runtime.step.name)));
 
 /**
  * Runs the scanner, stores its SARIF as the artifact sarif/<step>.sarif, and fails the step when the gate

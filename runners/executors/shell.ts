@@ -2,10 +2,9 @@ import { join } from 'node:path';
 import { parseSize } from '../../server/engine/schema/common.ts';
 import { exportFromWorkspace } from '../docker/archive.ts';
 import { runShellStep } from '../docker/shell-exec.ts';
+import { stringEnv, withConfig } from './config.ts';
 import { policyOf, refusal, stepImage, stepNetwork } from './isolation.ts';
-import type { StepExecutor, StepRuntime } from './types.ts';
-
-const stringEnv = (env: unknown) => Object.fromEntries(Object.entries((env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]));
+import type { StepRuntime } from './types.ts';
 
 async function uploadArtifacts(runtime: StepRuntime, image: string, list: Array<{ key: string; path: string }>) {
   const uploaded: string[] = [];
@@ -19,13 +18,12 @@ async function uploadArtifacts(runtime: StepRuntime, image: string, list: Array<
   return uploaded;
 }
 
-export const shellExec: StepExecutor = async (runtime) => {
-  const config = runtime.config;
+export const shellExec = withConfig('step.shell_exec', async (runtime, config) => {
   let image: string;
   let networkMode: string;
   try {
     networkMode = await stepNetwork(runtime, config.network_mode);
-    image = (await stepImage(runtime, String(config.image), config.pull_policy)).id;
+    image = (await stepImage(runtime, config.image, config.pull_policy)).id;
   } catch (error) {
     return refusal(error);
   }
@@ -33,12 +31,12 @@ export const shellExec: StepExecutor = async (runtime) => {
     runtime.docker,
     {
       image,
-      commands: (config.commands as unknown[]).map(String),
-      workDir: String(config.work_dir ?? '/workspace'),
+      commands: config.commands,
+      workDir: config.work_dir,
       env: { ...runtime.env, ...stringEnv(config.env) },
       timeoutMs: runtime.step.timeoutMs ?? undefined,
-      memoryBytes: config.memory_limit === undefined ? undefined : (parseSize(config.memory_limit as string | number) ?? undefined),
-      nanoCpus: typeof config.cpu_limit === 'number' ? Math.round(config.cpu_limit * 1e9) : undefined,
+      memoryBytes: config.memory_limit === undefined ? undefined : (parseSize(config.memory_limit) ?? undefined),
+      nanoCpus: config.cpu_limit === undefined ? undefined : Math.round(config.cpu_limit * 1e9),
       networkMode,
       // Resolved to an ID above: nothing to pull, and no tag that could change meanwhile.
       pullPolicy: 'never',
@@ -56,6 +54,6 @@ export const shellExec: StepExecutor = async (runtime) => {
       outputs: { exit_code: outcome.exitCode },
     };
   }
-  const artifacts = await uploadArtifacts(runtime, image, (config.artifacts_out as Array<{ key: string; path: string }>) ?? []);
+  const artifacts = await uploadArtifacts(runtime, image, config.artifacts_out ?? []);
   return { state: 'succeeded', exitCode: outcome.exitCode, outputs: { exit_code: outcome.exitCode, artifacts } };
-};
+});

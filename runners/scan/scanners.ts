@@ -1,7 +1,8 @@
 // The real command line of each scanner for SARIF output, run offline (see docs/scans.md).
+import type { StepConfig } from '../../server/engine/schema/steps.ts';
 import { workspacePath } from '../docker/archive.ts';
 import { WORKSPACE_PATH } from '../docker/workspace.ts';
-import { SEVERITIES, type GateThreshold } from './sarif.ts';
+import type { GateThreshold } from './sarif.ts';
 
 export const DEFAULT_SCANNER_IMAGES = {
   semgrep: 'semgrep/semgrep:latest',
@@ -31,40 +32,38 @@ export interface ScanPlan {
   ignoreUnfixed: boolean;
 }
 
-type Config = Record<string, unknown>;
-
 /** `step.scan_sast`: semgrep scan over paths of the workspace, run from /workspace so the SARIF paths are relative to it. */
-export function semgrepPlan(config: Config, stepName: string): ScanPlan {
-  const rules = stringOption(config, 'rules', 'auto');
+export function semgrepPlan(config: StepConfig<'step.scan_sast'>, stepName: string): ScanPlan {
+  const rules = oneRulesPath(config.rules);
   if (rules === 'auto' || /^(p|r|s)\//.test(rules) || /^https?:\/\//.test(rules)) {
     throw new Error(
       `rules "${rules}" come from the Semgrep registry, which scanner containers cannot reach (they run without network): ` +
         'set rules to a rule file or folder in the workspace (e.g. .semgrep.yml) or baked into scanner_image',
     );
   }
-  const paths = config.paths === undefined ? ['.'] : stringList(config.paths, 'paths');
+  if (config.paths.length === 0) throw new Error('paths must be a non-empty list of paths, got []');
   const outputPath = outputFor(stepName);
   return {
     scanner: 'semgrep',
-    image: stringOption(config, 'scanner_image', DEFAULT_SCANNER_IMAGES.semgrep),
+    image: config.scanner_image ?? DEFAULT_SCANNER_IMAGES.semgrep,
     entrypoint: ['semgrep'],
-    args: ['scan', '--config', rules, '--sarif', '--output', outputPath, '--metrics=off', '--disable-version-check', ...paths.map(relativeTarget)],
+    args: ['scan', '--config', rules, '--sarif', '--output', outputPath, '--metrics=off', '--disable-version-check', ...config.paths.map(relativeTarget)],
     env: {},
     outputPath,
-    threshold: threshold(config, 'fail_on_severity'),
+    threshold: config.fail_on_severity,
     ignoreUnfixed: false,
   };
 }
 
 /** `step.scan_container`: trivy image on a tarball of the target, so the scanner needs neither the Docker socket nor privileges. */
-export function trivyPlan(config: Config, stepName: string): ScanPlan {
-  const targetImage = stringOption(config, 'target_image', '');
+export function trivyPlan(config: StepConfig<'step.scan_container'>, stepName: string): ScanPlan {
+  const targetImage = config.target_image;
   if (!targetImage) throw new Error('step.scan_container needs target_image');
-  const ignoreUnfixed = booleanOption(config, 'ignore_unfixed');
+  const ignoreUnfixed = config.ignore_unfixed;
   const outputPath = outputFor(stepName);
   return {
     scanner: 'trivy',
-    image: stringOption(config, 'scanner_image', DEFAULT_SCANNER_IMAGES.trivy),
+    image: config.scanner_image ?? DEFAULT_SCANNER_IMAGES.trivy,
     entrypoint: ['trivy'],
     args: [
       'image',
@@ -83,23 +82,23 @@ export function trivyPlan(config: Config, stepName: string): ScanPlan {
     env: {},
     outputPath,
     targetImage,
-    threshold: threshold(config, 'severity_threshold'),
+    threshold: config.severity_threshold,
     ignoreUnfixed,
   };
 }
 
 /** `step.scan_deps`: grype on a workspace folder, with its bundled database and no update checks. */
-export function grypePlan(config: Config, stepName: string): ScanPlan {
-  const ignoreUnfixed = booleanOption(config, 'ignore_unfixed');
+export function grypePlan(config: StepConfig<'step.scan_deps'>, stepName: string): ScanPlan {
+  const ignoreUnfixed = config.ignore_unfixed;
   const outputPath = outputFor(stepName);
   return {
     scanner: 'grype',
-    image: stringOption(config, 'scanner_image', DEFAULT_SCANNER_IMAGES.grype),
+    image: config.scanner_image ?? DEFAULT_SCANNER_IMAGES.grype,
     entrypoint: ['/grype'],
-    args: [`dir:${workspacePath(stringOption(config, 'path', '.'))}`, '-o', 'sarif', '--file', outputPath, ...(ignoreUnfixed ? ['--only-fixed'] : [])],
+    args: [`dir:${workspacePath(config.path)}`, '-o', 'sarif', '--file', outputPath, ...(ignoreUnfixed ? ['--only-fixed'] : [])],
     env: { GRYPE_DB_AUTO_UPDATE: 'false', GRYPE_CHECK_FOR_APP_UPDATE: 'false' },
     outputPath,
-    threshold: threshold(config, 'fail_on_severity'),
+    threshold: config.fail_on_severity,
     ignoreUnfixed,
   };
 }
@@ -113,27 +112,9 @@ function relativeTarget(path: string): string {
   return relative.startsWith('-') ? `./${relative}` : relative;
 }
 
-function threshold(config: Config, key: string): GateThreshold {
-  const value = config[key] ?? 'high';
-  if (value === 'none' || SEVERITIES.includes(value as never)) return value as GateThreshold;
-  throw new Error(`${key} must be one of ${[...SEVERITIES, 'none'].join(', ')}, got ${JSON.stringify(value)}`);
-}
-
-function stringOption(config: Config, key: string, fallback: string): string {
-  const value = config[key] ?? fallback;
-  if (typeof value !== 'string') throw new Error(`${key} must be a string, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function booleanOption(config: Config, key: string): boolean {
-  const value = config[key] ?? false;
-  if (typeof value !== 'boolean') throw new Error(`${key} must be true or false, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function stringList(value: unknown, key: string): string[] {
-  if (!Array.isArray(value) || value.length === 0 || value.some((item) => typeof item !== 'string')) {
-    throw new Error(`${key} must be a non-empty list of paths, got ${JSON.stringify(value)}`);
-  }
-  return value as string[];
+/** Semgrep takes one rules file or folder; upstream writes it as a list of one (the build reduces that to the path). */
+function oneRulesPath(rules: string | string[]): string {
+  if (typeof rules === 'string') return rules;
+  if (rules.length === 1) return rules[0]!;
+  throw new Error(`rules must be one rules file or folder, got ${JSON.stringify(rules)}: put these rules in one folder of the workspace and name it`);
 }

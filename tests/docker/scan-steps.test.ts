@@ -280,7 +280,7 @@ test('scanner failures, wrong arguments and broken reports fail the step clearly
   await assertCleanedUp('image-missing');
 
   await assert.rejects(
-    runStep(scanSast, 'sast-registry', { scanner_image: FAKE_SCANNER }, {}),
+    runStep(scanSast, 'sast-registry', { scanner_image: FAKE_SCANNER, rules: 'auto' }, {}),
     /rules "auto" come from the Semgrep registry, which scanner containers cannot reach/,
   );
   await assert.rejects(runStep(scanDeps, 'deps-outside', { scanner_image: FAKE_SCANNER, path: '../etc' }, {}), /path "..\/etc" is outside \/workspace/);

@@ -9,6 +9,14 @@ export interface ModuleTypeDef {
 
 export const deployProviders = ['docker', 'aws_ecs', 'gcp_cloud_run', 'azure_container_apps', 'digitalocean'] as const;
 
+/** deploy.target's config, named so the runner's deploy providers take their type from it. */
+export const deployTargetConfig = z.strictObject({
+  provider: z.enum(deployProviders).default('docker'),
+  docker_host: z.string().optional().describe('Docker engine URL (unix:// or tcp://); the runner engine otherwise.'),
+  region: z.string().optional(),
+  settings: z.record(z.string(), z.unknown()).optional().describe('Provider-specific settings.'),
+});
+
 export const moduleTypes: readonly ModuleTypeDef[] = [
   {
     type: 'artifact.store',
@@ -35,12 +43,7 @@ export const moduleTypes: readonly ModuleTypeDef[] = [
   {
     type: 'deploy.target',
     description: 'A place that deployments run: a Docker engine or a cloud provider.',
-    config: z.strictObject({
-      provider: z.enum(deployProviders).default('docker'),
-      docker_host: z.string().optional().describe('Docker engine URL (unix:// or tcp://); the runner engine otherwise.'),
-      region: z.string().optional(),
-      settings: z.record(z.string(), z.unknown()).optional().describe('Provider-specific settings.'),
-    }),
+    config: deployTargetConfig,
   },
 ];
 
