@@ -18,7 +18,9 @@ test('with nothing set, the defaults', () => {
     trustProxy: false,
     pluginRegistries: [],
     pluginRegistryTtlMs: 300_000,
+    metricsToken: undefined,
   });
+  assert.equal(config.logLevel, 'info');
   assert.equal(config.port, 8080);
   assert.equal(config.host, '127.0.0.1');
   assert.equal(config.dataDir, resolve('./data'));
@@ -78,6 +80,8 @@ test('each bad value is a ConfigError naming its variable and the value', () => 
     [{ FLOWYARD_MAX_BODY_BYTES: '0' }, 'FLOWYARD_MAX_BODY_BYTES must be a whole number of bytes ≥ 1, got "0"'],
     [{ FLOWYARD_TRUST_PROXY: 'true' }, 'FLOWYARD_TRUST_PROXY must be 1 (on) or 0 (off), got "true"'],
     [{ PORT: '70000' }, 'PORT must be a port number from 0 to 65535, got "70000"'],
+    [{ FLOWYARD_METRICS_TOKEN: 'short' }, 'FLOWYARD_METRICS_TOKEN must be at least 16 characters, got "short"'],
+    [{ FLOWYARD_LOG_LEVEL: 'verbose' }, 'FLOWYARD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
     [{ FLOWYARD_PUBLIC_URL: 'ci.example.com' }, 'FLOWYARD_PUBLIC_URL must be an http:// or https:// URL, got "ci.example.com"'],
     [
       { ARTIFACTS_URL: 'gs://bucket' },
