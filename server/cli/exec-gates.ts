@@ -1,12 +1,10 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { conditionHolds } from '../engine/expressions.ts';
+import type { StepConfig } from '../engine/schema/steps.ts';
 
-export interface GateConfig {
-  type?: 'manual' | 'auto';
-  auto_approve_conditions?: string[];
-  message?: string;
-}
+/** What a local run reads of a step.gate's config (approvers and timeouts are the server's business). */
+export type LocalGateConfig = Partial<Pick<StepConfig<'step.gate'>, 'type' | 'auto_approve_conditions' | 'message'>>;
 
 /** How `flowyard exec` decides manual gates: a flag, or a question on the terminal. */
 export type GatePolicy = 'approve' | 'reject' | 'ask';
@@ -43,7 +41,7 @@ export async function askOnTerminal(question: string, input: Readable, output: W
  */
 export async function decideGate(
   name: string,
-  config: GateConfig,
+  config: LocalGateConfig,
   steps: Record<string, unknown>,
   policy: GatePolicy,
   terminal: { input: Readable & { isTTY?: boolean }; output: Writable & { isTTY?: boolean }; signal?: AbortSignal },

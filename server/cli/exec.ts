@@ -6,11 +6,11 @@ import { executeJob, type JobReporter } from '../../runners/job/execute.ts';
 import { localArtifacts } from '../../runners/local/local-artifacts.ts';
 import type { JobResult } from '../../runners/protocol/v1.ts';
 import { buildWorkflow } from '../engine/build.ts';
-import type { Step } from '../engine/schema/workflow.ts';
+import { isBuiltStep } from '../engine/schema/steps.ts';
 import { renderString } from '../engine/templates/index.ts';
 import { jobSpecFor, resolveInputs } from '../services/run-spec.ts';
 import { colourEnabled, painter, stripColour } from './colour.ts';
-import { decideGate, type GateConfig, type GatePolicy } from './exec-gates.ts';
+import { decideGate, type GatePolicy, type LocalGateConfig } from './exec-gates.ts';
 import { formatDiagnostic } from './validate.ts';
 
 const USAGE =
@@ -123,7 +123,7 @@ export async function runExec(args: string[]): Promise<number> {
     cancelled: paint('33', '■'),
     timed_out: paint('31', '⏱'),
   };
-  const allSteps = [...(pipeline.steps as Step[]), ...((pipeline.compensation ?? []) as Step[])];
+  const allSteps = [...pipeline.steps, ...(pipeline.compensation ?? [])];
   const stepName = (index: number) => allSteps[index]?.name ?? `#${index}`;
   // Step outputs by name, as the next job and gate conditions read them.
   const outputs: Record<string, Record<string, unknown>> = {};
@@ -170,7 +170,8 @@ export async function runExec(args: string[]): Promise<number> {
       if (result.state !== 'succeeded') break;
       for (const gate of plan.steps.filter((s) => s.job === jobIndex && s.type === 'step.gate')) {
         const seen = Object.fromEntries(Object.entries(outputs).map(([name, out]) => [name, { ...out, state: states[name] }]));
-        const config = { ...(allSteps.find((s) => s.name === gate.name)?.config ?? {}) } as GateConfig;
+        const gateStep = allSteps.find((s) => s.name === gate.name);
+        const config: LocalGateConfig = gateStep && isBuiltStep(gateStep, 'step.gate') ? { ...gateStep.config } : {};
         if (config.message) config.message = renderOrKeep(config.message, { ...context, steps: seen, trigger, Inputs: inputs, Version: job.version ?? '' });
         process.stdout.write(`${paint('1', `⏸ ${gate.name}`)}\n`);
         const decision = await decideGate(gate.name, config, seen, gatePolicy, {

@@ -1,6 +1,7 @@
 import type { Diagnostic } from './diagnostics.ts';
 import { diagnosticAt } from './locate.ts';
-import type { Step, Workflow } from './schema/workflow.ts';
+import { isBuiltStep } from './schema/steps.ts';
+import type { Workflow } from './schema/workflow.ts';
 import type { SourceDocument } from './source.ts';
 
 /** What an admin set on an environment; the server reads it from the database and hands it in. */
@@ -30,21 +31,21 @@ export function deploySteps(workflow: Workflow, pipelineName?: string): DeploySt
   const out: DeployStep[] = [];
   for (const [pipeline, definition] of Object.entries(workflow.pipelines)) {
     if (pipelineName !== undefined && pipeline !== pipelineName) continue;
-    const steps = definition.steps as Step[];
+    const steps = definition.steps;
     let gateSeen = false;
     steps.forEach((step, position) => {
       if (step.type === 'step.gate') gateSeen = true;
-      if (step.type === 'step.deploy')
-        out.push({ pipeline, section: 'steps', position, index: position, environment: String(step.config.environment), gateBefore: gateSeen });
+      if (isBuiltStep(step, 'step.deploy'))
+        out.push({ pipeline, section: 'steps', position, index: position, environment: step.config.environment, gateBefore: gateSeen });
     });
-    ((definition.compensation ?? []) as Step[]).forEach((step, position) => {
-      if (step.type === 'step.deploy')
+    (definition.compensation ?? []).forEach((step, position) => {
+      if (isBuiltStep(step, 'step.deploy'))
         out.push({
           pipeline,
           section: 'compensation',
           position,
           index: steps.length + position,
-          environment: String(step.config.environment),
+          environment: step.config.environment,
           gateBefore: false,
         });
     });

@@ -5,7 +5,8 @@ import type { AuthUser } from './auth.ts';
 import { ApiError } from './errors.ts';
 import { conditionHolds } from '../engine/expressions.ts';
 import { parseDuration } from '../engine/schema/common.ts';
-import type { Step, Workflow } from '../engine/schema/workflow.ts';
+import { isBuiltStep } from '../engine/schema/steps.ts';
+import type { Workflow } from '../engine/schema/workflow.ts';
 import { builtVersion } from './built-versions.ts';
 import { settleRun } from './run-settle.ts';
 import { hasRole } from './auth.ts';
@@ -16,22 +17,13 @@ import { runSecretValues } from './secret-masking.ts';
 import { SecretMasker } from '../engine/masker.ts';
 import type { EventBus } from './events.ts';
 
-interface GateConfig {
-  type: 'manual' | 'auto';
-  approvers?: string[];
-  timeout: string;
-  on_timeout: 'reject' | 'approve';
-  auto_approve_conditions?: string[];
-  message?: string;
-}
-
 async function gateContext(db: Db, runId: string, stepIndex: number) {
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   if (!run) throw new ApiError(404, 'not_found', `run ${runId} not found`);
   const build = await builtVersion(db, run.workflowId, run.version);
-  const steps = build.workflow.pipelines[run.pipeline]!.steps as Step[];
-  const step = steps[stepIndex]!;
-  return { run, build, step, config: step.config as unknown as GateConfig, guards: await protectedDeploysAfter(db, build.workflow, run.pipeline, stepIndex) };
+  const step = build.workflow.pipelines[run.pipeline]!.steps[stepIndex];
+  if (!step || !isBuiltStep(step, 'step.gate')) throw new Error(`step ${stepIndex} of run ${runId} is not a step.gate`);
+  return { run, build, step, config: step.config, guards: await protectedDeploysAfter(db, build.workflow, run.pipeline, stepIndex) };
 }
 
 /**
@@ -40,7 +32,7 @@ async function gateContext(db: Db, runId: string, stepIndex: number) {
  * approval on timeout, and the file's approvers cannot widen who decides.
  */
 async function protectedDeploysAfter(db: Db, workflow: Workflow, pipeline: string, gateIndex: number) {
-  const steps = workflow.pipelines[pipeline]!.steps as Step[];
+  const steps = workflow.pipelines[pipeline]!.steps;
   const nextGate = steps.findIndex((s, i) => i > gateIndex && s.type === 'step.gate');
   const end = nextGate === -1 ? steps.length : nextGate;
   const targets = deploySteps(workflow, pipeline)

@@ -1,12 +1,13 @@
 import { parseDuration } from '../engine/schema/common.ts';
+import { isBuiltStep } from '../engine/schema/steps.ts';
 import type { Pipeline, Step, Workflow, WorkflowModule } from '../engine/schema/workflow.ts';
 import type { PipelinePlan } from '../engine/plan.ts';
 import type { JobSpec, StepSpec } from '../../runners/protocol/v1.ts';
 
 /** Steps of a pipeline in run order with their run-wide index; compensation steps come last. */
 export function runStepList(pipeline: Pipeline, plan: PipelinePlan) {
-  const main = (pipeline.steps as Step[]).map((step, index) => ({ step, index, job: plan.steps[index]?.job ?? 0, compensation: false }));
-  const compensation = ((pipeline.compensation ?? []) as Step[]).map((step, i) => ({ step, index: main.length + i, job: -1, compensation: true }));
+  const main = pipeline.steps.map((step, index) => ({ step, index, job: plan.steps[index]?.job ?? 0, compensation: false }));
+  const compensation = (pipeline.compensation ?? []).map((step, i) => ({ step, index: main.length + i, job: -1, compensation: true }));
   return [...main, ...compensation];
 }
 
@@ -16,7 +17,7 @@ export function runStepList(pipeline: Pipeline, plan: PipelinePlan) {
  */
 function stepSpec(step: Step, index: number, context: JobContext): StepSpec {
   const refusal = context.deployRefusals?.[index];
-  const environment = step.type === 'step.deploy' ? String(step.config.environment) : undefined;
+  const environment = isBuiltStep(step, 'step.deploy') ? step.config.environment : undefined;
   const secrets = environment === undefined || refusal ? undefined : context.environmentSecrets?.[environment];
   return {
     index,

@@ -8,7 +8,7 @@ import type { AuthRunner } from './runners.ts';
 import { jobSpecFor, resolveInputs, runStepList } from './run-spec.ts';
 import { workflowSecrets } from './secrets.ts';
 import { environmentProtections, environmentSecrets, recordDeployment } from './environments.ts';
-import type { Step } from '../engine/schema/workflow.ts';
+import { isBuiltStep } from '../engine/schema/steps.ts';
 import { deployRefusal, deploySteps } from '../engine/environment-access.ts';
 import { expireGates, listGateDecisions, openGate } from './gates.ts';
 import { builtVersion } from './built-versions.ts';
@@ -254,16 +254,20 @@ async function recordIfDeploy(db: Db, runId: string, stepIndex: number, report: 
   if (step?.type !== 'step.deploy') return;
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   const build = await builtVersion(db, run!.workflowId, run!.version);
-  const config = (build.workflow.pipelines[run!.pipeline]!.steps as Step[])[stepIndex]?.config ?? {};
+  const pipeline = build.workflow.pipelines[run!.pipeline]!;
+  // Run-wide index: compensation steps follow the main steps.
+  const deploy = [...pipeline.steps, ...(pipeline.compensation ?? [])][stepIndex];
+  if (!deploy || !isBuiltStep(deploy, 'step.deploy')) return;
+  const { config } = deploy;
   const outputs = report.outputs ?? {};
   await recordDeployment(db, {
-    environment: String(config.environment),
+    environment: config.environment,
     workflowId: run!.workflowId,
     runId,
     step: step.name,
     image: String(outputs.image ?? config.image),
     version: outputs.version === undefined ? null : String(outputs.version),
-    strategy: String(config.strategy ?? 'rolling'),
+    strategy: config.strategy,
     result: report.state === 'succeeded' ? String(outputs.status ?? 'deployed') : String(outputs.status ?? report.state),
     triggeredBy: run!.triggeredBy,
   });
