@@ -29,6 +29,7 @@ import { downloadRoutes } from './routes/downloads.ts';
 import { metricsRoutes, timeRequests } from './routes/metrics.ts';
 import { API_DOCS_PATH, apiDocsRoutes } from './routes/api-docs.ts';
 import { requestId } from './middleware/request-id.ts';
+import { refuseSystemWorkflowChanges } from './middleware/system-workflows.ts';
 import { defaultLogger } from '../services/logger.ts';
 import { RUNNER_PROTOCOL_PREFIX } from '../../runners/protocol/v1.ts';
 
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   // Public and read-only, like npm's registry (docs/security.md): installed plugins for other Flowyards to install.
   app.route('/registry', pluginRegistryRoutes);
   app.use('/api/*', authUnlessPublic);
+  app.use('/api/*', refuseSystemWorkflowChanges);
   app.route(
     '/api/blobs',
     blobRoutesFor<AppEnv>((c) => c.get('deps').localBlobs),

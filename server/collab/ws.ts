@@ -7,6 +7,7 @@ import type { AppDeps } from '../api/env.ts';
 import type { AuthUser } from '../services/auth.ts';
 import { SESSION_COOKIE } from '../api/middleware/auth.ts';
 import { hasRole, userForApiToken, userForSession } from '../services/auth.ts';
+import { systemWorkflowName } from '../services/system-workflows.ts';
 import { DocSaver, loadDoc, TEXT_NAME, workflowIdOfDoc } from './persistence.ts';
 import { replaceText } from './text-sync.ts';
 
@@ -104,6 +105,8 @@ export function attachCollab(server: Server, deps: AppDeps) {
       const user = await authenticate(req, deps);
       if (!user) return refuse(socket, 401, 'Unauthorized');
       if (!hasRole(user, 'editor') || user.mustChangePassword) return refuse(socket, 403, 'Forbidden');
+      // Plugin validation workflows are read-only to every user (services/system-workflows.ts).
+      if ((await systemWorkflowName(deps.db, workflowId)) !== null) return refuse(socket, 403, 'Forbidden');
       const docName = `workflow/${workflowId}`;
       // Creating the shared doc starts loading it; connections wait so nobody syncs an empty draft.
       const doc = getYDoc(docName);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { plugins, pluginVersions } from '../../db/schema.ts';
+import { eq } from 'drizzle-orm';
+import { plugins, pluginVersions, users } from '../../db/schema.ts';
 import { archiveDigest, packFiles } from '../../server/services/plugins/archive.ts';
 import { recordValidationRun, startValidationRecorder } from '../../server/services/plugin-validation-results.ts';
 import { validationWorkflowName } from '../../server/services/plugin-validation.ts';
+import { publishWorkflow } from '../../server/services/workflows.ts';
 import { protocolRunner, type ProtocolRunner } from '../helpers/protocol-runner.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -93,7 +95,7 @@ test('secrets are lent to the system workflow only while its validation runs; fo
   await waitForResults(plugin, 1);
   assert.equal(await lentSecrets(validationWorkflowName(plugin)), 0, 'withdrawn once the run ended');
 
-  // An editor publishes into the system workflow a version with a webhook, and posts a body that claims to be a validation.
+  // A version with a webhook in the system workflow, not published by the system user, and a body that claims to be a validation.
   const workflowId = started.runId && (await ok(await server.call('GET', `/api/runs/${started.runId}`))).workflowId;
   const forged = `name: ${validationWorkflowName(plugin)}
 pipelines:
@@ -103,9 +105,10 @@ pipelines:
     steps:
       - { name: fake, type: step.log, config: { message: all good } }
 `;
-  const draft = await ok(await server.call('GET', `/api/workflows/${workflowId}`));
-  await ok(await server.call('PUT', `/api/workflows/${workflowId}/draft`, { yaml: forged, baseRevision: draft.draftRevision }));
-  await ok(await server.call('POST', `/api/workflows/${workflowId}/publish`));
+  // The API refuses it (validation-workflow-lock.test.ts); published some other way, it must still promote nothing.
+  assert.equal((await server.call('POST', `/api/workflows/${workflowId}/publish`, { yaml: forged })).status, 403);
+  const [admin] = await server.database.db.select({ id: users.id }).from(users).where(eq(users.role, 'admin'));
+  assert.equal((await publishWorkflow(server.database.db, workflowId, { yaml: forged }, admin!)).status, 'published');
   const hook = await fetch(`${server.url}/hooks/forge`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-flowyard-delivery': 'forged-1' },
