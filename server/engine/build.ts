@@ -8,7 +8,7 @@ import { checkPluginUse, missingPluginHint, pinsOf, readRequirements, resolvePlu
 import { isPluginStepType } from './plugin-steps.ts';
 import { salvageWorkflow } from './salvage.ts';
 import { identifier } from './schema/common.ts';
-import type { Step, Workflow, WorkflowModule } from './schema/workflow.ts';
+import type { Workflow, WorkflowModule } from './schema/workflow.ts';
 import { parseSource } from './source.ts';
 import { availableTypes, validateWorkflow } from './validate.ts';
 
@@ -84,7 +84,7 @@ export function workflowName(value: unknown, fallback?: string): string {
 /** Marks each plugin step with the plugin version that runs it (what the run spec sends to the runner). */
 function bindPluginSteps(workflow: Workflow, language: Language): void {
   for (const pipeline of Object.values(workflow.pipelines)) {
-    for (const step of [...pipeline.steps, ...(pipeline.compensation ?? [])] as Step[]) {
+    for (const step of [...pipeline.steps, ...(pipeline.compensation ?? [])]) {
       const def = language.stepTypesByName.get(step.type);
       if (isPluginStepType(def)) step.plugin = def.plugin;
     }

@@ -143,8 +143,8 @@ class Checker {
 
   checkPipeline(name: string, pipeline: Pipeline) {
     const base: PathSegment[] = ['pipelines', name];
-    const steps = pipeline.steps as Step[];
-    const compensation = (pipeline.compensation ?? []) as Step[];
+    const steps = pipeline.steps;
+    const compensation = pipeline.compensation ?? [];
     const all = [
       ...steps.map((step, i) => ({ step, path: [...base, 'steps', i] })),
       ...compensation.map((step, i) => ({ step, path: [...base, 'compensation', i] })),

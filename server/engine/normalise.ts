@@ -257,8 +257,8 @@ export function normaliseWorkflow(source: SourceDocument, workflow: Workflow, pl
   }
   for (const [pipelineName, pipeline] of Object.entries(workflow.pipelines)) {
     const lists: Array<[string, Step[]]> = [
-      ['steps', pipeline.steps as Step[]],
-      ['compensation', (pipeline.compensation ?? []) as Step[]],
+      ['steps', pipeline.steps],
+      ['compensation', pipeline.compensation ?? []],
     ];
     for (const [listName, steps] of lists) {
       steps.forEach((step, i) => {

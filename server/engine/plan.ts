@@ -77,7 +77,7 @@ export function planWorkflow(
 ): Plan {
   const pipelines = Object.entries(workflow.pipelines).map(([name, pipeline]): PipelinePlan => {
     let job = 0;
-    const steps = (pipeline.steps as Step[]).map((step, i, all) => {
+    const steps = pipeline.steps.map((step, i, all) => {
       const planned = planStep(step, job, stepTypes);
       if (step.type === 'step.gate' && i < all.length - 1) job++;
       return planned;
@@ -87,7 +87,7 @@ export function planWorkflow(
       if (i > 0) edges.push({ from: steps[i - 1]!.name, to: step.name, kind: 'sequence' });
     });
     const reads = dataDependencies.get(name) ?? new Map<string, Set<string>>();
-    for (const step of [...(pipeline.steps as Step[]), ...((pipeline.compensation ?? []) as Step[])]) {
+    for (const step of [...pipeline.steps, ...(pipeline.compensation ?? [])]) {
       for (const from of reads.get(step.name) ?? []) edges.push({ from, to: step.name, kind: 'data' });
       for (const from of step.needs ?? []) edges.push({ from, to: step.name, kind: 'needs' });
       if (step.type === 'step.conditional') {
@@ -110,7 +110,7 @@ export function planWorkflow(
       onError: pipeline.on_error,
       jobs: job + 1,
       steps,
-      compensation: ((pipeline.compensation ?? []) as Step[]).map((step) => planStep(step, job, stepTypes)),
+      compensation: (pipeline.compensation ?? []).map((step) => planStep(step, job, stepTypes)),
       edges,
       inputs: Object.fromEntries(
         Object.entries(pipeline.inputs ?? {}).map(([inputName, input]) => [
