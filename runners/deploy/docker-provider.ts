@@ -16,13 +16,6 @@ function engineOptions(dockerHost: string): { options: Dockerode.DockerOptions; 
   throw new Error(`docker_host "${dockerHost}" is not a unix:// or tcp:// URL`);
 }
 
-/** Sums of a container's one-shot stats as the engine reports them. */
-interface ContainerStats {
-  cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number };
-  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
-  memory_stats: { usage?: number };
-}
-
 /**
  * Deploys to one Docker engine. Instances run on the host network, each on its own port passed in $PORT,
  * and are labelled flowyard.app / .env / .version / .deployment / .slot / .port. The live deployment is
@@ -149,7 +142,7 @@ export class DockerProvider implements DeployProvider {
   }
 
   private async instanceMetrics(instance: Instance): Promise<InstanceMetrics> {
-    const stats = (await this.docker.getContainer(instance.id).stats({ stream: false })) as unknown as ContainerStats;
+    const stats = await this.docker.getContainer(instance.id).stats({ stream: false });
     const cpuDelta = stats.cpu_stats.cpu_usage.total_usage - stats.precpu_stats.cpu_usage.total_usage;
     const systemDelta = (stats.cpu_stats.system_cpu_usage ?? 0) - (stats.precpu_stats.system_cpu_usage ?? 0);
     const cpuPercent = systemDelta > 0 ? (cpuDelta / systemDelta) * (stats.cpu_stats.online_cpus ?? 1) * 100 : 0;
