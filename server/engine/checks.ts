@@ -3,7 +3,7 @@ import type { Diagnostic, PathSegment } from './diagnostics.ts';
 import { ExpressionError, expressionPaths, parseExpression } from './expressions.ts';
 import { diagnosticAt, diagnosticInString } from './locate.ts';
 import { parseDuration } from './schema/common.ts';
-import { stepTypesByName, type StepTypeDef } from './schema/steps.ts';
+import { isBuiltStep, stepTypesByName, type StepConfig, type StepTypeDef } from './schema/steps.ts';
 import type { Pipeline, Step, Workflow, WorkflowModule } from './schema/workflow.ts';
 import type { SourceDocument } from './source.ts';
 import { didYouMean, suggestionFix } from './suggest.ts';
@@ -217,9 +217,9 @@ class Checker {
         else if (module.type !== moduleType && !this.placeholders.has(module))
           this.report([...path, 'config', field], 'wrong_module_type', `module "${ref}" is a ${module.type}, but ${field} needs a ${moduleType}`);
       }
-      if (step.type === 'step.conditional') this.checkRoutes(step, path, index, byName);
-      if (step.type === 'step.gate') this.checkGate(step, path, index, byName);
-      if (step.type === 'step.deploy') this.checkDeploy(step, path);
+      if (isBuiltStep(step, 'step.conditional')) this.checkRoutes(step.config, path, index, byName);
+      if (isBuiltStep(step, 'step.gate')) this.checkGate(step.config, path, index, byName);
+      if (isBuiltStep(step, 'step.deploy')) this.checkDeploy(step.config, path);
       const stepTimeout = step.timeout ? parseDuration(step.timeout) : null;
       if (stepTimeout !== null && stepTimeout > pipelineTimeout) {
         this.report(
@@ -232,8 +232,7 @@ class Checker {
     });
   }
 
-  private checkDeploy(step: Step, path: PathSegment[]) {
-    const config = step.config as { strategy?: string; canary?: { steps: unknown[] }; rolling?: { max_surge: number; max_unavailable: number } };
+  private checkDeploy(config: StepConfig<'step.deploy'>, path: PathSegment[]) {
     if (config.strategy === 'canary' && !config.canary) {
       this.report([...path, 'config', 'strategy'], 'missing_field', 'a canary deploy needs canary.steps with the weights to go through');
     }
@@ -248,8 +247,8 @@ class Checker {
     }
   }
 
-  private checkGate(step: Step, path: PathSegment[], index: number, byName: Map<string, { index: number; step: Step }>) {
-    ((step.config.approvers as string[] | undefined) ?? []).forEach((approver, i) => {
+  private checkGate(config: StepConfig<'step.gate'>, path: PathSegment[], index: number, byName: Map<string, { index: number; step: Step }>) {
+    (config.approvers ?? []).forEach((approver, i) => {
       if (approver.startsWith('role:') ? !['viewer', 'editor', 'admin'].includes(approver.slice(5)) : !approver.includes('@')) {
         this.report(
           [...path, 'config', 'approvers', i],
@@ -258,7 +257,7 @@ class Checker {
         );
       }
     });
-    ((step.config.auto_approve_conditions as string[] | undefined) ?? []).forEach((condition, i) => {
+    (config.auto_approve_conditions ?? []).forEach((condition, i) => {
       const at = [...path, 'config', 'auto_approve_conditions', i];
       let tree: ReturnType<typeof parseExpression>;
       try {
@@ -301,16 +300,15 @@ class Checker {
     });
   }
 
-  private checkRoutes(step: Step, path: PathSegment[], index: number, byName: Map<string, { index: number; step: Step }>) {
+  private checkRoutes(config: StepConfig<'step.conditional'>, path: PathSegment[], index: number, byName: Map<string, { index: number; step: Step }>) {
     const check = (target: string, targetPath: PathSegment[]) => {
       const found = byName.get(target);
       if (!found) this.reportUnknown(targetPath, 'unknown_step_reference', `route goes to "${target}", but no step has that name`, target, [...byName.keys()]);
       else if (found.index <= index)
         this.report(targetPath, 'later_step_reference', `route goes to "${target}", which is not after this step; routes can only jump forward`);
     };
-    const routes = step.config.routes as Record<string, string>;
-    for (const [value, target] of Object.entries(routes)) check(target, [...path, 'config', 'routes', value]);
-    if (typeof step.config.default === 'string') check(step.config.default, [...path, 'config', 'default']);
+    for (const [value, target] of Object.entries(config.routes)) check(target, [...path, 'config', 'routes', value]);
+    if (config.default !== undefined) check(config.default, [...path, 'config', 'default']);
   }
 }
 
