@@ -26,7 +26,7 @@ import { environmentSecretValues } from './environments.ts';
 import { readArchive } from './plugins/archive.ts';
 import { createRun } from './runs.ts';
 import { deleteWorkflowSecret, listWorkflowSecretNames, setWorkflowSecret } from './secrets.ts';
-import { createWorkflow, publishWorkflow } from './workflows.ts';
+import { createWorkflow, publishWorkflow, saveLiveDraft } from './workflows.ts';
 import { recordValidation, startValidationRecorder, systemUserId, VALIDATION_TRIGGER, validationWorkflowName } from './plugin-validation-results.ts';
 
 export { validationWorkflowName };
@@ -162,12 +162,10 @@ export async function validatePlugin(
   if (!prepared.ok) return nothingRan('red', prepared.error);
   const workflow = await validationWorkflow(db, name);
   await lendEnvironmentSecrets(deps, workflow.id, plugin.validationEnvironmentId);
-  const published = await publishWorkflow(
-    db,
-    workflow.id,
-    { yaml: prepared.yaml, message: `plugin validation: ${name}@${version}` },
-    { id: await systemUserId(db) },
-  );
+  const system = await systemUserId(db);
+  // The editor shows a validation workflow read-only: its draft is what is published.
+  await saveLiveDraft(db, deps.events, workflow.id, prepared.yaml, system);
+  const published = await publishWorkflow(db, workflow.id, { yaml: prepared.yaml, message: `plugin validation: ${name}@${version}` }, { id: system });
   if (published.status === 'build_failed') return nothingRan('red', `${MINIMAL_EXAMPLE_PATH} does not build: ${published.build.error}`);
   if (published.status === 'rolled_back') return nothingRan('red', `${MINIMAL_EXAMPLE_PATH} could not be published: ${published.reason}`);
   const run = await createRun(db, deps.events, workflow.id, {

@@ -1,4 +1,5 @@
 import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../../db/client.ts';
 import { scheduleRegistrations, users, webhookRegistrations, workflows, workflowVersions } from '../../db/schema.ts';
 import { ApiError, notFound } from './errors.ts';
@@ -14,6 +15,8 @@ import { environmentProtections } from './environments.ts';
 import { runnerMatchWarnings } from './runner-match.ts';
 import { builtVersion } from './built-versions.ts';
 import { installedPlugins } from './plugin-catalog.ts';
+import { SYSTEM_USER_EMAIL } from './plugin-validation-results.ts';
+import { systemWorkflowRefusal } from './system-workflows.ts';
 
 type Built = Extract<BuildResult, { ok: true }>;
 
@@ -36,6 +39,9 @@ export async function listWorkflows(db: Db) {
     .orderBy(workflows.name);
 }
 
+const creators = alias(users, 'creators');
+
+/** A workflow with its draft; `lockedReason` says why nobody may change or run it (a plugin validation workflow), else null. */
 export async function getWorkflow(db: Db, id: string) {
   const [row] = await db
     .select({
@@ -47,12 +53,15 @@ export async function getWorkflow(db: Db, id: string) {
       createdAt: workflows.createdAt,
       updatedAt: workflows.updatedAt,
       updatedBy: users.email,
+      createdByEmail: creators.email,
     })
     .from(workflows)
     .leftJoin(users, eq(users.id, workflows.updatedBy))
+    .leftJoin(creators, eq(creators.id, workflows.createdBy))
     .where(eq(workflows.id, id));
   if (!row) throw notFound(`workflow ${id}`);
-  return row;
+  const { createdByEmail, ...workflow } = row;
+  return { ...workflow, lockedReason: createdByEmail === SYSTEM_USER_EMAIL ? systemWorkflowRefusal(row.name).message : null };
 }
 
 export async function createWorkflow(db: Db, input: { name: string; yaml: string }, actor: Actor) {

@@ -131,6 +131,7 @@ test('nobody edits, publishes, restores, deletes, runs, re-runs or changes the s
   assert.equal(started.result, 'running');
   const { workflowId } = await ok(await server.call('GET', `/api/runs/${started.runId}`));
   const before = await ok(await server.call('GET', `/api/workflows/${workflowId}`));
+  assert.match(before.lockedReason, /^workflow "plugin-validation--acme--locked" is a plugin validation workflow/, 'the editor is told why it is read-only');
 
   // While the credential is lent (the run is queued): every way to change or run the workflow.
   await refusedForBoth('PUT', `/api/workflows/${workflowId}/draft`, { yaml: EXFILTRATE, baseRevision: before.draftRevision });
@@ -175,6 +176,7 @@ test('a workflow an editor made under a validation name stays theirs to change (
     await asEditor('POST', '/api/workflows', { name: 'plugin-validation--acme--other', yaml: EXAMPLE.replace('name: minimal', 'name: x') }),
     201,
   );
+  assert.equal(created.lockedReason, null);
   await ok(await asEditor('PUT', `/api/workflows/${created.id}/draft`, { yaml: EXAMPLE, baseRevision: created.draftRevision }));
   assert.equal((await asEditor('DELETE', `/api/workflows/${created.id}`)).status, 204);
 });

@@ -33,7 +33,11 @@ const WorkflowSummarySchema = z
     updatedBy: z.string().nullable(),
   })
   .openapi('WorkflowSummary');
-const WorkflowSchema = WorkflowSummarySchema.extend({ draftYaml: z.string(), createdAt: z.string() }).openapi('Workflow');
+const WorkflowSchema = WorkflowSummarySchema.extend({
+  draftYaml: z.string(),
+  createdAt: z.string(),
+  lockedReason: z.string().nullable().openapi({ description: 'Why nobody may change or run it (a plugin validation workflow); null for every other workflow' }),
+}).openapi('Workflow');
 const VersionSummarySchema = z
   .object({
     number: z.number().int(),

@@ -5331,6 +5331,8 @@ export interface components {
         Workflow: components["schemas"]["WorkflowSummary"] & {
             draftYaml: string;
             createdAt: string;
+            /** @description Why nobody may change or run it (a plugin validation workflow); null for every other workflow */
+            lockedReason: string | null;
         };
         Published: {
             /** @enum {string} */
