@@ -5,9 +5,10 @@
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import semver from 'semver';
 import type { Db } from '../../db/client.ts';
-import { environments, plugins, pluginStatusChanges, pluginValidations, pluginVersions, runs, users, workflows } from '../../db/schema.ts';
+import { environments, plugins, pluginValidations, pluginVersions, runs, workflows } from '../../db/schema.ts';
 import { decidePluginStatus } from '../engine/plugin-status.ts';
 import { notFound } from './errors.ts';
+import { statusChanges } from './plugins/installed.ts';
 import { VALIDATION_TRIGGER, validationWorkflowName } from './plugin-validation-results.ts';
 
 export const DEFAULT_MATRIX_COLUMNS = 10;
@@ -91,21 +92,6 @@ export async function validationMatrix(db: Db, limit = DEFAULT_MATRIX_COLUMNS) {
 export async function pluginValidationHistory(db: Db, name: string, limit = 50) {
   const [row] = await pluginRows(db, name);
   if (!row) throw notFound(`installed plugin ${name}`);
-  const changes = await db
-    .select({
-      id: pluginStatusChanges.id,
-      fromStatus: pluginStatusChanges.fromStatus,
-      toStatus: pluginStatusChanges.toStatus,
-      changedBy: pluginStatusChanges.changedBy,
-      changedByEmail: users.email,
-      reason: pluginStatusChanges.reason,
-      runIds: pluginStatusChanges.runIds,
-      createdAt: pluginStatusChanges.createdAt,
-    })
-    .from(pluginStatusChanges)
-    .leftJoin(users, eq(users.id, pluginStatusChanges.changedBy))
-    .where(eq(pluginStatusChanges.pluginName, name))
-    .orderBy(desc(pluginStatusChanges.createdAt), desc(sql`${pluginStatusChanges}.rowid`))
-    .limit(limit);
+  const changes = await statusChanges(db, name, limit);
   return { ...(await summary(db, row, await newestVersions(db), limit)), statusChanges: changes };
 }

@@ -2,7 +2,7 @@
  * Installed plugins in libSQL: each version with its manifest, archive, digest and who installed it when.
  * Uninstalling is refused while the active (published) version of a workflow pins the plugin.
  */
-import { and, asc, desc, eq, isNotNull } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import semver from 'semver';
 import type { Db } from '../../../db/client.ts';
 import { plugins, pluginStatusChanges, pluginVersions, users, workflows, workflowVersions, type PluginStatus } from '../../../db/schema.ts';
@@ -175,9 +175,10 @@ export async function setPluginStatus(db: Db, name: string, status: PluginStatus
 }
 
 /** Newest first, with the e-mail of the admin who made a change by hand. */
-export async function statusChanges(db: Db, name: string) {
+export async function statusChanges(db: Db, name: string, limit = 200) {
   return db
     .select({
+      id: pluginStatusChanges.id,
       fromStatus: pluginStatusChanges.fromStatus,
       toStatus: pluginStatusChanges.toStatus,
       changedBy: pluginStatusChanges.changedBy,
@@ -189,5 +190,6 @@ export async function statusChanges(db: Db, name: string) {
     .from(pluginStatusChanges)
     .leftJoin(users, eq(users.id, pluginStatusChanges.changedBy))
     .where(eq(pluginStatusChanges.pluginName, name))
-    .orderBy(desc(pluginStatusChanges.createdAt));
+    .orderBy(desc(pluginStatusChanges.createdAt), desc(sql`${pluginStatusChanges}.rowid`))
+    .limit(limit);
 }
