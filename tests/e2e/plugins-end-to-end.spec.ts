@@ -32,7 +32,7 @@ test.beforeAll(async () => {
       headers: { authorization: `Bearer ${registry.adminToken}`, 'content-type': 'application/gzip' },
       body: new Uint8Array(plugin.archive),
     });
-    expect(uploaded.status, await uploaded.clone().text()).toBe(201);
+    expect(uploaded.status, `${await uploaded.clone().text()}\n${registry.output()}`).toBe(201);
   }
   server = await startServer({ runner: true, env: { FLOWYARD_PLUGIN_REGISTRIES: `${registry.url}/registry`, FLOWYARD_PLUGIN_REGISTRY_TTL: '0' } });
   await waitForEmbeddedRunner(server);
@@ -122,8 +122,17 @@ test('both example plugins install from a remote registry, complete in the edito
     ]);
   }
 
-  const { id } = await json<{ id: string }>(await api(server, 'POST', '/api/workflows', { name: 'plugins-e2e', yaml: WORKFLOW }), 201);
+  // The marketplace and the validation matrix link to each other; both list the installed plugins.
   await signIn(page, server);
+  await page.goto(`${server.url}/marketplace`);
+  await expect(page.getByRole('article', { name: KV }).getByText('installed 0.1.0')).toBeVisible();
+  await page.locator('main').getByRole('link', { name: 'Validation matrix' }).click();
+  await expect(page).toHaveURL(`${server.url}/marketplace/matrix`);
+  await expect(page.locator('main')).toContainText(HTTP_CHECK);
+  await page.locator('main').getByRole('link', { name: 'Marketplace', exact: true }).click();
+  await expect(page).toHaveURL(`${server.url}/marketplace`);
+
+  const { id } = await json<{ id: string }>(await api(server, 'POST', '/api/workflows', { name: 'plugins-e2e', yaml: WORKFLOW }), 201);
   await page.goto(`${server.url}/workflows/${id}`);
   await expect(page.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible({ timeout: 45_000 });
   await expect(page.locator('.monaco-editor .view-line').first()).not.toBeEmpty();
@@ -157,9 +166,12 @@ test('both example plugins install from a remote registry, complete in the edito
 
   // Run it on the embedded runner; the run page streams the logs while the last step still waits.
   const run = await json<{ id: string }>(await api(server, 'POST', `/api/workflows/${id}/runs`, { pipeline: 'main' }), 201);
-  await page.goto(`${server.url}/runs/${run.id}`);
   // hold logs, then waits 30 s before answering: the page follows the running step and streams its lines meanwhile.
-  await expect.poll(() => terminalText(page), { timeout: 120_000 }).toMatch(/kv get in plugins-e2e #1 step hold\nsecrets received: none/);
+  // The page is opened once hold runs: Chromium drops its requests (ERR_NETWORK_CHANGED) while Docker adds the
+  // bridge interfaces of the earlier steps' containers.
+  await waitForRun(server, run.id, (r) => r.steps.find((s) => s.name === 'hold')?.state === 'running', 120_000);
+  await page.goto(`${server.url}/runs/${run.id}`);
+  await expect.poll(() => terminalText(page), { timeout: 25_000 }).toMatch(/kv get in plugins-e2e #1 step hold\nsecrets received: none/);
   expect((await getRun(server, run.id)).state, 'the log arrived while the run was going').toBe('running');
   await screenshot(page, 'plugins-e2e-run-streaming');
 
