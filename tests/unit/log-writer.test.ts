@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FLUSH_BYTES, StepLogWriter } from '../../runners/job/log-writer.ts';
+import { FLUSH_BYTES, FLUSH_INTERVAL_MS, StepLogWriter } from '../../runners/job/log-writer.ts';
 import { SecretMasker } from '../../server/engine/masker.ts';
 
 test('a secret split across chunks is still masked, and nothing else is held back at the end', () => {
@@ -50,4 +50,56 @@ test('the flush size counts UTF-8 bytes, not characters', () => {
   assert.equal(chunks.length, 1, 'just under FLUSH_BYTES waits for the timer');
   writer.close();
   assert.equal(chunks.length, 2);
+});
+
+/** A sink that records when each chunk arrives and what it holds. */
+function timedSink() {
+  const chunks: Array<{ seq: number; text: string; at: number }> = [];
+  return { chunks, sink: { chunk: (_step: number, seq: number, text: string) => chunks.push({ seq, text, at: performance.now() }) } };
+}
+
+test('a lone line is handed on as soon as output goes idle, not after the batch interval', async () => {
+  const { chunks, sink } = timedSink();
+  const writer = new StepLogWriter(0, sink, []);
+  const writtenAt = performance.now();
+  writer.write(new TextEncoder().encode('one line\n'));
+  assert.equal(chunks.length, 0, 'held for the idle delay, in case more output follows at once');
+  await new Promise((r) => setTimeout(r, FLUSH_INTERVAL_MS + 20));
+  assert.equal(chunks.length, 1);
+  assert.equal(chunks[0]!.text, 'one line\n');
+  // Idle after ~FLUSH_IDLE_MS; the old fixed timer took FLUSH_INTERVAL_MS. The bound leaves room for a busy machine.
+  assert.ok(chunks[0]!.at - writtenAt < FLUSH_INTERVAL_MS / 2, `flushed ${(chunks[0]!.at - writtenAt).toFixed(1)} ms after the write`);
+  writer.close();
+});
+
+test('output that keeps coming is batched, and no chunk is held much past the batch interval', async () => {
+  const { chunks, sink } = timedSink();
+  const writer = new StepLogWriter(0, sink, []);
+  const writtenAt: number[] = [];
+  const streamFor = 4 * FLUSH_INTERVAL_MS;
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const ticker = setInterval(() => {
+      writtenAt.push(performance.now());
+      writer.write(new TextEncoder().encode(`w${writtenAt.length - 1}\n`));
+      if (performance.now() - started >= streamFor) {
+        clearInterval(ticker);
+        resolve();
+      }
+    }, 1);
+  });
+  writer.close();
+  const writes = writtenAt.length;
+  assert.ok(writes > 50, `${writes} writes`);
+  assert.ok(chunks.length <= writes / 5, `${chunks.length} chunks for ${writes} writes`);
+  assert.deepEqual(
+    chunks.map((c) => c.seq),
+    chunks.map((_, i) => i),
+  );
+  assert.equal(chunks.map((c) => c.text).join(''), writtenAt.map((_, i) => `w${i}\n`).join(''), 'everything, in order, exactly once');
+  for (const chunk of chunks.slice(0, -1)) {
+    const firstWrite = Number(/^w(\d+)/.exec(chunk.text)![1]);
+    const held = chunk.at - writtenAt[firstWrite]!;
+    assert.ok(held < 2.5 * FLUSH_INTERVAL_MS, `chunk ${chunk.seq} held its first line ${held.toFixed(0)} ms`);
+  }
 });
