@@ -102,8 +102,28 @@ function countAliases(root: Node | null): { count: number; first: Node | null } 
   return { count, first };
 }
 
+/**
+ * The last text parsed and its outcome, held weakly: a build and the service checks after it (environment access,
+ * runner labels) point at the same text, and parsing a 5,000-step workflow costs tens of MiB, so while the outcome
+ * is still in use it is shared instead of parsed again. Once it is collected, the text is let go as well.
+ */
+let lastParse: { input: string; outcome: WeakRef<ParseOutcome> } | undefined;
+const forgetParse = new FinalizationRegistry<WeakRef<ParseOutcome>>((outcome) => {
+  if (lastParse?.outcome === outcome) lastParse = undefined;
+});
+
 /** Parses one YAML document with positions, enforcing the size, depth, alias and document-count limits. */
 export function parseSource(input: string | Uint8Array): ParseOutcome {
+  if (typeof input !== 'string') return parseFresh(input);
+  const known = lastParse?.input === input ? lastParse.outcome.deref() : undefined;
+  if (known) return known;
+  const outcome = parseFresh(input);
+  lastParse = { input, outcome: new WeakRef(outcome) };
+  forgetParse.register(outcome, lastParse.outcome);
+  return outcome;
+}
+
+function parseFresh(input: string | Uint8Array): ParseOutcome {
   let text: string;
   if (typeof input === 'string') {
     if (utf8Length(input) > MAX_SOURCE_BYTES) {
