@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { benchCliHelp } from './cli-help.ts';
+import { benchLogLatency } from './log-latency.ts';
 import { benchLogMemory } from './log-memory.ts';
 import { benchContainerStep, benchRemoteStepCall } from './plugin-overhead.ts';
 import { benchTryActivate } from './try-activate.ts';
@@ -7,6 +8,7 @@ import { benchTryActivate } from './try-activate.ts';
 benchTryActivate();
 benchCliHelp();
 await benchLogMemory();
+await benchLogLatency();
 await benchRemoteStepCall();
 await benchContainerStep();
 
