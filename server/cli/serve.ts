@@ -29,7 +29,7 @@ import { attachCollab } from '../collab/ws.ts';
 import type { Logger } from '../services/logger.ts';
 import { writePidFile } from '../services/backup.ts';
 
-const LEASE_SWEEP_MS = 2000;
+const LEASE_SWEEP_MS = 1000;
 const SCHEDULE_TICK_MS = 5000;
 
 /** The configuration of `flowyard serve` from its flags and the environment, and the embedded runner's --allow-* policy. */

@@ -401,9 +401,14 @@ async function resetJobSteps(db: Db, runId: string, jobIndex: number) {
   ]);
 }
 
-/** Periodically ends lost runners' jobs and decides timed-out gates; returns a stop function. */
+/**
+ * Ends lost runners' jobs and decides timed-out gates at once and then every `intervalMs` (claims do not sweep:
+ * with many runners that cost a sweep per runner per job); returns a stop function.
+ */
 export function startLeaseSweeper(db: Db, events: EventBus, intervalMs: number, onError: (error: Error) => void = () => undefined): () => void {
-  const timer = setInterval(() => void Promise.all([expireLeases(db, events), expireGates(db, events)]).catch(onError), intervalMs);
+  const sweep = () => void Promise.all([expireLeases(db, events), expireGates(db, events)]).catch(onError);
+  sweep();
+  const timer = setInterval(sweep, intervalMs);
   timer.unref?.();
   return () => clearInterval(timer);
 }

@@ -4,14 +4,17 @@ import { protocolMismatch, RUNNER_ROUTES as table } from '../../../runners/proto
 import { appendLogChunks } from '../../services/logs.ts';
 import { commitArtifact, signArtifactDownload, signArtifactUpload } from '../../services/run-artifacts.ts';
 import { pluginArchive } from '../../services/plugin-archives.ts';
+import { claimWaitersFor, type Offer } from '../../services/claim-waiters.ts';
 import { registerRunner } from '../../services/runners.ts';
-import { cancelledJobs, claimJob, expireLeases, finishJob, isCancelRequested, releaseJob, renewLease, reportStep, runOfHeldJob } from '../../services/runs.ts';
+import { cancelledJobs, claimJob, finishJob, isCancelRequested, releaseJob, renewLease, reportStep, runOfHeldJob } from '../../services/runs.ts';
 import type { AppEnv } from '../env.ts';
 import { requireRunner } from '../middleware/runner-auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 import { decodeBase64 } from '../base64.ts';
 
 const POLL_INTERVAL_MS = 250;
+/** A waiting claim is woken by a matching job of this process at once; this poll finds jobs queued by other API processes. */
+const CLAIM_POLL_MS = 2000;
 const body = <T extends z.ZodType>(schema: T, description: string) => ({ body: { ...jsonContent(schema, description), required: true } });
 const errors = {
   400: jsonContent(ApiErrorSchema, 'Malformed request'),
@@ -181,18 +184,24 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
   .openapi(routes.heartbeat, async (c) => c.json({ cancelJobs: await cancelledJobs(c.get('deps').db, c.get('runner'), c.req.valid('json').runningJobs) }, 200))
   .openapi(routes.claim, async (c) => {
     const { db, events, config, secretsKey } = c.get('deps');
+    const runner = c.get('runner');
     const deadline = Date.now() + c.req.valid('json').waitSeconds * 1000;
     const signal = c.req.raw.signal;
+    // Leases lapse on the sweeper's timer (server/cli/serve.ts), not here: a claim costs one statement, not a sweep.
+    const waiters = claimWaitersFor(db, events);
+    let offer: Offer | undefined;
     for (;;) {
       if (signal.aborted) return c.body(null, 204);
-      await expireLeases(db, events);
-      const job = await claimJob(db, c.get('runner'), secretsKey, config.leaseMs);
+      const since = waiters.snapshot();
+      const job = await claimJob(db, runner, secretsKey, config.leaseMs);
+      // A run has one queued job at a time, so the run tells whether this claim took the offered job.
+      if (offer && job?.runId !== offer.runId) await waiters.passOn(offer, runner.id);
       if (job) {
         await c.get('deps').metrics?.jobClaimed(job.jobId);
         return c.json({ job }, 200);
       }
       if (Date.now() >= deadline) return c.body(null, 204);
-      await events.next('job.queued', Math.min(POLL_INTERVAL_MS * 4, deadline - Date.now()));
+      offer = await waiters.wait(runner.id, runner.labels, since, Math.min(CLAIM_POLL_MS, deadline - Date.now()), signal);
     }
   })
   .openapi(routes.lease, async (c) =>
