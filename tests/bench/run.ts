@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { benchCliHelp } from './cli-help.ts';
+import { benchClaims } from './claims.ts';
 import { benchLogLatency } from './log-latency.ts';
 import { benchLogMemory } from './log-memory.ts';
 import { benchContainerStep, benchRemoteStepCall } from './plugin-overhead.ts';
@@ -11,6 +12,7 @@ await benchLogMemory();
 await benchLogLatency();
 await benchRemoteStepCall();
 await benchContainerStep();
+await benchClaims();
 
 // The browser figures start their own server and Chromium; each runs in its own process.
 for (const script of ['tests/bench/xterm-bench.ts', 'tests/bench/editor-bench.ts']) {
