@@ -29,7 +29,8 @@ npx tsx scripts/build-ui.ts
 echo "== tests"
 shopt -s nullglob
 files=(tests/unit/*.test.ts tests/api/*.test.ts tests/security/*.test.ts tests/docker/*.test.ts)
-node --import tsx --test --test-reporter=spec "${files[@]}"
+# Two files at a time: most of the time goes to waiting on Docker and on child processes, not to this CPU.
+node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
 
 echo "== browser"
 npm run --silent test:e2e
