@@ -5,8 +5,10 @@ import { benchLogLatency } from './log-latency.ts';
 import { benchLogMemory } from './log-memory.ts';
 import { benchContainerStep, benchRemoteStepCall } from './plugin-overhead.ts';
 import { benchTryActivate } from './try-activate.ts';
+import { benchTryActivateMemory } from './try-activate-memory.ts';
 
 benchTryActivate();
+await benchTryActivateMemory();
 benchCliHelp();
 await benchLogMemory();
 await benchLogLatency();
