@@ -191,7 +191,10 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     const waiters = claimWaitersFor(db, events);
     let offer: Offer | undefined;
     for (;;) {
-      if (signal.aborted) return c.body(null, 204);
+      if (signal.aborted) {
+        if (offer) await waiters.passOn(offer, runner.id);
+        return c.body(null, 204);
+      }
       const since = waiters.snapshot();
       const job = await claimJob(db, runner, secretsKey, config.leaseMs);
       // A run has one queued job at a time, so the run tells whether this claim took the offered job.
