@@ -49,6 +49,8 @@ export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: numb
         aborted = true;
       });
       while (!aborted) {
+        // Listen before reading: a chunk stored while this pass reads and checks must wake the wait below at once.
+        const appended = events.next('log.appended', IDLE_WAIT_MS, (event) => event.runId === runId);
         const page = await readLogPage(db, runId, stepIndex, after);
         if (!(await stillAllowed())) {
           await sse.writeSSE({ event: 'revoked', data: JSON.stringify({ message: 'access to this log was revoked' }) });
@@ -69,7 +71,7 @@ export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: numb
           await sse.writeSSE({ event: 'end', data: JSON.stringify({ state: step?.state ?? 'unknown' }) });
           return;
         }
-        await events.next('log.appended', IDLE_WAIT_MS, (event) => event.runId === runId);
+        await appended;
       }
     }),
   );

@@ -15,20 +15,24 @@ export interface IncomingChunk {
 /** Stores chunks once each: a chunk re-sent after a lost reply is recognised by (run, step, seq) and ignored. */
 export async function appendLogChunks(db: Db, events: EventBus, runId: string, chunks: IncomingChunk[]): Promise<{ stored: number; duplicates: number }> {
   if (chunks.length === 0) return { stored: 0, duplicates: 0 };
-  const inserted = await db
-    .insert(logChunks)
-    .values(chunks.map((c) => ({ runId, stepIndex: c.stepIndex, seq: c.seq, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) })))
-    .onConflictDoNothing()
-    .returning({ stepIndex: logChunks.stepIndex, seq: logChunks.seq });
-  const sizeOf = new Map(chunks.map((c) => [`${c.stepIndex}:${c.seq}`, c.data.byteLength]));
-  const bytesByStep = new Map<number, number>();
-  for (const row of inserted) bytesByStep.set(row.stepIndex, (bytesByStep.get(row.stepIndex) ?? 0) + (sizeOf.get(`${row.stepIndex}:${row.seq}`) ?? 0));
-  for (const [stepIndex, bytes] of bytesByStep) {
-    await db
-      .update(runSteps)
-      .set({ logBytes: sql`${runSteps.logBytes} + ${bytes}` })
-      .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
-  }
+  // One transaction: the chunks and the steps' byte counts are committed (and the WAL synced) once per batch.
+  const { inserted, bytesByStep } = await db.transaction(async (tx) => {
+    const inserted = await tx
+      .insert(logChunks)
+      .values(chunks.map((c) => ({ runId, stepIndex: c.stepIndex, seq: c.seq, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) })))
+      .onConflictDoNothing()
+      .returning({ stepIndex: logChunks.stepIndex, seq: logChunks.seq });
+    const sizeOf = new Map(chunks.map((c) => [`${c.stepIndex}:${c.seq}`, c.data.byteLength]));
+    const bytesByStep = new Map<number, number>();
+    for (const row of inserted) bytesByStep.set(row.stepIndex, (bytesByStep.get(row.stepIndex) ?? 0) + (sizeOf.get(`${row.stepIndex}:${row.seq}`) ?? 0));
+    for (const [stepIndex, bytes] of bytesByStep) {
+      await tx
+        .update(runSteps)
+        .set({ logBytes: sql`${runSteps.logBytes} + ${bytes}` })
+        .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+    }
+    return { inserted, bytesByStep };
+  });
   const bytes = [...bytesByStep.values()].reduce((sum, n) => sum + n, 0);
   if (inserted.length > 0) events.publish({ type: 'log.appended', runId, stored: inserted.length, bytes });
   return { stored: inserted.length, duplicates: chunks.length - inserted.length };
