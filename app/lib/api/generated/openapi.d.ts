@@ -3146,6 +3146,238 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/plugin-validations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The validation matrix: every installed plugin with its last N results */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The matrix */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginValidationMatrix"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugin-validations/{owner}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A plugin's validation results and status changes */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The history */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginValidationHistory"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugin-validations/{owner}/{name}/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Validate now: run the newest version's minimal example with the attached environment */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Started (or recorded at once when nothing could run) */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginValidationStart"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plugin-validations/{owner}/{name}/environment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Attach or detach the environment whose secrets validation runs use */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    owner: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            /** @description The environment */
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PluginValidationEnvironment"];
+                };
+            };
+            responses: {
+                /** @description The plugin with its history */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PluginValidationHistory"];
+                    };
+                };
+                /** @description Malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such plugin */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such environment */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/plugins": {
         parameters: {
             query?: never;
@@ -3703,238 +3935,6 @@ export interface paths {
                 };
                 /** @description No such plugin */
                 404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/plugin-validations": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The validation matrix: every installed plugin with its last N results */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The matrix */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PluginValidationMatrix"];
-                    };
-                };
-                /** @description Malformed */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/plugin-validations/{owner}/{name}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A plugin's validation results and status changes */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    owner: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The history */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PluginValidationHistory"];
-                    };
-                };
-                /** @description Malformed */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description No such plugin */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/plugin-validations/{owner}/{name}/validate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Validate now: run the newest version's minimal example with the attached environment */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    owner: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Started (or recorded at once when nothing could run) */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PluginValidationStart"];
-                    };
-                };
-                /** @description Malformed */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description No such plugin */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/plugin-validations/{owner}/{name}/environment": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        /** Attach or detach the environment whose secrets validation runs use */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    owner: string;
-                    name: string;
-                };
-                cookie?: never;
-            };
-            /** @description The environment */
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["PluginValidationEnvironment"];
-                };
-            };
-            responses: {
-                /** @description The plugin with its history */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PluginValidationHistory"];
-                    };
-                };
-                /** @description Malformed */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description No such plugin */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description No such environment */
-                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5613,6 +5613,75 @@ export interface components {
             url: string | null;
             createdAt: string;
         };
+        PluginValidationMatrix: {
+            columns: number;
+            plugins: components["schemas"]["PluginValidationSummary"][];
+        };
+        PluginValidationSummary: {
+            name: string;
+            status: components["schemas"]["PluginStatus"];
+            /** @description The newest installed version: the one the next validation runs */
+            version: string | null;
+            /** @description Whose secrets the example runs with; null: not validated */
+            environment: {
+                id: string;
+                name: string;
+            } | null;
+            /** @description Verified, but the last run was red: one more red run demotes it */
+            warning: boolean;
+            /** @description A validation run that has not ended yet */
+            running: {
+                runId: string;
+                runNumber: number;
+                state: string;
+            } | null;
+            /** @description Newest first */
+            results: components["schemas"]["PluginValidation"][];
+        };
+        /** @enum {string} */
+        PluginStatus: "verified" | "experimental" | "deprecated";
+        PluginValidation: {
+            id: string;
+            version: string;
+            result: components["schemas"]["PluginValidationResult"];
+            /** @description The run of the minimal example; null when nothing ran */
+            runId: string | null;
+            runNumber: number | null;
+            detail: string;
+            createdAt: string;
+        };
+        /** @enum {string} */
+        PluginValidationResult: "green" | "red" | "not_validated";
+        PluginValidationHistory: components["schemas"]["PluginValidationSummary"] & {
+            statusChanges: components["schemas"]["PluginStatusChange"][];
+        };
+        PluginStatusChange: {
+            id: string;
+            fromStatus: components["schemas"]["PluginStatus"] & (string | null);
+            toStatus: components["schemas"]["PluginStatus"];
+            /** @description `validation`, or the id of the admin who set it */
+            changedBy: string;
+            changedByEmail: string | null;
+            reason: string;
+            /** @description The validation runs that caused the change */
+            runIds: string[];
+            createdAt: string;
+        };
+        PluginValidationStart: {
+            plugin: string;
+            version: string;
+            /**
+             * @description running: recorded when the run ends
+             * @enum {string}
+             */
+            result: "running" | "not_validated" | "red";
+            runId: string | null;
+            detail: string;
+        };
+        PluginValidationEnvironment: {
+            /** @description null detaches: the plugin is then reported not validated */
+            environmentId: string | null;
+        };
         PluginSummary: {
             name: string;
             description: string;
@@ -5626,8 +5695,6 @@ export interface components {
             latestVersion: string;
             stepTypes: string[];
         };
-        /** @enum {string} */
-        PluginStatus: "verified" | "experimental" | "deprecated";
         PluginRegistryState: {
             url: string;
             ok: boolean;
@@ -5730,73 +5797,6 @@ export interface components {
                 message: string;
                 workflows?: string[];
             };
-        };
-        PluginValidationMatrix: {
-            columns: number;
-            plugins: components["schemas"]["PluginValidationSummary"][];
-        };
-        PluginValidationSummary: {
-            name: string;
-            status: components["schemas"]["PluginStatus"];
-            /** @description The newest installed version: the one the next validation runs */
-            version: string | null;
-            /** @description Whose secrets the example runs with; null: not validated */
-            environment: {
-                id: string;
-                name: string;
-            } | null;
-            /** @description Verified, but the last run was red: one more red run demotes it */
-            warning: boolean;
-            /** @description A validation run that has not ended yet */
-            running: {
-                runId: string;
-                runNumber: number;
-                state: string;
-            } | null;
-            /** @description Newest first */
-            results: components["schemas"]["PluginValidation"][];
-        };
-        PluginValidation: {
-            id: string;
-            version: string;
-            result: components["schemas"]["PluginValidationResult"];
-            /** @description The run of the minimal example; null when nothing ran */
-            runId: string | null;
-            runNumber: number | null;
-            detail: string;
-            createdAt: string;
-        };
-        /** @enum {string} */
-        PluginValidationResult: "green" | "red" | "not_validated";
-        PluginValidationHistory: components["schemas"]["PluginValidationSummary"] & {
-            statusChanges: components["schemas"]["PluginStatusChange"][];
-        };
-        PluginStatusChange: {
-            id: string;
-            fromStatus: components["schemas"]["PluginStatus"] & (string | null);
-            toStatus: components["schemas"]["PluginStatus"];
-            /** @description `validation`, or the id of the admin who set it */
-            changedBy: string;
-            changedByEmail: string | null;
-            reason: string;
-            /** @description The validation runs that caused the change */
-            runIds: string[];
-            createdAt: string;
-        };
-        PluginValidationStart: {
-            plugin: string;
-            version: string;
-            /**
-             * @description running: recorded when the run ends
-             * @enum {string}
-             */
-            result: "running" | "not_validated" | "red";
-            runId: string | null;
-            detail: string;
-        };
-        PluginValidationEnvironment: {
-            /** @description null detaches: the plugin is then reported not validated */
-            environmentId: string | null;
         };
     };
     responses: never;
