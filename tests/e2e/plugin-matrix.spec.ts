@@ -64,8 +64,9 @@ const cells = (row: Locator, result: string) => row.locator(`[data-result="${res
 
 /** Clicks "Validate now" and waits until the matrix shows one more result than before. */
 async function validateFromPage(page: Page, row: Locator) {
-  const before = await row.locator('[data-result]').count();
+  // The matrix loads after a navigation: count its cells only once the row (and so its button) is there.
   await expect(row.getByRole('button', { name: 'Validate now' })).toBeEnabled({ timeout: 60_000 });
+  const before = await row.locator('[data-result]').count();
   await row.getByRole('button', { name: 'Validate now' }).click();
   await expect(row.locator('[data-result]')).toHaveCount(before + 1, { timeout: 90_000 });
 }
