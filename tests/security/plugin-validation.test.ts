@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { plugins, pluginVersions, users } from '../../db/schema.ts';
-import { archiveDigest, packFiles } from '../../server/services/plugins/archive.ts';
+import { users } from '../../db/schema.ts';
 import { recordValidationRun, startValidationRecorder } from '../../server/services/plugin-validation-results.ts';
 import { validationWorkflowName } from '../../server/services/plugin-validation.ts';
 import { publishWorkflow } from '../../server/services/workflows.ts';
+import { installExamplePlugin } from '../helpers/plugin-rows.ts';
 import { protocolRunner, type ProtocolRunner } from '../helpers/protocol-runner.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -32,17 +32,7 @@ pipelines:
       - { name: probe, type: step.log, config: { message: probing } }
 `;
 
-async function install(name: string) {
-  const manifest = { name, version: '1.0.0', description: 'target', license: 'MIT', steps: [] };
-  const archive = await packFiles(
-    new Map([
-      ['plugin.yaml', Buffer.from(JSON.stringify(manifest))],
-      ['examples/minimal/config.yaml', Buffer.from(EXAMPLE)],
-    ]),
-  );
-  await server.database.db.insert(plugins).values({ name, status: 'experimental' });
-  await server.database.db.insert(pluginVersions).values({ pluginName: name, version: '1.0.0', digest: archiveDigest(archive), manifest, archive });
-}
+const install = (name: string) => installExamplePlugin(server.database.db, name, EXAMPLE);
 
 async function ok(response: Response, status = 200) {
   assert.equal(response.status, status, await response.clone().text());

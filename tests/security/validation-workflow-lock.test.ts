@@ -8,11 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
-import { plugins, pluginVersions } from '../../db/schema.ts';
 import { createUser } from '../../server/services/auth.ts';
-import { archiveDigest, packFiles } from '../../server/services/plugins/archive.ts';
 import { startValidationRecorder } from '../../server/services/plugin-validation-results.ts';
 import { TEST_ADMIN_TOKEN } from '../helpers/api.ts';
+import { installExamplePlugin } from '../helpers/plugin-rows.ts';
 import { protocolRunner, type ProtocolRunner } from '../helpers/protocol-runner.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -99,17 +98,7 @@ function collabStatus(workflowId: string): Promise<number> {
   });
 }
 
-async function install(name: string) {
-  const manifest = { name, version: '1.0.0', description: 'target', license: 'MIT', steps: [] };
-  const archive = await packFiles(
-    new Map([
-      ['plugin.yaml', Buffer.from(JSON.stringify(manifest))],
-      ['examples/minimal/config.yaml', Buffer.from(EXAMPLE)],
-    ]),
-  );
-  await server.database.db.insert(plugins).values({ name, status: 'experimental' });
-  await server.database.db.insert(pluginVersions).values({ pluginName: name, version: '1.0.0', digest: archiveDigest(archive), manifest, archive });
-}
+const install = (name: string) => installExamplePlugin(server.database.db, name, EXAMPLE);
 
 async function waitForRunEnd(runId: string) {
   for (let i = 0; ; i++) {
