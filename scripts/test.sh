@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test: type check, unit, API and Docker tests (against a real engine that this script starts).
+# Runs every test: static checks, unit, API, security and Docker tests (against a real engine that this script
+# starts), then the browser tests (Debian's Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The machine's services (Docker engine, Chromium) install and start in the background: apt and image
+# builds wait on disk and network, while the checks below keep the CPUs busy.
+setup_log=$(mktemp)
+(
+  set -e
+  bash scripts/setup/docker.sh
+  bash scripts/setup/chromium.sh
+) >"$setup_log" 2>&1 &
+setup_pid=$!
 
 echo "== standalone (nothing read outside the repository)"
 npx tsx scripts/check-standalone.ts
@@ -15,16 +26,20 @@ npm run --silent lint
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 
-if compgen -G "tests/docker/*.test.ts" > /dev/null; then
-  echo "== docker engine"
-  bash scripts/setup/docker.sh
-fi
-
 echo "== web app typecheck"
 npm run --silent check:app
 
 echo "== web app build (some server tests serve it)"
 npx tsx scripts/build-ui.ts
+
+echo "== machine setup (docker engine, chromium)"
+if ! wait "$setup_pid"; then
+  cat "$setup_log" >&2
+  echo "machine setup failed" >&2
+  exit 1
+fi
+cat "$setup_log"
+rm -f "$setup_log"
 
 echo "== tests"
 shopt -s nullglob
@@ -33,4 +48,4 @@ files=(tests/unit/*.test.ts tests/api/*.test.ts tests/security/*.test.ts tests/d
 node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
 
 echo "== browser"
-npm run --silent test:e2e
+npx playwright test
