@@ -1,31 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { plugins, pluginVersions } from '../../db/schema.ts';
-import { pluginManifestSchema } from '../../server/engine/plugin-manifest.ts';
+import { httpCheckManifest } from '../helpers/http-check-manifest.ts';
 import { protocolRunner } from '../helpers/protocol-runner.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /** Installs a plugin version the way the installer stores it: a plugins row, and a plugin_versions row with its manifest. */
 async function install(server: TestServer, version: string, runtime: Record<string, unknown> = { kind: 'container', image: `acme/http-check:${version}` }) {
-  const manifest = pluginManifestSchema.parse({
-    name: 'acme/http-check',
-    version,
-    description: 'HTTP health checks',
-    license: 'MIT',
-    steps: [
-      {
-        type: 'step.http_check',
-        description: 'Check that a URL answers',
-        config: {
-          type: 'object',
-          required: ['url'],
-          properties: { url: { type: 'string', description: 'The URL to call' }, expect_status: { type: 'integer', default: 200 } },
-        },
-        outputs: { status: { description: 'HTTP status' } },
-        runtime,
-      },
-    ],
-  });
+  const manifest = httpCheckManifest(version, { outputs: { status: { description: 'HTTP status' } }, runtime });
   const { db } = server.database;
   await db.insert(plugins).values({ name: manifest.name }).onConflictDoNothing();
   const digest = `sha256:${version.replace(/\D/g, '').padEnd(64, '0')}`;

@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { openDatabase } from '../../db/client.ts';
 import { plugins, pluginVersions } from '../../db/schema.ts';
-import { pluginManifestSchema } from '../../server/engine/plugin-manifest.ts';
+import { httpCheckManifest } from '../helpers/http-check-manifest.ts';
 import { screenshot, signIn } from '../e2e-helpers/browser.ts';
 import { replaceLine, suggestionLabels } from '../e2e-helpers/editor.ts';
 import { startServer, type FlowyardServer } from '../e2e-helpers/server.ts';
@@ -10,28 +10,7 @@ let server: FlowyardServer;
 
 /** An installed plugin, stored as the installer stores it (a manifest row; the archive bytes do not matter here). */
 async function installHttpCheck(dataDir: string): Promise<void> {
-  const manifest = pluginManifestSchema.parse({
-    name: 'acme/http-check',
-    version: '1.0.0',
-    description: 'HTTP health checks',
-    license: 'MIT',
-    steps: [
-      {
-        type: 'step.http_check',
-        description: 'Check that a URL answers',
-        config: {
-          type: 'object',
-          required: ['url'],
-          properties: {
-            url: { type: 'string', description: 'The URL to call' },
-            expect_status: { type: 'integer', default: 200, description: 'The HTTP status the URL must answer with' },
-          },
-        },
-        outputs: { status: { description: 'HTTP status the URL answered with' } },
-        runtime: { kind: 'container', image: 'acme/http-check:1.0.0' },
-      },
-    ],
-  });
+  const manifest = httpCheckManifest('1.0.0');
   const handle = await openDatabase(`file:${dataDir}/flowyard.db`);
   try {
     await handle.db.insert(plugins).values({ name: manifest.name });

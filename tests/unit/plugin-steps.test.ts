@@ -6,32 +6,16 @@ import { languageFor } from '../../server/engine/plugin-language.ts';
 import { pluginManifestSchema, type InstalledPlugin } from '../../server/engine/plugin-manifest.ts';
 import { newestPlugins } from '../../server/engine/plugin-requires.ts';
 import { strictJsonSchema } from '../../server/engine/plugin-steps.ts';
+import { httpCheckManifest } from '../helpers/http-check-manifest.ts';
 
 function httpCheck(version: string, extra: Record<string, unknown> = {}): InstalledPlugin {
-  const manifest = pluginManifestSchema.parse({
-    name: 'acme/http-check',
-    version,
-    description: 'HTTP health checks',
-    license: 'MIT',
-    steps: [
-      {
-        type: 'step.http_check',
-        description: 'Check that a URL answers',
-        config: {
-          type: 'object',
-          required: ['url'],
-          properties: {
-            url: { type: 'string', description: 'The URL to call' },
-            expect_status: { type: 'integer', minimum: 100, maximum: 599, default: 200 },
-            retry: { type: 'object', properties: { attempts: { type: 'integer' }, delay: { type: 'string' } } },
-            headers: { type: 'object', additionalProperties: { type: 'string' } },
-            ...extra,
-          },
-        },
-        outputs: { status: { description: 'HTTP status' }, timing: { description: 'timings', fields: ['total_ms', 'connect_ms'] } },
-        runtime: { kind: 'container', image: `acme/http-check:${version}` },
-      },
-    ],
+  const manifest = httpCheckManifest(version, {
+    properties: {
+      retry: { type: 'object', properties: { attempts: { type: 'integer' }, delay: { type: 'string' } } },
+      headers: { type: 'object', additionalProperties: { type: 'string' } },
+      ...extra,
+    },
+    outputs: { status: { description: 'HTTP status' }, timing: { description: 'timings', fields: ['total_ms', 'connect_ms'] } },
   });
   return { name: manifest.name, version, digest: `sha256:${version.replace(/\./g, '').padStart(64, 'a')}`, manifest };
 }
