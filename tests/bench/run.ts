@@ -11,6 +11,7 @@ benchTryActivate();
 await benchTryActivateMemory();
 benchCliHelp();
 await benchLogMemory();
+await (await import('./log-throughput.ts')).benchLogThroughput();
 await benchLogLatency();
 await benchRemoteStepCall();
 await benchContainerStep();
