@@ -16,6 +16,7 @@ await benchLogLatency();
 await benchRemoteStepCall();
 await benchContainerStep();
 await benchClaims();
+await (await import('./job-container.ts')).benchJobContainer();
 
 // The browser figures start their own server and Chromium; each runs in its own process.
 for (const script of ['tests/bench/xterm-bench.ts', 'tests/bench/editor-bench.ts']) {
