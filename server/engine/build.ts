@@ -2,6 +2,7 @@ import { checkWorkflow } from './checks.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { normaliseWorkflow } from './normalise.ts';
 import { planWorkflow, type Plan } from './plan.ts';
+import { bindDeployProviders } from './plugin-deploy.ts';
 import { languageFor, type AvailableTypes, type Language } from './plugin-language.ts';
 import type { InstalledPlugin, PluginPin } from './plugin-manifest.ts';
 import { checkPluginUse, missingPluginHint, pinsOf, readRequirements, resolvePlugins } from './plugin-requires.ts';
@@ -81,7 +82,7 @@ export function workflowName(value: unknown, fallback?: string): string {
   return cleaned || 'workflow';
 }
 
-/** Marks each plugin step with the plugin version that runs it (what the run spec sends to the runner). */
+/** Marks each plugin step, and each deploy to a plugin provider, with the plugin version that runs it (what the run spec sends to the runner). */
 function bindPluginSteps(workflow: Workflow, language: Language): void {
   for (const pipeline of Object.values(workflow.pipelines)) {
     for (const step of [...pipeline.steps, ...(pipeline.compensation ?? [])]) {
@@ -89,6 +90,7 @@ function bindPluginSteps(workflow: Workflow, language: Language): void {
       if (isPluginStepType(def)) step.plugin = def.plugin;
     }
   }
+  bindDeployProviders(workflow, language.deployProvidersByName);
 }
 
 /**

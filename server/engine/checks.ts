@@ -90,13 +90,6 @@ class Checker {
         }
       });
       const config = module.config;
-      if (module.type === 'deploy.target' && config.provider !== 'docker') {
-        this.report(
-          ['modules', i, 'config', 'provider'],
-          'provider_not_implemented',
-          `deploy provider "${String(config.provider)}" is not implemented yet; only "docker" can deploy today`,
-        );
-      }
       if (module.type === 'artifact.store' && config.backend === 's3' && !config.bucket) {
         this.report(['modules', i, 'config'], 'missing_field', 'an s3 artifact store needs a bucket', 'error', 'key');
       }

@@ -186,15 +186,6 @@ const NORMALISERS: Record<string, Normaliser> = {
     delete config.provider;
     resolvePercentages(config);
     if (provider === undefined) return requireOneOf(context, 'target', 'provider');
-    if (provider !== 'docker') {
-      return [
-        {
-          field: 'provider',
-          message: `deploy provider "${provider}" is not implemented yet; only "docker" can deploy today`,
-          code: 'provider_not_implemented',
-        },
-      ];
-    }
     // Upstream names the provider on the step; Flowyard keeps it in a deploy.target module, implied here.
     if (config.target === undefined) config.target = context.addModule({ type: 'deploy.target', config: { provider } }, `${provider}-target`);
     const target = modules.get(String(config.target));

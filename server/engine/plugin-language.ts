@@ -3,6 +3,7 @@
  * the schemas built from them. Building the schemas costs milliseconds, and the editor asks for a build as the
  * user types, so each set (by names, versions and digests) is built once and kept. Pure: no I/O.
  */
+import { pluginDeployProviders, type PluginDeployProviderType } from './plugin-deploy.ts';
 import type { InstalledPlugin, PluginPin } from './plugin-manifest.ts';
 import { pluginStepTypes } from './plugin-steps.ts';
 import { moduleTypes } from './schema/modules.ts';
@@ -21,11 +22,13 @@ export interface Language {
   plugins: readonly InstalledPlugin[];
   stepTypes: readonly StepTypeDef[];
   stepTypesByName: ReadonlyMap<string, StepTypeDef>;
+  /** Deploy providers of the plugins (docker is built in and not listed). */
+  deployProvidersByName: ReadonlyMap<string, PluginDeployProviderType>;
   schemas: WorkflowSchemas;
   available: AvailableTypes;
   /** Plugin step types left out because a built-in has that name. */
   shadowed: Array<{ plugin: string; type: string }>;
-  /** Plugin step types left out because an earlier plugin of the set provides that type. */
+  /** Plugin step types (or deploy providers) left out because an earlier plugin of the set provides that type. */
   conflicts: Array<{ type: string; kept: string; dropped: string }>;
 }
 
@@ -40,6 +43,7 @@ export const builtInLanguage: Language = {
   plugins: [],
   stepTypes,
   stepTypesByName,
+  deployProvidersByName: new Map(),
   schemas: builtInSchemas,
   available: availableFor(stepTypes),
   shadowed: [],
@@ -54,6 +58,7 @@ const MEMO_LIMIT = 32;
 function buildLanguage(key: string, plugins: readonly InstalledPlugin[]): Language {
   const byName = new Map<string, StepTypeDef>(stepTypesByName);
   const providers = new Map<string, string>();
+  const deployProviders = new Map<string, PluginDeployProviderType>();
   const shadowed: Language['shadowed'] = [];
   const conflicts: Language['conflicts'] = [];
   for (const plugin of plugins) {
@@ -65,6 +70,11 @@ function buildLanguage(key: string, plugins: readonly InstalledPlugin[]): Langua
         providers.set(def.type, plugin.name);
       }
     }
+    for (const def of pluginDeployProviders(plugin)) {
+      const kept = deployProviders.get(def.name);
+      if (kept) conflicts.push({ type: `deploy provider ${def.name}`, kept: kept.plugin.name, dropped: plugin.name });
+      else deployProviders.set(def.name, def);
+    }
   }
   const all = [...byName.values()];
   return {
@@ -72,6 +82,7 @@ function buildLanguage(key: string, plugins: readonly InstalledPlugin[]): Langua
     plugins,
     stepTypes: all,
     stepTypesByName: byName,
+    deployProvidersByName: deployProviders,
     schemas: workflowSchemasFor(all, [...new Set(plugins.map((p) => p.name))]),
     available: availableFor(all),
     shadowed,

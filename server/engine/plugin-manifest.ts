@@ -53,20 +53,53 @@ export const pluginStepDef = z.strictObject({
   runtime: z.discriminatedUnion('kind', [containerRuntime, remoteRuntime]),
 });
 
-export const pluginManifestSchema = z.strictObject({
-  name: pluginName,
-  version: semverText,
+/** A deploy provider's name as deploy.target's `provider` names it; `docker` is built in and cannot be provided. */
+export const deployProviderName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{1,40}$/, { message: 'expected a provider name in lower case with underscores, e.g. digitalocean' })
+  .refine((name) => name !== 'docker', { message: 'docker is the built-in deploy provider; a plugin may not provide it' });
+
+/**
+ * A deploy provider (the runner's DeployProvider interface, served as flowyard.plugin.v1.DeployProviderService by the
+ * plugin's remote runtime). `settings` is the JSON Schema of deploy.target's `settings` for it, strict like step configs;
+ * a setting whose name ends in `_secret` names a secret, whose value the runner sends with each call.
+ */
+export const pluginDeployProviderDef = z.strictObject({
+  name: deployProviderName,
   description: z.string().min(1),
-  homepage: z.url().optional(),
-  license: z.string().min(1),
-  /** The Flowyard versions this plugin works with, as a semver range. */
-  flowyard: z.string().min(1).default('*'),
-  steps: z.array(pluginStepDef).min(1),
+  settings: configSchema,
+  runtime: remoteRuntime.omit({ config_message: true }),
 });
+
+export const pluginManifestSchema = z
+  .strictObject({
+    name: pluginName,
+    version: semverText,
+    description: z.string().min(1),
+    homepage: z.url().optional(),
+    license: z.string().min(1),
+    /** The Flowyard versions this plugin works with, as a semver range. */
+    flowyard: z.string().min(1).default('*'),
+    steps: z.array(pluginStepDef).default([]),
+    deploy_providers: z.array(pluginDeployProviderDef).default([]),
+  })
+  .check((ctx) => {
+    const { steps, deploy_providers: providers } = ctx.value;
+    if (steps.length === 0 && providers.length === 0) {
+      ctx.issues.push({ code: 'custom', path: ['steps'], message: 'a plugin provides at least one step type or deploy provider', input: ctx.value });
+    }
+    const names = providers.map((provider) => provider.name);
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i) {
+        ctx.issues.push({ code: 'custom', path: ['deploy_providers', i, 'name'], message: `deploy provider ${name} is declared twice`, input: name });
+      }
+    });
+  });
 
 export type PluginManifest = z.output<typeof pluginManifestSchema>;
 export type PluginStepDef = z.output<typeof pluginStepDef>;
 export type PluginRuntime = PluginStepDef['runtime'];
+export type PluginDeployProviderDef = z.output<typeof pluginDeployProviderDef>;
 
 /** Where the smallest real workflow of a plugin lives in its archive; the validation matrix runs it. */
 export const MINIMAL_EXAMPLE_PATH = 'examples/minimal/config.yaml';
@@ -90,4 +123,9 @@ export interface PluginPin {
 /** What a built plugin step carries: its pinned plugin version and how the runner runs it (StepSpec.plugin). */
 export interface PluginStepBinding extends PluginPin {
   runtime: PluginRuntime;
+}
+
+/** A step.deploy whose target's provider comes from a plugin carries this as StepSpec.plugin. */
+export interface PluginDeployBinding extends PluginPin {
+  runtime: PluginDeployProviderDef['runtime'] & { kind: 'remote' };
 }

@@ -6,6 +6,7 @@
 import semver from 'semver';
 import type { Diagnostic, PathSegment } from './diagnostics.ts';
 import { diagnosticAt } from './locate.ts';
+import { checkDeployProviders } from './plugin-deploy.ts';
 import type { Language } from './plugin-language.ts';
 import type { InstalledPlugin, PluginPin } from './plugin-manifest.ts';
 import { isPluginStepType } from './plugin-steps.ts';
@@ -108,13 +109,21 @@ export function missingPluginHint(resolution: Resolution): string {
   return names.length ? `; it may come from ${names.join(', ')}, which requires.plugins lists but no installed version matches` : '';
 }
 
-/** Diagnostics of plugin use: required plugins not installed, plugin steps whose plugin is not required, refused step types. */
+/**
+ * Diagnostics of plugin use: required plugins not installed, plugin steps and deploy providers whose plugin is not
+ * required, refused step types, and deploy.target settings checked against their provider plugin's schema.
+ */
 export function checkPluginUse(source: SourceDocument, language: Language, resolution: Resolution): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const entryPath = (index: number): PathSegment[] => ['requires', 'plugins', index];
   const choiceOf = new Map(resolution.chosen.map((c) => [c.plugin.name, c]));
   const usedPlugins = new Set<string>();
   let unknownTypes = false;
+  const required = new Set(resolution.chosen.flatMap((c) => (c.requirement ? [c.plugin.name] : [])));
+  const deploy = checkDeployProviders(source, language.deployProvidersByName, required, missingPluginHint(resolution));
+  diagnostics.push(...deploy.diagnostics);
+  for (const name of deploy.usedPlugins) usedPlugins.add(name);
+  if (deploy.diagnostics.some((d) => d.code === 'unknown_deploy_provider' || d.code === 'deploy_provider_plugin_missing')) unknownTypes = true;
   for (const { type, path } of writtenStepTypes(source.value)) {
     const def = language.stepTypesByName.get(type);
     if (!def) unknownTypes = true;

@@ -40,24 +40,27 @@ export function strictJsonSchema(schema: unknown): unknown {
 }
 
 /** A config schema that refuses every config, for a plugin schema the engine cannot use; the reason is the error. */
-function unusableConfig(plugin: InstalledPlugin, type: string, reason: string): z.ZodObject {
-  const message = `the config schema of ${type} in plugin ${plugin.name}@${plugin.version} cannot be used: ${reason}`;
+function unusableConfig(plugin: InstalledPlugin, what: string, reason: string): z.ZodObject {
+  const message = `the ${what} in plugin ${plugin.name}@${plugin.version} cannot be used: ${reason}`;
   return z.looseObject({}).check((ctx) => {
     ctx.issues.push({ code: 'custom', message, input: ctx.value });
   }) as unknown as z.ZodObject;
 }
 
-function configSchemaOf(plugin: InstalledPlugin, step: PluginStepDef): z.ZodObject {
+/** A plugin's JSON Schema (`what` names it in errors) as a strict zod object schema. */
+export function strictObjectSchema(plugin: InstalledPlugin, what: string, jsonSchema: unknown): z.ZodObject {
   let schema: z.ZodType;
   try {
-    schema = z.fromJSONSchema(strictJsonSchema(step.config) as Parameters<typeof z.fromJSONSchema>[0]);
+    schema = z.fromJSONSchema(strictJsonSchema(jsonSchema) as Parameters<typeof z.fromJSONSchema>[0]);
   } catch (error) {
-    return unusableConfig(plugin, step.type, (error as Error).message);
+    return unusableConfig(plugin, what, (error as Error).message);
   }
   const def = (schema as unknown as { _zod: { def: { type: string } } })._zod.def;
-  if (def.type !== 'object') return unusableConfig(plugin, step.type, 'its top level must be a plain object schema (type, properties, required)');
+  if (def.type !== 'object') return unusableConfig(plugin, what, 'its top level must be a plain object schema (type, properties, required)');
   return schema as z.ZodObject;
 }
+
+const configSchemaOf = (plugin: InstalledPlugin, step: PluginStepDef) => strictObjectSchema(plugin, `config schema of ${step.type}`, step.config);
 
 /** The step type definitions a plugin version provides. */
 export function pluginStepTypes(plugin: InstalledPlugin): PluginStepTypeDef[] {

@@ -207,7 +207,8 @@ pipelines:
     at(unknown, 14, 41);
     const wrong = only(base.replace('REGISTRY', 'aws'), 'wrong_module_type');
     assert.match(wrong.message, /"aws" is a deploy.target, but registry needs a docker.registry/);
-    const provider = only(base.replace('REGISTRY', 'reg'), 'provider_not_implemented');
+    const provider = only(base.replace('REGISTRY', 'reg'), 'deploy_provider_plugin_missing');
+    assert.match(provider.message, /comes from plugin flowyard\/aws-ecs, which is not installed or not listed; install flowyard\/aws-ecs/);
     at(provider, 8, 25);
   });
 

@@ -34,7 +34,10 @@ const yamlFiles = (dir: string) =>
  * them (their pipelines) must build: the refusals are about what Flowyard does not run, not about the format.
  */
 const REFUSED: Record<string, { codes: string[]; why: string }> = {
-  'cicd_plan-L364-deploy.yaml': { codes: ['provider_not_implemented'], why: 'deploys to AWS ECS; only the docker provider is implemented' },
+  'cicd_plan-L364-deploy.yaml': {
+    codes: ['deploy_provider_plugin_missing'],
+    why: 'deploys to AWS ECS, a provider of the flowyard/aws-ecs plugin, which it does not require',
+  },
   'documentation-L550-set.yaml': {
     codes: ['unknown_step_reference'],
     why: 'reads a step "auth" that the fragment lacks (the upstream example is about a typo)',

@@ -183,7 +183,7 @@ describe('upstream format: field names normalised to the canonical ones', () => 
     assert.match(errorsOf(pipeline(step('step.gate', '{ type: scheduled }')))[0]!.message, /gate type "scheduled" is not implemented yet/);
   });
 
-  test('deploy: provider docker implies a target; percentages of replicas; other providers are refused', () => {
+  test('deploy: provider docker implies a target; percentages of replicas; a cloud provider names its plugin', () => {
     const result = built(
       pipeline(step('step.deploy', '{ environment: prod, image: app:1, provider: docker, replicas: 4, rolling: { max_surge: 25%, max_unavailable: 30% } }')),
     );
@@ -194,7 +194,7 @@ describe('upstream format: field names normalised to the canonical ones', () => 
     assert.deepEqual(result.workflow.modules, [{ name: 'docker-target', type: 'deploy.target', config: { provider: 'docker' } }]);
     assert.deepEqual(
       errorsOf(pipeline(step('step.deploy', '{ environment: prod, image: app, provider: aws_ecs }'))).map((d) => d.code),
-      ['provider_not_implemented'],
+      ['deploy_provider_plugin_missing'],
     );
     assert.match(errorsOf(pipeline(step('step.deploy', '{ environment: prod, image: app }')))[0]!.message, /missing required field "target"/);
   });

@@ -7,14 +7,30 @@ export interface ModuleTypeDef {
   config: z.ZodObject;
 }
 
+/** The provider names upstream's step.deploy knows; only docker is built in, the others come from plugins. */
 export const deployProviders = ['docker', 'aws_ecs', 'gcp_cloud_run', 'azure_container_apps', 'digitalocean'] as const;
 
-/** deploy.target's config, named so the runner's deploy providers take their type from it. */
+/** The plugin that provides each of upstream's cloud providers: what a workflow naming one without it is told to install. */
+export const cloudProviderPlugins: Readonly<Record<Exclude<(typeof deployProviders)[number], 'docker'>, string>> = {
+  aws_ecs: 'flowyard/aws-ecs',
+  gcp_cloud_run: 'flowyard/gcp-cloud-run',
+  azure_container_apps: 'flowyard/azure-container-apps',
+  digitalocean: 'flowyard/digitalocean',
+};
+
+/**
+ * deploy.target's config, named so the runner's deploy providers take their type from it. `provider` is docker
+ * (built in) or a provider an installed plugin declares; the build checks the name and `settings` against it.
+ */
 export const deployTargetConfig = z.strictObject({
-  provider: z.enum(deployProviders).default('docker'),
+  provider: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{1,40}$/, { message: 'expected docker or the name of a plugin deploy provider (lower case, underscores)' })
+    .default('docker')
+    .describe('docker (built in) or a deploy provider of a plugin listed under requires.plugins, e.g. digitalocean.'),
   docker_host: z.string().optional().describe('Docker engine URL (unix:// or tcp://); the runner engine otherwise.'),
   region: z.string().optional(),
-  settings: z.record(z.string(), z.unknown()).optional().describe('Provider-specific settings.'),
+  settings: z.record(z.string(), z.unknown()).optional().describe("Provider-specific settings, checked against the provider plugin's settings schema."),
 });
 
 export const moduleTypes: readonly ModuleTypeDef[] = [
