@@ -2,7 +2,8 @@
  * Builds the example plugins under examples/plugins/ so they can be packed and run:
  *   http-check  its image, from its Dockerfile on the local engine (FROM flowyard/busybox, nothing pulled);
  *   kv          its service bundled with grpc-js into dist/server.cjs (+ the .proto files in dist/proto), so
- *               the archive the runner unpacks is self-contained.
+ *               the archive the runner unpacks is self-contained;
+ *   deploy-*    the cloud deploy provider plugins: provider.ts bundled the same way into dist/provider.cjs.
  * Then packs each folder into a plugin archive. `tsx scripts/build-example-plugins.ts` prints the digests.
  */
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
@@ -41,32 +42,53 @@ export async function buildHttpCheckImage(docker = new Docker()): Promise<string
   return HTTP_CHECK_IMAGE;
 }
 
-/** Bundles examples/plugins/kv/server.ts and its dependencies into dist/server.cjs, with its .proto files. */
-export async function bundleKvServer(): Promise<void> {
-  const folder = join(EXAMPLE_PLUGINS_DIR, 'kv');
+/** Bundles a plugin's Node entry point and its dependencies into one file in dist/, with the .proto files it loads. */
+async function bundlePlugin(folder: string, entry: string, outfile: string, protos: Array<[string, string]>): Promise<void> {
   const dist = join(folder, 'dist');
   await build({
-    entryPoints: [join(folder, 'server.ts')],
-    outfile: join(dist, 'server.cjs'),
+    entryPoints: [join(folder, entry)],
+    outfile: join(dist, outfile),
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    logLevel: 'warning',
+    logLevel: 'error',
     legalComments: 'none',
   });
-  const protos: Array<[string, string]> = [
-    [resolve(import.meta.dirname, '../runners/plugins/proto/flowyard/plugin/v1/step.proto'), 'flowyard/plugin/v1/step.proto'],
-    [join(folder, 'proto/kv.proto'), 'kv.proto'],
-  ];
   for (const [from, to] of protos) {
     await mkdir(join(dist, 'proto', to, '..'), { recursive: true });
     await copyFile(from, join(dist, 'proto', to));
   }
 }
 
+const FLOWYARD_PROTO = (file: string): [string, string] => [
+  resolve(import.meta.dirname, `../runners/plugins/proto/flowyard/plugin/v1/${file}`),
+  `flowyard/plugin/v1/${file}`,
+];
+
+/** Bundles examples/plugins/kv/server.ts and its dependencies into dist/server.cjs, with its .proto files. */
+export async function bundleKvServer(): Promise<void> {
+  const folder = join(EXAMPLE_PLUGINS_DIR, 'kv');
+  await bundlePlugin(folder, 'server.ts', 'server.cjs', [FLOWYARD_PROTO('step.proto'), [join(folder, 'proto/kv.proto'), 'kv.proto']]);
+}
+
+/** The cloud deploy provider plugins (experimental until the validation matrix runs them against a real account). */
+export const DEPLOY_PLUGINS = ['deploy-digitalocean', 'deploy-aws-ecs', 'deploy-gcp-cloud-run', 'deploy-azure-container-apps'] as const;
+export type DeployPluginFolder = (typeof DEPLOY_PLUGINS)[number];
+
+/** Bundles a deploy provider plugin's provider.ts into dist/provider.cjs, with deploy.proto. */
+export async function bundleDeployPlugin(name: DeployPluginFolder): Promise<void> {
+  await bundlePlugin(join(EXAMPLE_PLUGINS_DIR, name), 'provider.ts', 'provider.cjs', [FLOWYARD_PROTO('deploy.proto')]);
+}
+
+/** Builds and packs one deploy provider plugin. */
+export async function buildDeployPlugin(name: DeployPluginFolder): Promise<PackedPlugin> {
+  await bundleDeployPlugin(name);
+  return packExamplePlugin(name);
+}
+
 /** Packs an example plugin folder (after its build) into an archive, as `flowyard plugin pack` does. */
-export async function packExamplePlugin(name: 'http-check' | 'kv'): Promise<PackedPlugin> {
+export async function packExamplePlugin(name: 'http-check' | 'kv' | DeployPluginFolder): Promise<PackedPlugin> {
   const folder = join(EXAMPLE_PLUGINS_DIR, name);
   const manifest = pluginManifestSchema.parse(parse(await readFile(join(folder, 'plugin.yaml'), 'utf8')));
   const archive = await packFolder(folder);
@@ -80,7 +102,8 @@ export async function buildExamplePlugins(docker = new Docker()): Promise<Record
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const built = await buildExamplePlugins();
+  const built: Record<string, PackedPlugin> = await buildExamplePlugins();
+  for (const name of DEPLOY_PLUGINS) built[name] = await buildDeployPlugin(name);
   for (const plugin of Object.values(built)) {
     console.log(`${plugin.manifest.name}@${plugin.manifest.version} ${plugin.digest} (${plugin.archive.length} bytes)`);
   }

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import type { deployProviders, deployTargetConfig } from '../../server/engine/schema/modules.ts';
+import type { deployTargetConfig } from '../../server/engine/schema/modules.ts';
 
-export type ProviderName = (typeof deployProviders)[number];
+/** docker (built in) or the name of a deploy provider a plugin declares. */
+export type ProviderName = string;
 export type Strategy = 'rolling' | 'blue_green' | 'canary';
 
 export interface HealthCheck {
@@ -74,7 +75,10 @@ export interface InstanceMetrics {
   memoryBytes: number;
 }
 
-/** The provider interface of the seed plan; one implementation per deploy.target provider (`providers.ts` picks one). */
+/**
+ * The provider interface of the seed plan; one implementation per deploy.target provider (`providers.ts` picks one):
+ * the built-in docker provider, or a plugin's, served over flowyard.plugin.v1.DeployProviderService (plugin-provider.ts).
+ */
 export interface DeployProvider {
   readonly name: ProviderName;
   /** Checks that the target answers; throws with a message fit for a user otherwise. Resolves to a one-line description. */

@@ -1,33 +1,18 @@
 import type Dockerode from 'dockerode';
 import { DockerProvider } from './docker-provider.ts';
-import type { AppStatus, DeployOutcome, DeployProvider, DeployTarget, InstanceMetrics, ProviderName } from './provider.ts';
+import { PluginDeployProvider, type PluginProviderSource } from './plugin-provider.ts';
+import type { DeployProvider, DeployTarget } from './provider.ts';
 
-const CLOUD_PROVIDER_TITLES: Record<Exclude<ProviderName, 'docker'>, string> = {
-  aws_ecs: 'AWS ECS',
-  gcp_cloud_run: 'GCP Cloud Run',
-  azure_container_apps: 'Azure Container Apps',
-  digitalocean: 'DigitalOcean App Platform',
-};
-
-/** A cloud provider whose implementation is still to be written: every operation says so. */
-export class NotImplementedProvider implements DeployProvider {
-  constructor(readonly name: Exclude<ProviderName, 'docker'>) {}
-
-  private refuse(): never {
-    throw new Error(`deploy provider "${this.name}" (${CLOUD_PROVIDER_TITLES[this.name]}) is not implemented yet; only "docker" can deploy today`);
-  }
-
-  testConnection = async (): Promise<string> => this.refuse();
-  pushImage = async (): Promise<void> => this.refuse();
-  pullImage = async (): Promise<void> => this.refuse();
-  deploy = async (): Promise<DeployOutcome> => this.refuse();
-  status = async (): Promise<AppStatus> => this.refuse();
-  rollback = async (): Promise<DeployOutcome> => this.refuse();
-  metrics = async (): Promise<InstanceMetrics[]> => this.refuse();
-}
-
-/** The provider for a deploy.target; `runnerDocker` is used when a docker target names no docker_host. */
-export function createProvider(target: DeployTarget, runnerDocker: Dockerode): DeployProvider {
+/**
+ * The provider for a deploy.target: docker is built in (`runnerDocker` is used when the target names no
+ * docker_host); any other provider comes from the plugin the build pinned for it (`plugin`).
+ */
+export function createProvider(target: DeployTarget, runnerDocker: Dockerode, plugin?: PluginProviderSource): DeployProvider {
   if (target.provider === 'docker') return DockerProvider.forTarget(target, runnerDocker);
-  return new NotImplementedProvider(target.provider);
+  if (!plugin) {
+    throw new Error(
+      `deploy provider "${target.provider}" comes from a plugin, and this deploy step carries none: list the plugin under requires.plugins and publish the workflow again`,
+    );
+  }
+  return new PluginDeployProvider(target, plugin);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../../server/engine/schema/common.ts';
 import { deployTargetConfig } from '../../server/engine/schema/modules.ts';
 import { parseStepConfig } from '../../server/engine/schema/steps.ts';
-import type { DeployPlan, DeployTarget } from '../deploy/provider.ts';
+import type { DeployPlan, DeployProvider, DeployTarget } from '../deploy/provider.ts';
 import { createProvider } from '../deploy/providers.ts';
 import { errorMessage } from '../docker/engine.ts';
 import { stepDeadline } from '../docker/images.ts';
@@ -81,55 +81,63 @@ function buildPlan(runtime: StepRuntime): { plan: DeployPlan; target: DeployTarg
   return { plan, target: resolveTarget(runtime, config.target) };
 }
 
+/** The provider for a deploy step's target: the built-in one, or (plugins/executor.ts) its plugin's. */
+export type ProviderFor = (target: DeployTarget, runtime: StepRuntime) => DeployProvider;
+
 /**
  * Deploys `config.image` to `config.environment` on the deploy.target module `config.target` with the
  * chosen strategy. A failed health check rolls back (rollback_on_failure) and fails the step; cancel or
  * the step timeout stops starting instances and always rolls back. Outputs deployment_id, version, status
  * (deployed, rolled_back or failed) and url (where the live version answers).
  */
-export const deploy: StepExecutor = async (runtime) => {
-  let built: ReturnType<typeof buildPlan>;
-  try {
-    built = buildPlan(runtime);
-  } catch (error) {
-    if (error instanceof ConfigError) return { state: 'failed', error: error.message };
-    throw error;
-  }
-  const { plan, target } = built;
-  try {
-    if (target.docker_host !== undefined) checkDockerHost(policyOf(runtime), target.docker_host);
-    // On the runner's own engine the image is this run's build or one the run may use, by ID; another
-    // engine pulls it by name from a registry.
-    else if (target.provider === 'docker') plan.image = (await stepImage(runtime, plan.image)).id;
-  } catch (error) {
-    return { ...refusal(error), outputs: { deployment_id: plan.deploymentId, image: String(runtime.config.image), status: 'failed' } };
-  }
-  const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
-  try {
-    const provider = createProvider(target, runtime.docker);
-    const outcome = await provider.deploy(plan, { log: (line) => runtime.log(line), signal: deadline.signal });
-    const outputs = {
-      deployment_id: plan.deploymentId,
-      image: String(runtime.config.image),
-      version: outcome.version,
-      status: outcome.status,
-      url: outcome.url,
-    };
-    if (outcome.status === 'deployed') {
-      runtime.log(`deployed ${plan.app} ${outcome.version} to ${plan.environment}: ${outcome.url ?? 'no url'}`);
-      return { state: 'succeeded', outputs };
+export const deployWith =
+  (providerFor: ProviderFor): StepExecutor =>
+  async (runtime) => {
+    let built: ReturnType<typeof buildPlan>;
+    try {
+      built = buildPlan(runtime);
+    } catch (error) {
+      if (error instanceof ConfigError) return { state: 'failed', error: error.message };
+      throw error;
     }
-    const state: Exclude<StepResult['state'], 'succeeded'> = runtime.signal.aborted ? 'cancelled' : deadline.signal.aborted ? 'timed_out' : 'failed';
-    const reason = { failed: `failed: ${outcome.error}`, timed_out: `timed out after ${runtime.step.timeoutMs} ms`, cancelled: 'was cancelled' }[state];
-    const ending = outcome.status === 'rolled_back' ? 'rolled back to the previous version' : 'not rolled back (rollback_on_failure is off)';
-    return { state, outputs, error: `deployment of ${plan.app} ${outcome.version} to ${plan.environment} ${reason}; ${ending}` };
-  } catch (error) {
-    return {
-      state: runtime.signal.aborted ? 'cancelled' : 'failed',
-      outputs: { deployment_id: plan.deploymentId, image: String(runtime.config.image), status: 'failed' },
-      error: errorMessage(error),
-    };
-  } finally {
-    deadline.dispose();
-  }
-};
+    const { plan, target } = built;
+    try {
+      if (target.docker_host !== undefined) checkDockerHost(policyOf(runtime), target.docker_host);
+      // On the runner's own engine the image is this run's build or one the run may use, by ID; another
+      // engine pulls it by name from a registry.
+      else if (target.provider === 'docker') plan.image = (await stepImage(runtime, plan.image)).id;
+    } catch (error) {
+      return { ...refusal(error), outputs: { deployment_id: plan.deploymentId, image: String(runtime.config.image), status: 'failed' } };
+    }
+    const deadline = stepDeadline(runtime.signal, runtime.step.timeoutMs);
+    try {
+      const provider = providerFor(target, runtime);
+      const outcome = await provider.deploy(plan, { log: (line) => runtime.log(line), signal: deadline.signal });
+      const outputs = {
+        deployment_id: plan.deploymentId,
+        image: String(runtime.config.image),
+        version: outcome.version,
+        status: outcome.status,
+        url: outcome.url,
+      };
+      if (outcome.status === 'deployed') {
+        runtime.log(`deployed ${plan.app} ${outcome.version} to ${plan.environment}: ${outcome.url ?? 'no url'}`);
+        return { state: 'succeeded', outputs };
+      }
+      const state: Exclude<StepResult['state'], 'succeeded'> = runtime.signal.aborted ? 'cancelled' : deadline.signal.aborted ? 'timed_out' : 'failed';
+      const reason = { failed: `failed: ${outcome.error}`, timed_out: `timed out after ${runtime.step.timeoutMs} ms`, cancelled: 'was cancelled' }[state];
+      const ending = outcome.status === 'rolled_back' ? 'rolled back to the previous version' : 'not rolled back (rollback_on_failure is off)';
+      return { state, outputs, error: `deployment of ${plan.app} ${outcome.version} to ${plan.environment} ${reason}; ${ending}` };
+    } catch (error) {
+      return {
+        state: runtime.signal.aborted ? 'cancelled' : 'failed',
+        outputs: { deployment_id: plan.deploymentId, image: String(runtime.config.image), status: 'failed' },
+        error: errorMessage(error),
+      };
+    } finally {
+      deadline.dispose();
+    }
+  };
+
+/** step.deploy of a target whose provider is built in (docker). */
+export const deploy: StepExecutor = deployWith((target, runtime) => createProvider(target, runtime.docker));

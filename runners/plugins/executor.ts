@@ -2,6 +2,8 @@
  * The executor of plugin steps (a StepSpec with `plugin`): builds the request under the contract's rules and
  * runs it in the plugin's runtime, a container or a remote service.
  */
+import { createProvider } from '../deploy/providers.ts';
+import { deployWith } from '../executors/deploy.ts';
 import type { StepExecutor, StepResult, StepRuntime } from '../executors/types.ts';
 import type { PluginStepRef } from '../protocol/v1.ts';
 import { checkOutputs, droppedNotes } from './contract.ts';
@@ -25,6 +27,19 @@ async function runRemote(runtime: StepRuntime, host: PluginHost, plugin: PluginS
 }
 
 /**
+ * step.deploy to a target whose provider comes from a plugin (the build pins it as the step's plugin): the same
+ * executor as for docker, with the plugin's provider. It may use the job's secrets and its environment's.
+ */
+const deployWithPlugin = (host: PluginHost, plugin: PluginStepRef): StepExecutor =>
+  deployWith((target, runtime) =>
+    createProvider(target, runtime.docker, {
+      plugin: plugin.name,
+      connect: () => host.deployClient(plugin, target.provider),
+      secrets: { ...runtime.job.secrets, ...runtime.step.secrets },
+    }),
+  );
+
+/**
  * The executor for plugin steps of one job. `stepOutputs` is the job's live map of outputs by step name, so a
  * step is sent those of the steps before it that its templates name.
  */
@@ -33,6 +48,7 @@ export function pluginStepExecutor(host: PluginHost | undefined, stepOutputs: Re
     const plugin = runtime.step.plugin;
     if (!plugin) return { state: 'failed', error: `step ${runtime.step.name} names no plugin` };
     if (!host) return { state: 'failed', error: `plugin step ${runtime.step.type} (${plugin.name}) cannot run: this runner has no plugin host` };
+    if (runtime.step.type === 'step.deploy') return deployWithPlugin(host, plugin)(runtime);
     let declared: string[];
     try {
       declared = await host.declaredOutputs(plugin, runtime.step.type);

@@ -36,7 +36,7 @@ export function stepService(): StepServiceConstructor {
 }
 
 /** `unix:///path` or `tcp://host:port` (as plugin.yaml and FLOWYARD_PLUGIN_ADDRESS write them) as a gRPC target. */
-function grpcTarget(address: string): string {
+export function grpcTarget(address: string): string {
   if (address.startsWith('unix://')) return address;
   if (address.startsWith('tcp://')) return address.slice('tcp://'.length);
   throw new Error(`plugin address ${address} is neither unix:///path nor tcp://host:port`);
