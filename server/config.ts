@@ -51,6 +51,8 @@ export interface Config {
   embeddedRunner: boolean;
   /** FLOWYARD_LOG_LEVEL: the least severe JSON log line written. */
   logLevel: string;
+  /** FLOWYARD_PUBSUB_URL (redis://...): events cross API replicas through Redis; unset: they stay in the process. */
+  pubsubUrl?: string;
 }
 
 const SERVER_SETTINGS = [
@@ -76,6 +78,7 @@ const SERVER_SETTINGS = [
   'noRunner',
   'metricsToken',
   'logLevel',
+  'pubsubUrl',
 ] as const;
 
 /** `flags` are the parsed command-line options by flag name (`port`, `data`, `no-runner`, ...); they win over the environment. */
@@ -108,6 +111,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     s3Env: { AWS_ACCESS_KEY_ID: s.awsAccessKeyId, AWS_SECRET_ACCESS_KEY: s.awsSecretAccessKey, AWS_SESSION_TOKEN: s.awsSessionToken, AWS_REGION: s.awsRegion },
     embeddedRunner: !s.noRunner,
     logLevel: s.logLevel ?? 'info',
+    pubsubUrl: s.pubsubUrl,
   };
 }
 

@@ -76,6 +76,15 @@ export const SETTINGS = {
     schema: text,
   },
   databaseAuthToken: { env: 'DATABASE_AUTH_TOKEN', type: 'secret text', meaning: 'Auth token for a remote libSQL database.', usedBy: SERVER, schema: text },
+  pubsubUrl: {
+    env: 'FLOWYARD_PUBSUB_URL',
+    type: 'redis:// URL',
+    default: 'events stay in the process',
+    meaning:
+      'Redis (or Valkey) pub/sub that carries events between API replicas sharing one database: runner wake-ups, logs to SSE viewers, cancels, gate decisions, co-editing (docs/deploy.md).',
+    usedBy: ['serve'],
+    schema: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379'),
+  },
   publicUrl: {
     env: 'FLOWYARD_PUBLIC_URL',
     type: 'URL',

@@ -26,8 +26,10 @@ import { serveUi } from '../api/ui.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachCollab } from '../collab/ws.ts';
-import type { Logger } from '../services/logger.ts';
+import { createLogger, type Logger } from '../services/logger.ts';
 import { writePidFile } from '../services/backup.ts';
+import { createLocalEventBus, type EventBus } from '../services/events.ts';
+import { createRedisEventBus } from '../services/events-redis.ts';
 
 const LEASE_SWEEP_MS = 1000;
 const SCHEDULE_TICK_MS = 5000;
@@ -73,7 +75,7 @@ export async function runServe(args: string[]): Promise<number> {
   const handle = await openDatabase(config.databaseUrl, config.databaseAuthToken);
   await migrateDatabase(handle.db);
   const adminToken = config.server.adminToken;
-  const deps = await depsFromConfig(handle.db, config);
+  const deps = await depsFromConfig(handle.db, config, await eventBusFor(config));
   if (config.embeddedRunner) deps.dockerPing = async () => void (await createDockerClient().ping());
   const app = createApp(deps, { ui: (a) => serveUi(a, config.uiDir ?? resolve(import.meta.dirname, '../../build')) });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
@@ -121,6 +123,7 @@ export async function runServe(args: string[]): Promise<number> {
     clearInterval(scheduler);
     stopValidation();
     await embedded?.stop();
+    await deps.events.close?.();
     await pidFile.remove();
     server.close(() => {
       handle.close();
@@ -131,6 +134,25 @@ export async function runServe(args: string[]): Promise<number> {
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
   return -1;
+}
+
+const PUBSUB_CONNECT_WAIT_MS = 5000;
+
+/** The Redis bus with FLOWYARD_PUBSUB_URL (started even while Redis is away: it reconnects), else the in-process one. */
+async function eventBusFor(config: Config): Promise<EventBus> {
+  if (!config.pubsubUrl) return createLocalEventBus();
+  const logger = createLogger(config.logLevel, 'serve');
+  const bus = createRedisEventBus(config.pubsubUrl, { onError: (message, error) => logger.error({ err: error }, `pub/sub: ${message}`) });
+  const connected = await Promise.race([
+    bus.ready.then(() => true),
+    new Promise<boolean>((done) => setTimeout(() => done(false), PUBSUB_CONNECT_WAIT_MS).unref()),
+  ]);
+  process.stdout.write(
+    connected
+      ? `flowyard: events shared through ${redactUrl(config.pubsubUrl)}\n`
+      : `flowyard: pub/sub at ${redactUrl(config.pubsubUrl)} does not answer yet; events stay in this process until it does\n`,
+  );
+  return bus;
 }
 
 /** A runner in this process when a Docker engine answers, so a new install can run workflows at once. */

@@ -15,6 +15,15 @@ export interface EventMap {
   'cancel.requested': { runId: string };
   /** A run reached its final state (succeeded, failed, cancelled, ...): what the plugin validation matrix records. */
   'run.finished': { runId: string; state: string };
+  /**
+   * Co-editing across API processes (server/collab/relay.ts): a Yjs document update or awareness update (base64)
+   * made in process `origin`; `hello` when a process opens a live document (the others answer with their state);
+   * `saving` names the YAML a live document is about to save, so the draft.changed it causes is not merged back.
+   */
+  'collab.update': { workflowId: string; origin: string; update: string };
+  'collab.awareness': { workflowId: string; origin: string; update: string };
+  'collab.hello': { workflowId: string; origin: string; update: string };
+  'collab.saving': { workflowId: string; origin: string; yamlHash: string };
 }
 
 export type EventType = keyof EventMap;
@@ -27,11 +36,19 @@ export interface EventBus {
   subscribe<K extends EventType>(type: K, handler: (event: BusEvent<K>) => void, filter?: (event: BusEvent<K>) => boolean): Unsubscribe;
   /** The next event of `type` that `filter` accepts, or undefined once `ms` passed: what long-polls wait on. */
   next<K extends EventType>(type: K, ms: number, filter?: (event: BusEvent<K>) => boolean): Promise<BusEvent<K> | undefined>;
+  /**
+   * True in exactly one of the processes sharing the bus that ask for `key` within `ttlMs` (one of several
+   * replicas acts on an event they all received). Absent on a bus that reaches one process: that process acts.
+   */
+  once?(key: string, ttlMs: number): Promise<boolean>;
+  /** Whether events reach every API process sharing the database (a Redis bus), not this process only. */
+  readonly crossProcess?: boolean;
+  close?(): Promise<void>;
 }
 
 type Handler = (event: BusEvent) => void;
 
-/** Events reach the subscribers of this process only; other API processes still see the work through their database polls. */
+/** The subscribers of one process, by event type: the local bus, and the local half of a cross-process bus. */
 export function createLocalEventBus(): EventBus {
   const handlers = new Map<EventType, Set<Handler>>();
   const subscribe = <K extends EventType>(type: K, handler: (event: BusEvent<K>) => void, filter?: (event: BusEvent<K>) => boolean): Unsubscribe => {
