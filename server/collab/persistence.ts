@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import * as Y from 'yjs';
 import type { Db } from '../../db/client.ts';
 import { collabDocs, workflows } from '../../db/schema.ts';
@@ -7,24 +7,50 @@ import { saveLiveDraft } from '../services/workflows.ts';
 import { replaceText } from './text-sync.ts';
 
 export const TEXT_NAME = 'yaml';
+/** The origin of changes that came from another process (server/collab/relay.ts): applied here, never sent back out. */
+export const RELAY_ORIGIN = 'relay';
 const SAVE_DEBOUNCE_MS = 250;
 
 export function workflowIdOfDoc(docName: string): string {
   return docName.replace(/^workflow\//, '');
 }
 
+const MAX_SAVE_ATTEMPTS = 8;
+
 /**
- * Saves, when the text changed, the draft YAML with a new revision (through the workflows service), then the
- * CRDT state. A crash between the two is harmless: loading brings the stored state up to the draft.
+ * Saves the document merged with the stored CRDT state: the draft YAML (a new revision when the text changed,
+ * through the workflows service), then the state, written only if nobody stored another one meanwhile (else it
+ * merges again). Several API processes holding the same document therefore never overwrite each other's edits.
+ * A crash between the two writes is harmless: loading brings the stored state up to the draft.
  */
-export async function saveDoc(db: Db, events: EventBus, workflowId: string, doc: Y.Doc, editorId: string | null): Promise<void> {
-  const state = Buffer.from(Y.encodeStateAsUpdate(doc));
-  await saveLiveDraft(db, events, workflowId, doc.getText(TEXT_NAME).toString(), editorId);
-  const now = new Date();
-  await db
-    .insert(collabDocs)
-    .values({ workflowId, state, updatedAt: now })
-    .onConflictDoUpdate({ target: collabDocs.workflowId, set: { state, updatedAt: now } });
+export async function saveDoc(
+  db: Db,
+  events: EventBus,
+  workflowId: string,
+  doc: Y.Doc,
+  editorId: string | null,
+  beforeSave: (yaml: string) => void = () => undefined,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const [stored] = await db.select({ state: collabDocs.state }).from(collabDocs).where(eq(collabDocs.workflowId, workflowId));
+    // Edits another process stored and this one has not heard of yet join the document (and its editors) here.
+    if (stored) Y.applyUpdate(doc, new Uint8Array(stored.state), RELAY_ORIGIN);
+    const state = Buffer.from(Y.encodeStateAsUpdate(doc));
+    const yaml = doc.getText(TEXT_NAME).toString();
+    beforeSave(yaml);
+    await saveLiveDraft(db, events, workflowId, yaml, editorId);
+    const now = new Date();
+    const written = stored
+      ? await db
+          .update(collabDocs)
+          .set({ state, updatedAt: now })
+          .where(and(eq(collabDocs.workflowId, workflowId), eq(collabDocs.state, stored.state)))
+          .returning({ id: collabDocs.workflowId })
+      : await db.insert(collabDocs).values({ workflowId, state, updatedAt: now }).onConflictDoNothing().returning({ id: collabDocs.workflowId });
+    if (written.length > 0) return;
+    if (attempt >= MAX_SAVE_ATTEMPTS)
+      throw new Error(`co-editing state of workflow ${workflowId} kept changing under ${attempt} saves; the next edit saves again`);
+  }
 }
 
 /**
@@ -52,6 +78,7 @@ export class DocSaver {
     private readonly workflowId: string,
     private readonly doc: Y.Doc,
     private readonly onError: (error: Error) => void,
+    private readonly beforeSave?: (yaml: string) => void,
   ) {}
 
   schedule(): void {
@@ -61,7 +88,7 @@ export class DocSaver {
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.saving = this.saving.then(() => saveDoc(this.db, this.events, this.workflowId, this.doc, this.lastEditor)).catch(this.onError);
+    this.saving = this.saving.then(() => saveDoc(this.db, this.events, this.workflowId, this.doc, this.lastEditor, this.beforeSave)).catch(this.onError);
     return this.saving;
   }
 }

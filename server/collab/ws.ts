@@ -8,7 +8,8 @@ import type { AuthUser } from '../services/auth.ts';
 import { SESSION_COOKIE } from '../api/middleware/auth.ts';
 import { hasRole, userForApiToken, userForSession } from '../services/auth.ts';
 import { systemWorkflowName } from '../services/system-workflows.ts';
-import { DocSaver, loadDoc, TEXT_NAME, workflowIdOfDoc } from './persistence.ts';
+import { DocSaver, loadDoc, RELAY_ORIGIN, TEXT_NAME, workflowIdOfDoc } from './persistence.ts';
+import { CollabRelay, yamlHash } from './relay.ts';
 import { replaceText } from './text-sync.ts';
 
 export const COLLAB_PATH_PREFIX = '/api/collab/';
@@ -38,6 +39,8 @@ async function authenticate(req: IncomingMessage, deps: AppDeps): Promise<AuthUs
 }
 
 const RECHECK_MS = 1000;
+/** How long the election of the one process that merges a REST draft save into a live document holds. */
+const DRAFT_MERGE_ONCE_MS = 10_000;
 
 /** A revoked session or token, or a disabled or demoted user, ends the open connection within a second. */
 function watchCredential(ws: WebSocket, req: IncomingMessage, deps: AppDeps, onError: (error: Error) => void) {
@@ -59,7 +62,9 @@ function refuse(socket: Duplex, status: number, message: string) {
 /**
  * Live co-editing of workflow drafts over the y-websocket protocol at /api/collab/<workflow id>.
  * Documents are kept in this process while someone edits; their CRDT state and the draft YAML are saved
- * to the database as they change. Several API processes need sticky routing per workflow (see docs).
+ * to the database as they change. With a cross-process bus (FLOWYARD_PUBSUB_URL), editors of one workflow
+ * may be connected to different API processes: the relay carries updates between them, and each process
+ * saves its own editors' changes merged with the stored state (server/collab/persistence.ts).
  */
 export function attachCollab(server: Server, deps: AppDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
@@ -67,34 +72,46 @@ export function attachCollab(server: Server, deps: AppDeps) {
   const loading = new Map<string, Promise<boolean>>();
   const editors = new WeakMap<object, string>();
   const logError = (error: Error) => console.error(`[collab] ${error.message}`);
+  type LiveDoc = ReturnType<typeof getYDoc>;
+  const relay = new CollabRelay(deps.events, (workflowId) =>
+    loading.has(`workflow/${workflowId}`) ? (docs.get(`workflow/${workflowId}`) as LiveDoc) : undefined,
+  );
 
   setPersistence({
     provider: null,
     bindState: (docName: string, doc: Y.Doc) => {
       const workflowId = workflowIdOfDoc(docName);
-      const saver = new DocSaver(deps.db, deps.events, workflowId, doc, logError);
+      const saver = new DocSaver(deps.db, deps.events, workflowId, doc, logError, (yaml) => relay.announceSave(workflowId, yaml));
       savers.set(docName, saver);
       doc.on('update', (_update: Uint8Array, origin: unknown) => {
-        if (origin === 'server') return;
+        // Each process saves its own editors' changes; another process's arrive through the relay and are saved there.
+        if (origin === 'server' || origin === RELAY_ORIGIN) return;
         saver.lastEditor = (origin ? editors.get(origin as object) : undefined) ?? saver.lastEditor;
         saver.schedule();
       });
-      loading.set(docName, loadDoc(deps.db, workflowId, doc));
+      const loaded = loadDoc(deps.db, workflowId, doc);
+      loading.set(docName, loaded);
+      void loaded.then((found) => found && relay.bind(workflowId, doc as LiveDoc), logError);
     },
     writeState: async (docName: string) => {
       await savers.get(docName)?.flush();
       savers.delete(docName);
       loading.delete(docName);
+      relay.forget(workflowIdOfDoc(docName));
     },
   });
 
   const stopListening = deps.events.subscribe('draft.changed', ({ workflowId, yaml }) => {
     const docName = `workflow/${workflowId}`;
     const doc = docs.get(docName);
-    // A live document's own saves come back here too: their text is already in it.
-    if (!doc || doc.getText(TEXT_NAME).toString() === yaml) return;
-    replaceText(doc.getText(TEXT_NAME), yaml);
-    savers.get(docName)?.schedule();
+    // A live document's own saves come back here too (from this process or another): their text is already in it.
+    if (!doc || doc.getText(TEXT_NAME).toString() === yaml || relay.isOwnSave(workflowId, yaml)) return;
+    // A REST save is merged by one of the processes holding the document; the relay brings it to the others.
+    void (deps.events.once?.(`draft:${workflowId}:${yamlHash(yaml)}`, DRAFT_MERGE_ONCE_MS) ?? Promise.resolve(true)).then((mine) => {
+      if (!mine || docs.get(docName) !== doc || doc.getText(TEXT_NAME).toString() === yaml) return;
+      replaceText(doc.getText(TEXT_NAME), yaml);
+      savers.get(docName)?.schedule();
+    }, logError);
   });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -135,6 +152,7 @@ export function attachCollab(server: Server, deps: AppDeps) {
     async close() {
       server.off('upgrade', onUpgrade);
       stopListening();
+      relay.close();
       for (const client of wss.clients) client.terminate();
       await Promise.all([...savers.values()].map((saver) => saver.flush()));
       wss.close();
