@@ -99,7 +99,7 @@ export async function runShellStep(docker: Dockerode, spec: ShellExecSpec, io: S
  * One script, stopping at the first failing command; each command is echoed first (green, like GitLab)
  * so the log shows what ran.
  */
-function buildStepScript(commands: readonly string[]): string {
+export function buildStepScript(commands: readonly string[]): string {
   const lines = ['set -e'];
   for (const command of commands) {
     lines.push(`printf '\\033[32;1m$ %s\\033[0m\\n' ${shellQuote(command)}`, command);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parseSize } from '../../server/engine/schema/common.ts';
 import { exportFromWorkspace } from '../docker/archive.ts';
-import { runShellStep } from '../docker/shell-exec.ts';
+import { runShellStep, type ShellExecSpec } from '../docker/shell-exec.ts';
 import { stringEnv, withConfig } from './config.ts';
 import { policyOf, refusal, stepImage, stepNetwork } from './isolation.ts';
 import type { StepRuntime } from './types.ts';
@@ -27,25 +27,23 @@ export const shellExec = withConfig('step.shell_exec', async (runtime, config) =
   } catch (error) {
     return refusal(error);
   }
-  const outcome = await runShellStep(
-    runtime.docker,
-    {
-      image,
-      commands: config.commands,
-      workDir: config.work_dir,
-      env: { ...runtime.env, ...stringEnv(config.env) },
-      timeoutMs: runtime.step.timeoutMs ?? undefined,
-      memoryBytes: config.memory_limit === undefined ? undefined : (parseSize(config.memory_limit) ?? undefined),
-      nanoCpus: config.cpu_limit === undefined ? undefined : Math.round(config.cpu_limit * 1e9),
-      networkMode,
-      // Resolved to an ID above: nothing to pull, and no tag that could change meanwhile.
-      pullPolicy: 'never',
-      policy: policyOf(runtime),
-      workspaceVolume: runtime.workspaceVolume,
-      labels: { ...runtime.jobLabels, 'flowyard.run': runtime.job.runId, 'flowyard.step': runtime.step.name },
-    },
-    { onOutput: (chunk) => runtime.output(chunk), signal: runtime.signal },
-  );
+  const spec: ShellExecSpec = {
+    image,
+    commands: config.commands,
+    workDir: config.work_dir,
+    env: { ...runtime.env, ...stringEnv(config.env) },
+    timeoutMs: runtime.step.timeoutMs ?? undefined,
+    memoryBytes: config.memory_limit === undefined ? undefined : (parseSize(config.memory_limit) ?? undefined),
+    nanoCpus: config.cpu_limit === undefined ? undefined : Math.round(config.cpu_limit * 1e9),
+    networkMode,
+    // Resolved to an ID above: nothing to pull, and no tag that could change meanwhile.
+    pullPolicy: 'never',
+    policy: policyOf(runtime),
+    workspaceVolume: runtime.workspaceVolume,
+    labels: { ...runtime.jobLabels, 'flowyard.run': runtime.job.runId, 'flowyard.step': runtime.step.name },
+  };
+  const io = { onOutput: (chunk: Uint8Array) => runtime.output(chunk), signal: runtime.signal };
+  const outcome = runtime.jobContainers ? await runtime.jobContainers.runStep(spec, io) : await runShellStep(runtime.docker, spec, io);
   if (outcome.status !== 'succeeded') {
     return {
       state: outcome.status,

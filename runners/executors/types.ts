@@ -1,10 +1,12 @@
 import type Dockerode from 'dockerode';
+import type { JobContainers } from '../docker/job-container.ts';
 import type { RunnerPolicy } from '../docker/policy.ts';
 import type { JobSpec, StepSpec } from '../protocol/v1.ts';
 
 /** Moves artifacts between the runner and the store, only through URLs the API signs (or a local folder). */
 export interface ArtifactTransfer {
-  upload(key: string, file: string): Promise<{ key: string; size: number; sha256: string }>;
+  /** `source`: a file, or a stream (a tar straight from the workspace) hashed and sent as it is read. */
+  upload(key: string, source: string | NodeJS.ReadableStream, options?: { signal?: AbortSignal }): Promise<{ key: string; size: number; sha256: string }>;
   download(key: string, fromRun: number | 'latest_success' | undefined, file: string): Promise<{ size: number; sha256: string }>;
 }
 
@@ -32,6 +34,8 @@ export interface StepRuntime {
   signal: AbortSignal;
   /** What the runner's admin allows (host network, docker hosts, bind mounts); the strict default when absent. */
   policy?: RunnerPolicy;
+  /** The job's shell containers, shared by consecutive shell steps with the same settings; each step its own container when absent. */
+  jobContainers?: JobContainers;
 }
 
 export interface StepResult {

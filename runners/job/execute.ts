@@ -5,6 +5,7 @@ import type Dockerode from 'dockerode';
 import { renderString } from '../../server/engine/templates/index.ts';
 import { exportFromWorkspace, importIntoWorkspace } from '../docker/archive.ts';
 import { createWorkspaceVolume, removeWorkspaceVolume } from '../docker/workspace.ts';
+import { JobContainers } from '../docker/job-container.ts';
 import type { RunnerPolicy } from '../docker/policy.ts';
 import { releaseRunResources } from '../docker/run-resources.ts';
 import { executors } from '../executors/index.ts';
@@ -53,6 +54,7 @@ class JobRun {
     private readonly env: JobEnvironment,
     private readonly volume: string,
     private readonly tempDir: string,
+    private readonly containers: JobContainers,
   ) {
     this.context = { ...job.trigger, ...job.priorContext };
     Object.assign(this.outputs, job.priorOutputs);
@@ -121,6 +123,7 @@ class JobRun {
         log: (line) => writer.line(line),
         signal: this.controller.signal,
         policy: this.env.policy,
+        jobContainers: this.containers,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -216,16 +219,18 @@ export async function executeJob(job: JobSpec, env: JobEnvironment): Promise<Job
 async function executeUnmasked(job: JobSpec, env: JobEnvironment): Promise<JobResult> {
   const tempDir = await mkdtemp(join(tmpdir(), 'flowyard-job-'));
   let volume: string | undefined;
+  const containers = new JobContainers(env.docker);
   let run: JobRun | undefined;
   let result: JobResult | undefined;
   try {
     volume = await createWorkspaceVolume(env.docker, job.jobId, { 'flowyard.run': job.runId, ...jobLabels(job.jobId, env.runnerId) });
-    run = new JobRun(job, env, volume, tempDir);
+    run = new JobRun(job, env, volume, tempDir, containers);
     return (result = await run.run());
   } catch (error) {
     return { state: 'failed', error: `runner error: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     run?.stopTimer();
+    await containers.close();
     if (volume) await removeWorkspaceVolume(env.docker, volume).catch(() => undefined);
     await releaseRunResources(env.docker, job, result, env.signal);
     await rm(tempDir, { recursive: true, force: true });
