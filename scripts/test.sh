@@ -4,13 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The machine's services (Docker engine, Chromium) install and start in the background: apt and image
+# The machine's services (Docker engine, Chromium, Redis and nginx) install and start in the background: apt and image
 # builds wait on disk and network, while the checks below keep the CPUs busy.
 setup_log=$(mktemp)
 (
   set -e
   bash scripts/setup/docker.sh
   bash scripts/setup/chromium.sh
+  bash scripts/setup/services.sh install
 ) >"$setup_log" 2>&1 &
 setup_pid=$!
 
@@ -32,7 +33,7 @@ npm run --silent check:app
 echo "== web app build (some server tests serve it)"
 npx tsx scripts/build-ui.ts
 
-echo "== machine setup (docker engine, chromium)"
+echo "== machine setup (docker engine, chromium, redis, nginx)"
 if ! wait "$setup_pid"; then
   cat "$setup_log" >&2
   echo "machine setup failed" >&2
