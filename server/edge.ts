@@ -1,61 +1,85 @@
 /**
- * The API on an edge runtime (Cloudflare Workers via wrangler.toml): the same Hono app, with a remote
- * libSQL database, S3-compatible artifacts and a cron trigger for leases, gates and schedules. What needs
- * a long-lived process stays on Node: the embedded runner, the built-in blob store, live co-editing (a
- * Durable Object per document would carry it here) and Docker connection tests. Migrations run at deploy
- * time with `drizzle-kit migrate`.
+ * The API on Cloudflare Workers (wrangler.toml; bundled by scripts/build-edge.ts): the same Hono app over a
+ * libSQL database reached over HTTP (libSQL server or Turso) and an S3-compatible bucket (S3, R2, MinIO).
+ * Durable Objects carry what a Node process keeps in memory: one per run for its events (log fan-out to SSE
+ * viewers, cancel wake-ups; one more for runners' claims), one per workflow for co-editing
+ * (server/edge/durable-bus.ts, run-events-object.ts, collab-object.ts). A cron trigger does what the Node
+ * server's timers do. What needs a long-lived Node process stays there: the embedded runner, the built-in
+ * blob store, the runner package download (`npm pack`) and Docker connection tests. Migrations run at
+ * deploy time with `drizzle-kit migrate`.
  */
-import { createClient } from '@libsql/client/web';
-import { drizzle } from 'drizzle-orm/libsql';
-import * as schema from '../db/schema.ts';
-import { createApp } from './api/app.ts';
-import type { AppDeps } from './api/env.ts';
-import { createS3Store } from './services/artifacts/index.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { startValidationRecorder } from './services/plugin-validation-results.ts';
 import { expireGates } from './services/gates.ts';
 import { expireLeases } from './services/runs.ts';
-import { secretsKeyFrom } from './services/secrets.ts';
 import { fireDueSchedules } from './services/triggers.ts';
-import { createLocalEventBus } from './services/events.ts';
+import { CREDENTIAL_HEADER, EDITOR_HEADER } from './edge/collab-object.ts';
+import { COLLAB_PATH, credentialOf, refuseHandshake, userFor } from './edge/collab-auth.ts';
+import { baseDeps, edgeApp, startFailure, type EdgeEnv } from './edge/context.ts';
+import { createDurableBus, OBJECT_HEADER, objectStub, withContext } from './edge/durable-bus.ts';
+import { eventObjectFor } from './edge/routing.ts';
+import type { ExecutionContext } from './edge/workers-types.ts';
 
-/** The Worker's variables and secrets: the settings of docs/configuration.md. */
-type EdgeEnv = Record<string, string | undefined>;
+export { RunEvents } from './edge/run-events-object.ts';
+export { WorkflowCollab } from './edge/collab-object.ts';
 
-interface WaitUntil {
-  waitUntil(promise: Promise<unknown>): void;
+let worker: ReturnType<typeof start> | undefined;
+
+async function start(env: EdgeEnv) {
+  const events = createDurableBus(env);
+  const { deps, app } = await edgeApp(env, events);
+  // A finished plugin validation run is recorded where it finished, as on Node.
+  startValidationRecorder(deps.db, events, (error) => console.error(`[plugins] ${error.message}`));
+  return { deps, app };
 }
 
-let cached: { deps: AppDeps; app: ReturnType<typeof createApp> } | undefined;
+function workerFor(env: EdgeEnv) {
+  worker ??= start(env).catch((error: unknown) => {
+    worker = undefined;
+    throw error;
+  });
+  return worker;
+}
 
-async function appFor(env: EdgeEnv) {
-  if (cached) return cached;
-  const config = loadConfig(env);
-  const missing = ['DATABASE_URL', 'FLOWYARD_PUBLIC_URL'].find((name) => !env[name]);
-  if (missing) throw new ConfigError(`on an edge runtime ${missing} must be set`);
-  const { secretKey, artifactsUrl } = config;
-  if (!secretKey) throw new ConfigError('on an edge runtime FLOWYARD_SECRET_KEY must be set');
-  if (!artifactsUrl) throw new ConfigError('on an edge runtime ARTIFACTS_URL must be an s3:// URL (S3, R2, MinIO)');
-  const db = drizzle(createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken }), { schema });
-  const deps: AppDeps = {
-    db,
-    secretsKey: await secretsKeyFrom(secretKey),
-    artifacts: createS3Store(artifactsUrl, config.s3Env),
-    events: createLocalEventBus(),
-    testConnection: async () => ({ ok: false, message: 'connection tests run on the Node server (they need sockets)' }),
-    config: config.server,
-  };
-  cached = { deps, app: createApp(deps) };
-  return cached;
+/** A forwarded request names its object; the co-editing one also carries the checked editor and credential. */
+function forward(request: Request, name: string, extra: Record<string, string> = {}): Request {
+  const headers = new Headers(request.headers);
+  for (const header of [OBJECT_HEADER, EDITOR_HEADER, CREDENTIAL_HEADER]) headers.delete(header);
+  headers.set(OBJECT_HEADER, name);
+  for (const [key, value] of Object.entries(extra)) headers.set(key, value);
+  return new Request(request, { headers });
+}
+
+async function openCollab(request: Request, env: EdgeEnv, workflowId: string): Promise<Response> {
+  if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('Upgrade Required: co-editing speaks WebSocket', { status: 426 });
+  const deps = await baseDeps(env);
+  const refusal = await refuseHandshake(deps, request, workflowId);
+  if (refusal) return refusal;
+  const credential = credentialOf(request, deps.config.publicUrl)!;
+  const user = (await userFor(deps, credential))!;
+  const stub = objectStub(env, { binding: 'WORKFLOW_COLLAB', name: workflowId });
+  return stub.fetch(forward(request, workflowId, { [EDITOR_HEADER]: user.id, [CREDENTIAL_HEADER]: JSON.stringify(credential) }));
 }
 
 export default {
-  async fetch(request: Request, env: EdgeEnv, context: WaitUntil): Promise<Response> {
-    const { app } = await appFor(env);
-    return app.fetch(request, env, context as never);
+  async fetch(request: Request, env: EdgeEnv, context: ExecutionContext): Promise<Response> {
+    let started;
+    try {
+      started = await workerFor(env);
+    } catch (error) {
+      return startFailure(error);
+    }
+    const { deps, app } = started;
+    const collab = COLLAB_PATH.exec(new URL(request.url).pathname);
+    if (collab) return openCollab(request, env, decodeURIComponent(collab[1]!));
+    const object = await eventObjectFor(request, deps.db);
+    if (object) return objectStub(env, object).fetch(forward(request, object.name));
+    return withContext(context, () => app.fetch(request, env, context as never));
   },
-  /** A cron trigger (every minute) does what the Node server's timers do. */
-  async scheduled(_controller: unknown, env: EdgeEnv, context: WaitUntil): Promise<void> {
-    const { deps } = await appFor(env);
-    context.waitUntil(Promise.all([expireLeases(deps.db, deps.events), expireGates(deps.db, deps.events), fireDueSchedules(deps.db, deps.events)]));
+  /** The cron trigger (every minute): lapsed leases, gate timeouts and due schedules, as the Node server's timers. */
+  async scheduled(_controller: unknown, env: EdgeEnv, context: ExecutionContext): Promise<void> {
+    const { deps } = await workerFor(env);
+    await withContext(context, () =>
+      Promise.all([expireLeases(deps.db, deps.events), expireGates(deps.db, deps.events), fireDueSchedules(deps.db, deps.events)]),
+    );
   },
 };
