@@ -9,6 +9,7 @@ import {
   type ProtocolRoute,
   type StepReport,
 } from '../protocol/v1.ts';
+import { encodeLogFrames, type LogFrame } from '../protocol/log-frames.ts';
 
 export class ApiCallError extends Error {
   constructor(
@@ -55,6 +56,8 @@ export class RunnerApi {
     this.callRoute(RUNNER_ROUTES.awaitCancel, { jobId }, undefined, { query: { wait: waitSeconds }, signal });
   reportStep = (jobId: string, index: number, report: StepReport) => this.callRoute(RUNNER_ROUTES.reportStep, { jobId, index }, report);
   appendLogs = (jobId: string, chunks: Body<typeof LogChunk>[]) => this.callRoute(RUNNER_ROUTES.appendLogs, { jobId }, { chunks });
+  appendLogFrames = (jobId: string, frames: readonly LogFrame[]) =>
+    this.callRoute(RUNNER_ROUTES.appendLogFrames, { jobId }, undefined, { bytes: encodeLogFrames(frames) });
   artifactUploadUrl = (jobId: string, artifact: Artifact) => this.callRoute(RUNNER_ROUTES.artifactUploadUrl, { jobId }, artifact);
   commitArtifact = (jobId: string, artifact: Artifact) => this.callRoute(RUNNER_ROUTES.commitArtifact, { jobId }, artifact);
   artifactDownloadUrl = (jobId: string, request: Body<typeof RUNNER_ROUTES.artifactDownloadUrl.request>) =>
@@ -68,13 +71,14 @@ export class RunnerApi {
     route: Route,
     params: Record<PathParams<Route['path']>, string | number>,
     body: Body<Route['request']>,
-    options: { query?: Body<Route['query']>; signal?: AbortSignal } = {},
+    options: { query?: Body<Route['query']>; signal?: AbortSignal; bytes?: Uint8Array<ArrayBuffer> } = {},
   ): Promise<Answer<Route>> {
     const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String((params as Record<string, string | number>)[name])));
     const query = options.query
       ? `?${new URLSearchParams(Object.entries(options.query as Record<string, unknown>).map(([key, value]) => [key, String(value)]))}`
       : '';
-    const { status, payload } = await this.send(route.method, path + query, body, options.signal);
+    const raw = route.binaryRequest && options.bytes ? { bytes: options.bytes, contentType: route.binaryRequest } : undefined;
+    const { status, payload } = await this.send(route.method, path + query, body, options.signal, raw);
     if (!route.response) return undefined as Answer<Route>;
     if (payload === null && route.mayBeEmpty) return null as Answer<Route>;
     const parsed = route.response.safeParse(payload);
@@ -93,16 +97,22 @@ export class RunnerApi {
     return (await this.send(method, path, body, signal)).payload as T | null;
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<{ status: number; payload: unknown }> {
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    raw?: { bytes: Uint8Array<ArrayBuffer>; contentType: string },
+  ): Promise<{ status: number; payload: unknown }> {
     let response: Response;
     try {
       response = await fetch(new URL(`${RUNNER_PROTOCOL_PREFIX}${path}`, this.baseUrl), {
         method,
         headers: {
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(raw ? { 'content-type': raw.contentType } : body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: raw ? raw.bytes : body === undefined ? undefined : JSON.stringify(body),
         signal,
       });
     } catch (error) {

@@ -49,7 +49,7 @@ export class RunnerMetrics implements OutboxObserver {
 
   delivered(events: readonly OutboxEvent[]): void {
     for (const event of events) {
-      if (event.kind === 'log') this.logBytes.inc(Buffer.byteLength(event.data, 'base64'));
+      if (event.kind === 'log') this.logBytes.inc(event.data.byteLength);
       else if (event.kind === 'step' && FINAL_STEP_STATES.has(event.report.state)) this.steps.inc({ result: event.report.state });
     }
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_FRAMES_CONTENT_TYPE } from './log-frames.ts';
 
 /**
  * Runner protocol v1: the whole contract between the API and runner daemons, under /api/runner/v1.
@@ -21,10 +22,16 @@ import { z } from 'zod';
  *                       another runner. A 409 (the server took the job back) gives it up too.
  *     awaitCancel       long-poll until the run is cancelled (or the wait ends, then again).
  *   reportStep          a step's state, exit code and outputs; a plain state update, so re-sending is harmless.
- *   appendLogs          numbered chunks per step; the server stores each (step, seq) once, so a batch re-sent after
- *                       a lost answer is idempotent (the answer counts the duplicates).
+ *   appendLogFrames     numbered chunks per step as raw bytes (log-frames.ts); the server stores each (step, seq) once,
+ *                       so a batch re-sent after a lost answer is idempotent (the answer counts the duplicates). The
+ *                       runner keeps a few batches in flight; readers show a step's chunks in sequence order.
+ *   appendLogs          the same as base64 in JSON, for runners from before appendLogFrames (an additive call, so
+ *                       still v1); a runner falls back to it when a server from before answers 404.
  *   artifactUploadUrl   a signed URL to PUT an artifact to, then commitArtifact once the bytes are there (the
  *     commitArtifact    server checks size and SHA-256); artifactDownloadUrl signs a GET for this run or an earlier one.
+ *   startArtifactUpload an artifact larger than one part streams as a multipart upload: start, a signed URL per part
+ *     artifactPartUrl   (parts in parallel), then complete (which commits, checking size and SHA-256) or abort. The
+ *     complete/abort…   upload id names the job and key it was started for and serves no other.
  *   done                the job's result; ends the job.
  *   pluginArchive       the archive of a plugin version a claimed job's plugin step pins (remote steps started by
  *                       the runner); the runner checks its digest and caches it by digest.
@@ -174,6 +181,41 @@ export const ArtifactDownloadRequest = z.object({
 export const SignedUrl = z.object({ url: z.string(), method: z.enum(['GET', 'PUT']), headers: z.record(z.string(), z.string()), expiresAt: z.number().int() });
 export const ArtifactDownloadResponse = SignedUrl.extend({ size: z.number().int(), sha256: z.string() });
 
+/** Every part of a multipart upload but the last has this many bytes; an artifact that fits in one goes through artifactUploadUrl. */
+export const ARTIFACT_PART_BYTES = 8 * 1024 * 1024;
+const ArtifactKey = z.string().min(1).max(200);
+const UploadId = z.string().min(1).max(2000);
+const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+export const ArtifactUploadStartRequest = z.object({ key: ArtifactKey });
+export const ArtifactUploadStartResponse = z.object({
+  uploadId: UploadId,
+  partSize: z.number().int().positive(),
+  /** Each part's URL needs the part's SHA-256 (the store checks every part). */
+  partChecksum: z.boolean(),
+  /** How many parts to keep in flight. */
+  parallelParts: z.number().int().min(1).max(16),
+  expiresAt: z.number().int(),
+});
+export const ArtifactPartRequest = z.object({
+  key: ArtifactKey,
+  uploadId: UploadId,
+  partNumber: z.number().int().min(1).max(10_000),
+  size: z.number().int().min(1),
+  sha256: Sha256Hex.optional(),
+});
+/** 5 GiB in 8 MiB parts is 640 parts: 1,000 bounds the body well under the API's 1 MiB. */
+export const ArtifactUploadCompleteRequest = z.object({
+  key: ArtifactKey,
+  uploadId: UploadId,
+  size: z.number().int().min(0),
+  sha256: Sha256Hex,
+  parts: z
+    .array(z.object({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(200), sha256: Sha256Hex.optional() }))
+    .min(1)
+    .max(1000),
+});
+export const ArtifactUploadAbortRequest = z.object({ key: ArtifactKey, uploadId: UploadId });
+
 export const PluginArchiveRequest = z.object({ name: z.string().min(1).max(140), version: z.string().min(1).max(64) });
 /** Plugin archives are small (a manifest, an example, a bundled service): base64 in JSON, at most 8 MiB. */
 export const PluginArchiveResponse = z.object({ digest: z.string(), archiveBase64: z.string() });
@@ -194,6 +236,8 @@ export interface ProtocolRoute {
   query?: z.ZodObject;
   /** JSON body; absent: the call sends none. */
   request?: z.ZodType;
+  /** Instead of `request`: the body is raw bytes of this content type. */
+  binaryRequest?: string;
   /** JSON answer; absent: 204 No Content. */
   response?: z.ZodType;
   /** The call may also answer 204 with no body (claim: no job came within the wait). */
@@ -208,6 +252,13 @@ export const RUNNER_ROUTES = {
   awaitCancel: { method: 'GET', path: '/jobs/{jobId}/cancel', params: JobParams, query: CancelWaitQuery, response: CancelWaitResponse },
   reportStep: { method: 'POST', path: '/jobs/{jobId}/steps/{index}', params: StepParams, request: StepReport },
   appendLogs: { method: 'POST', path: '/jobs/{jobId}/logs', params: JobParams, request: AppendLogsRequest, response: AppendLogsResponse },
+  appendLogFrames: {
+    method: 'POST',
+    path: '/jobs/{jobId}/log-frames',
+    params: JobParams,
+    binaryRequest: LOG_FRAMES_CONTENT_TYPE,
+    response: AppendLogsResponse,
+  },
   artifactUploadUrl: { method: 'POST', path: '/jobs/{jobId}/artifacts/upload-url', params: JobParams, request: ArtifactUploadRequest, response: SignedUrl },
   commitArtifact: { method: 'POST', path: '/jobs/{jobId}/artifacts/commit', params: JobParams, request: ArtifactCommitRequest },
   artifactDownloadUrl: {
@@ -217,6 +268,16 @@ export const RUNNER_ROUTES = {
     request: ArtifactDownloadRequest,
     response: ArtifactDownloadResponse,
   },
+  startArtifactUpload: {
+    method: 'POST',
+    path: '/jobs/{jobId}/artifacts/uploads',
+    params: JobParams,
+    request: ArtifactUploadStartRequest,
+    response: ArtifactUploadStartResponse,
+  },
+  artifactPartUrl: { method: 'POST', path: '/jobs/{jobId}/artifacts/uploads/part-url', params: JobParams, request: ArtifactPartRequest, response: SignedUrl },
+  completeArtifactUpload: { method: 'POST', path: '/jobs/{jobId}/artifacts/uploads/complete', params: JobParams, request: ArtifactUploadCompleteRequest },
+  abortArtifactUpload: { method: 'POST', path: '/jobs/{jobId}/artifacts/uploads/abort', params: JobParams, request: ArtifactUploadAbortRequest },
   pluginArchive: { method: 'POST', path: '/plugins/archive', request: PluginArchiveRequest, response: PluginArchiveResponse },
   release: { method: 'POST', path: '/jobs/{jobId}/release', params: JobParams },
   done: { method: 'POST', path: '/jobs/{jobId}/done', params: JobParams, request: JobResult },
