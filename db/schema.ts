@@ -80,6 +80,8 @@ export const workflows = sqliteTable('workflows', {
   activeVersion: integer('active_version'),
   createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
   updatedBy: text('updated_by').references(() => users.id, { onDelete: 'set null' }),
+  /** Days a finished run's step logs are kept; null keeps them until the run is deleted. */
+  logRetentionDays: integer('log_retention_days'),
   createdAt: createdAt(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });
@@ -252,6 +254,9 @@ export const runSteps = sqliteTable(
 );
 
 /** Log output in chunks as runners send them; (run, step, seq) is unique so re-sent chunks are ignored. */
+export const logEncodings = ['identity', 'br'] as const;
+export type LogEncoding = (typeof logEncodings)[number];
+
 export const logChunks = sqliteTable(
   'log_chunks',
   {
@@ -259,9 +264,32 @@ export const logChunks = sqliteTable(
     stepIndex: integer('step_index').notNull(),
     seq: integer('seq').notNull(),
     data: blob('data', { mode: 'buffer' }).notNull(),
+    /** How `data` is stored: as sent (rows from before compression, and chunks too small to gain) or compressed. */
+    encoding: text('encoding', { enum: logEncodings }).notNull().default('identity'),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.stepIndex, t.seq] })],
+);
+
+/**
+ * A finished step's log moved out of log_chunks into the artifact store as one object of its chunks, each
+ * compressed on its own; `chunkIndex` locates them (per chunk: seq, offset, stored length, raw length, as
+ * big-endian u32s) so a reader pages through the object by ranges as it would through rows.
+ */
+export const logArchives = sqliteTable(
+  'log_archives',
+  {
+    runId: text('run_id').notNull(),
+    stepIndex: integer('step_index').notNull(),
+    storageKey: text('storage_key').notNull(),
+    encoding: text('encoding', { enum: logEncodings }).notNull(),
+    chunks: integer('chunks').notNull(),
+    bytes: integer('bytes').notNull(),
+    storedBytes: integer('stored_bytes').notNull(),
+    chunkIndex: blob('chunk_index', { mode: 'buffer' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.stepIndex] })],
 );
 
 export const artifacts = sqliteTable(

@@ -32,7 +32,7 @@ function credentialCheck(c: Context<AppEnv>, runId: string): () => Promise<boole
 
 /**
  * Server-sent events for one step's log: one `log` event per stored chunk (id = its sequence number, data =
- * the text as a JSON string), from after `lastEventId`, then live until the step ends, then one `end` event.
+ * the text as a JSON string), from after `lastEventId`, in sequence order, then live until the step ends, then one `end` event.
  * A client that reconnects with Last-Event-ID gets exactly the chunks it missed. The request's credential is
  * checked again before every page sent and every idle second: once it is revoked the stream ends with a
  * `revoked` event and sends nothing more.
@@ -56,16 +56,28 @@ export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: numb
           await sse.writeSSE({ event: 'revoked', data: JSON.stringify({ message: 'access to this log was revoked' }) });
           return;
         }
-        for (const chunk of page) {
-          await sse.writeSSE({ event: 'log', id: String(chunk.seq), data: JSON.stringify(decoder.decode(chunk.data)) });
-          after = chunk.seq;
-        }
-        if (page.length > 0) continue;
+        const send = async (chunks: typeof page) => {
+          for (const chunk of chunks) {
+            await sse.writeSSE({ event: 'log', id: String(chunk.seq), data: JSON.stringify(decoder.decode(chunk.data)) });
+            after = chunk.seq;
+          }
+        };
+        // A runner sends a few batches at once, so a later chunk may be stored before an earlier one: while the step
+        // runs, only the chunks that follow on without a gap are sent, and the rest once the gap is filled.
+        const inOrder = page.findIndex((chunk, i) => chunk.seq !== after + 1 + i);
+        const ready = inOrder < 0 ? page : page.slice(0, inOrder);
+        await send(ready);
+        if (ready.length > 0) continue;
         const [step] = await db
           .select({ state: runSteps.state })
           .from(runSteps)
           .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
         if (!step || !['pending', 'running'].includes(step.state)) {
+          // The step ended, so nothing more comes: what is stored goes out, gaps (a batch the API refused) and all.
+          if (page.length > 0) {
+            await send(page);
+            continue;
+          }
           // A last look: chunks may have landed between the empty page and the state read.
           if ((await readLogPage(db, runId, stepIndex, after, 1)).length > 0) continue;
           await sse.writeSSE({ event: 'end', data: JSON.stringify({ state: step?.state ?? 'unknown' }) });

@@ -1,10 +1,46 @@
+import { promisify } from 'node:util';
+import { brotliCompress, brotliDecompress, constants } from 'node:zlib';
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { logChunks, runSteps } from '../../db/schema.ts';
+import { logChunks, runSteps, type LogEncoding } from '../../db/schema.ts';
 import type { EventBus } from './events.ts';
 
 /** Chunks read per query when streaming: bounds memory however long a log is. */
 const PAGE_CHUNKS = 32;
+/** Smaller chunks (a lone line flushed at once) are stored as they are: compressing them gains next to nothing. */
+const COMPRESS_FROM_BYTES = 256;
+const compress = promisify(brotliCompress);
+const decompress = promisify(brotliDecompress);
+
+export interface StoredChunk {
+  data: Uint8Array;
+  encoding: LogEncoding;
+}
+
+/**
+ * A chunk as stored: Brotli at quality 1 (Node 20's zlib has no zstd; quality 1 compresses build output about as
+ * fast as gzip -1 and smaller), or as it is when that is not smaller. zlib runs on libuv's thread pool, off the event loop.
+ */
+export async function encodeChunk(data: Uint8Array): Promise<StoredChunk> {
+  if (data.byteLength < COMPRESS_FROM_BYTES) return { data, encoding: 'identity' };
+  const packed = await compress(data, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: 1,
+      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+      [constants.BROTLI_PARAM_SIZE_HINT]: data.byteLength,
+    },
+  });
+  return packed.byteLength < data.byteLength ? { data: packed, encoding: 'br' } : { data, encoding: 'identity' };
+}
+
+/** The chunk's text bytes, whichever way it was stored. */
+export async function decodeChunk(chunk: StoredChunk): Promise<Uint8Array> {
+  const bytes = new Uint8Array(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength);
+  return chunk.encoding === 'br' ? new Uint8Array(await decompress(bytes)) : bytes;
+}
+
+const decodeRows = (rows: Array<{ seq: number; data: Buffer; encoding: LogEncoding }>) =>
+  Promise.all(rows.map(async (row) => ({ seq: row.seq, data: await decodeChunk(row) })));
 
 export interface IncomingChunk {
   stepIndex: number;
@@ -15,11 +51,17 @@ export interface IncomingChunk {
 /** Stores chunks once each: a chunk re-sent after a lost reply is recognised by (run, step, seq) and ignored. */
 export async function appendLogChunks(db: Db, events: EventBus, runId: string, chunks: IncomingChunk[]): Promise<{ stored: number; duplicates: number }> {
   if (chunks.length === 0) return { stored: 0, duplicates: 0 };
+  const stored = await Promise.all(chunks.map((c) => encodeChunk(c.data)));
   // One transaction: the chunks and the steps' byte counts are committed (and the WAL synced) once per batch.
   const { inserted, bytesByStep } = await db.transaction(async (tx) => {
     const inserted = await tx
       .insert(logChunks)
-      .values(chunks.map((c) => ({ runId, stepIndex: c.stepIndex, seq: c.seq, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) })))
+      .values(
+        chunks.map((c, i) => {
+          const { data, encoding } = stored[i]!;
+          return { runId, stepIndex: c.stepIndex, seq: c.seq, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), encoding };
+        }),
+      )
       .onConflictDoNothing()
       .returning({ stepIndex: logChunks.stepIndex, seq: logChunks.seq });
     const sizeOf = new Map(chunks.map((c) => [`${c.stepIndex}:${c.seq}`, c.data.byteLength]));
@@ -38,14 +80,21 @@ export async function appendLogChunks(db: Db, events: EventBus, runId: string, c
   return { stored: inserted.length, duplicates: chunks.length - inserted.length };
 }
 
-/** The step's chunks after `afterSeq`, one page at a time, in order. */
-export async function readLogPage(db: Db, runId: string, stepIndex: number, afterSeq: number, limit = PAGE_CHUNKS) {
-  return db
-    .select({ seq: logChunks.seq, data: logChunks.data })
+/** The step's chunks after `afterSeq`, one page at a time, in order, decoded. */
+export async function readLogPage(
+  db: Db,
+  runId: string,
+  stepIndex: number,
+  afterSeq: number,
+  limit = PAGE_CHUNKS,
+): Promise<Array<{ seq: number; data: Uint8Array }>> {
+  const rows = await db
+    .select({ seq: logChunks.seq, data: logChunks.data, encoding: logChunks.encoding })
     .from(logChunks)
     .where(and(eq(logChunks.runId, runId), eq(logChunks.stepIndex, stepIndex), gt(logChunks.seq, afterSeq)))
     .orderBy(asc(logChunks.seq))
     .limit(limit);
+  return decodeRows(rows);
 }
 
 /** Streams a whole step log page by page, never holding more than one page. */
@@ -53,7 +102,7 @@ export async function* readWholeLog(db: Db, runId: string, stepIndex: number): A
   let after = -1;
   for (;;) {
     const page = await readLogPage(db, runId, stepIndex, after);
-    for (const chunk of page) yield new Uint8Array(chunk.data);
+    for (const chunk of page) yield chunk.data;
     if (page.length < PAGE_CHUNKS) return;
     after = page.at(-1)!.seq;
   }
@@ -68,14 +117,16 @@ export async function readLogTail(db: Db, runId: string, stepIndex: number, maxL
   let newlines = 0;
   let before = Number.MAX_SAFE_INTEGER;
   for (;;) {
-    const page = await db
-      .select({ seq: logChunks.seq, data: logChunks.data })
-      .from(logChunks)
-      .where(and(eq(logChunks.runId, runId), eq(logChunks.stepIndex, stepIndex), lt(logChunks.seq, before)))
-      .orderBy(desc(logChunks.seq))
-      .limit(PAGE_CHUNKS);
+    const page = await decodeRows(
+      await db
+        .select({ seq: logChunks.seq, data: logChunks.data, encoding: logChunks.encoding })
+        .from(logChunks)
+        .where(and(eq(logChunks.runId, runId), eq(logChunks.stepIndex, stepIndex), lt(logChunks.seq, before)))
+        .orderBy(desc(logChunks.seq))
+        .limit(PAGE_CHUNKS),
+    );
     for (const chunk of page) {
-      const bytes = new Uint8Array(chunk.data);
+      const bytes = chunk.data;
       collected.unshift(bytes);
       for (let i = 0; i < bytes.length; i++) if (bytes[i] === 10) newlines++;
       // One newline more than wanted marks where the kept lines start (a final newline ends the last line).

@@ -99,8 +99,8 @@ export async function rerunRun(db: Db, events: EventBus, runId: string, options:
       if (earlier.length)
         await tx.insert(artifacts).values(earlier.map((a) => ({ runId: newId, key: a.key, size: a.size, sha256: a.sha256, storageKey: a.storageKey })));
       if (carried.size)
-        await tx.run(sql`INSERT INTO log_chunks (run_id, step_index, seq, data, created_at)
-        SELECT ${newId}, step_index, seq, data, created_at FROM log_chunks WHERE run_id = ${old.id} AND step_index IN (${sql.join(
+        await tx.run(sql`INSERT INTO log_chunks (run_id, step_index, seq, data, encoding, created_at)
+        SELECT ${newId}, step_index, seq, data, encoding, created_at FROM log_chunks WHERE run_id = ${old.id} AND step_index IN (${sql.join(
           [...carried.keys()].map((i) => sql`${i}`),
           sql`, `,
         )})`);

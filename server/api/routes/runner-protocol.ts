@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { protocolMismatch, RUNNER_ROUTES as table } from '../../../runners/protocol/v1.ts';
 import { appendLogChunks } from '../../services/logs.ts';
@@ -11,6 +11,8 @@ import type { AppEnv } from '../env.ts';
 import { requireRunner } from '../middleware/runner-auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
 import { decodeBase64 } from '../base64.ts';
+import { decodeLogFrames, LogFramesError } from '../../../runners/protocol/log-frames.ts';
+import { ApiError } from '../../services/errors.ts';
 
 const POLL_INTERVAL_MS = 250;
 /** A waiting claim is woken by a matching job of this process at once; this poll finds jobs queued by other API processes. */
@@ -44,6 +46,7 @@ const {
   awaitCancel,
   reportStep: step,
   appendLogs,
+  appendLogFrames,
   artifactUploadUrl,
   commitArtifact: commit,
   artifactDownloadUrl,
@@ -122,6 +125,24 @@ const routes = {
     summary: 'Append numbered log chunks; re-sent chunks are ignored',
     request: { params: appendLogs.params, ...body(appendLogs.request, 'Chunks') },
     responses: { 200: jsonContent(appendLogs.response, 'Stored'), ...errors },
+  }),
+  logFrames: createRoute({
+    method: method(appendLogFrames.method),
+    path: appendLogFrames.path,
+    tags,
+    middleware: authed,
+    summary:
+      'Append numbered log chunks as raw bytes: frames of a 12-byte header (step index, seq, data length: big-endian u32) and the data; re-sent chunks are ignored',
+    request: {
+      params: appendLogFrames.params,
+      body: { content: { [appendLogFrames.binaryRequest]: { schema: z.string().openapi({ format: 'binary' }) } }, required: true },
+    },
+    responses: {
+      200: jsonContent(appendLogFrames.response, 'Stored'),
+      ...errors,
+      400: jsonContent(ApiErrorSchema, 'Malformed frames (the message names the frame and byte offset)'),
+      415: jsonContent(ApiErrorSchema, `Not ${appendLogFrames.binaryRequest}`),
+    },
   }),
   uploadUrl: createRoute({
     method: method(artifactUploadUrl.method),
@@ -232,6 +253,22 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     const chunks = c.req.valid('json').chunks.map((chunk) => ({ stepIndex: chunk.stepIndex, seq: chunk.seq, data: decodeBase64(chunk.data) }));
     const result = await appendLogChunks(db, events, runId, chunks);
     return c.json(result, 200);
+  })
+  .openapi(routes.logFrames, async (c) => {
+    const { db, events } = c.get('deps');
+    const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
+    const type = c.req.header('content-type') ?? '';
+    if (type.split(';')[0]!.trim() !== appendLogFrames.binaryRequest) {
+      throw new ApiError(415, 'unsupported_media_type', `log frames must be sent as ${appendLogFrames.binaryRequest}, not ${JSON.stringify(type)}`);
+    }
+    let frames;
+    try {
+      frames = decodeLogFrames(new Uint8Array(await c.req.arrayBuffer()));
+    } catch (error) {
+      if (error instanceof LogFramesError) throw new ApiError(400, 'invalid_request', error.message);
+      throw error;
+    }
+    return c.json(await appendLogChunks(db, events, runId, frames), 200);
   })
   .openapi(routes.uploadUrl, async (c) => {
     const { db, artifacts } = c.get('deps');
