@@ -21,8 +21,6 @@ export const ROOT = new URL('../../', import.meta.url).pathname;
 const LEASE_MS = '5000';
 
 export interface RunningServices extends ContractServices {
-  /** The folder for everything the run writes (runner config). */
-  dir: string;
   close(): Promise<void>;
 }
 

@@ -7,6 +7,8 @@
 
 /** What the suite hands a target: running services and the settings for them. */
 export interface ContractServices {
+  /** A fresh folder the target may write to (a data folder, a bundle); removed after the suite. */
+  dir: string;
   /** DATABASE_URL: `http://127.0.0.1:<port>` of the Hrana stand-in; migrated, holding the first admin. */
   databaseUrl: string;
   /** DATABASE_AUTH_TOKEN the stand-in requires. */
