@@ -239,10 +239,13 @@ test('the provider rolls back to the release before the live one', async () => {
   assert.equal((await provider.status(app, environment)).version, 'v3');
 });
 
-test('cloud providers and invalid configs fail clearly without touching the engine', async () => {
+test('a cloud provider without its plugin and invalid configs fail clearly without touching the engine', async () => {
   const cloud = await runDeploy({ image: image('v1'), target: 'ecs' });
   assert.equal(cloud.result.state, 'failed');
-  assert.match(cloud.result.error ?? '', /deploy provider "aws_ecs" \(AWS ECS\) is not implemented yet/);
+  assert.match(
+    cloud.result.error ?? '',
+    /deploy provider "aws_ecs" comes from a plugin, and this deploy step carries none: list the plugin under requires.plugins/,
+  );
   const noSteps = await runDeploy({ image: image('v1'), strategy: 'canary' });
   assert.match(noSteps.result.error ?? '', /strategy canary needs canary.steps/);
   const stuck = await runDeploy({ image: image('v1'), rolling: { max_surge: 0, max_unavailable: 0 } });
