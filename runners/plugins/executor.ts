@@ -31,13 +31,14 @@ async function runRemote(runtime: StepRuntime, host: PluginHost, plugin: PluginS
  * executor as for docker, with the plugin's provider. It may use the job's secrets and its environment's.
  */
 const deployWithPlugin = (host: PluginHost, plugin: PluginStepRef): StepExecutor =>
-  deployWith((target, runtime) =>
-    createProvider(target, runtime.docker, {
+  deployWith((target, runtime) => {
+    runtime.log(`deploy provider ${target.provider} from plugin ${plugin.name}@${plugin.version}`);
+    return createProvider(target, runtime.docker, {
       plugin: plugin.name,
       connect: () => host.deployClient(plugin, target.provider),
       secrets: { ...runtime.job.secrets, ...runtime.step.secrets },
-    }),
-  );
+    });
+  });
 
 /**
  * The executor for plugin steps of one job. `stepOutputs` is the job's live map of outputs by step name, so a

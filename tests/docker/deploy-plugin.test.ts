@@ -112,6 +112,7 @@ test('a published workflow deploys through the plugin; status, rollback and metr
   assert.match(first.ship.outputs.url, /^https:\/\/acme-web-staging-\w+\.ondigitalocean\.app$/);
   assert.match(first.log, /creating App Platform app acme-web-staging with registry\.digitalocean\.com\/acme\/web:v1 \(2 × apps-s-1vcpu-1gb\)/);
   assert.match(first.log, /deployment [\w-]+: ACTIVE/);
+  assert.match(first.log, /deploy provider digitalocean from plugin flowyard\/digitalocean@0\.1\.0\n/);
   const [app] = [...cloud.apps.values()];
   assert.equal(app!.spec.region, 'ams');
   assert.deepEqual(app!.spec.services[0]!.image, { registry_type: 'DOCR', repository: 'web', tag: 'v1' });

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { namedSecrets } from '../../runners/deploy/plugin-provider.ts';
 import { buildWorkflow } from '../../server/engine/build.ts';
 import type { Diagnostic } from '../../server/engine/diagnostics.ts';
 import { type InstalledPlugin, MINIMAL_EXAMPLE_PATH, pluginManifestSchema } from '../../server/engine/plugin-manifest.ts';
@@ -161,6 +162,16 @@ describe('the deploy provider plugins', () => {
     );
     assert.match(messages({ ...base, deploy_providers: [{ ...provider('fly'), extra: 1 }] })[0]!, /Unrecognized key/);
   });
+});
+
+test('a plugin provider is sent only the secrets its settings name', () => {
+  const available = { DO_TOKEN: 'token-value', REGISTRY_PASSWORD: 'other-value' };
+  const target = { provider: 'digitalocean', settings: { token_secret: 'DO_TOKEN', app_name: 'REGISTRY_PASSWORD' } };
+  assert.deepEqual(namedSecrets(target, available), { DO_TOKEN: 'token-value' }, 'only settings ending in _secret name secrets');
+  assert.throws(
+    () => namedSecrets({ provider: 'digitalocean', settings: { token_secret: 'MISSING' } }, available),
+    /settings\.token_secret names the secret MISSING, which this deploy step does not have/,
+  );
 });
 
 const order = (name: string) => ['digitalocean', 'aws_ecs', 'gcp_cloud_run', 'azure_container_apps'].indexOf(name);
