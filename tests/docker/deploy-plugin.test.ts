@@ -165,7 +165,7 @@ test('a deploy that fails its health check is rolled back and fails the step', a
   assert.equal((await provider().status('acme/web', 'staging')).version, 'v1');
 });
 
-test('a wrong token is the API’s error in the step, and the plugin is named when its secret is missing', async () => {
+test('a wrong token is the API’s error, a missing secret names its setting, and a pinned plugin must declare the provider', async () => {
   const wrong = createProvider({ provider: 'digitalocean', settings: { token_secret: 'DO_TOKEN', api_url: cloud.url } }, docker, {
     plugin: plugin.manifest.name,
     connect: () =>
@@ -186,4 +186,14 @@ test('a wrong token is the API’s error in the step, and the plugin is named wh
     /settings\.token_secret names the secret DO_TOKEN, which this deploy step does not have/,
   );
   assert.throws(() => createProvider({ provider: 'digitalocean' }, docker), /comes from a plugin, and this deploy step carries none/);
+  const ref: PluginStepRef = {
+    name: plugin.manifest.name,
+    version: plugin.manifest.version,
+    digest: plugin.digest,
+    runtime: plugin.manifest.deploy_providers[0]!.runtime,
+  };
+  await assert.rejects(
+    host.deployClient(ref, 'aws_ecs'),
+    /plugin flowyard\/digitalocean@0\.1\.0 provides no deploy provider aws_ecs \(it provides digitalocean\)/,
+  );
 });
