@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { signV4 } from '../../examples/plugins/deploy-aws-ecs/sigv4.ts';
 import { namedSecrets } from '../../runners/deploy/plugin-provider.ts';
 import { buildWorkflow } from '../../server/engine/build.ts';
 import type { Diagnostic } from '../../server/engine/diagnostics.ts';
@@ -172,6 +173,23 @@ test('a plugin provider is sent only the secrets its settings name', () => {
     () => namedSecrets({ provider: 'digitalocean', settings: { token_secret: 'MISSING' } }, available),
     /settings\.token_secret names the secret MISSING, which this deploy step does not have/,
   );
+});
+
+test("aws-ecs signs its calls with Signature Version 4: AWS's published post-vanilla example", () => {
+  const headers = signV4(
+    new URL('https://example.amazonaws.com/'),
+    '',
+    {},
+    { id: 'AKIDEXAMPLE', secret: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+    'us-east-1',
+    'service',
+    new Date('2015-08-30T12:36:00Z'),
+  );
+  assert.equal(
+    headers.authorization,
+    'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b',
+  );
+  assert.equal(headers['x-amz-date'], '20150830T123600Z');
 });
 
 const order = (name: string) => ['digitalocean', 'aws_ecs', 'gcp_cloud_run', 'azure_container_apps'].indexOf(name);
