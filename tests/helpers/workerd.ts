@@ -5,6 +5,7 @@
 import { Miniflare } from 'miniflare';
 import { readFileSync } from 'node:fs';
 import { buildEdge } from '../../scripts/build-edge.ts';
+import { freePort } from '../contract/services.ts';
 
 export interface WorkerdServer {
   url: string;
@@ -29,8 +30,10 @@ export function wranglerSettings() {
   return { compatibilityDate: date, compatibilityFlags: strings(flags), crons: strings(crons), durableObjects, migratedClasses };
 }
 
-export async function startWorkerd(vars: Record<string, string>, options: { port?: number } = {}): Promise<WorkerdServer> {
-  const scriptPath = await buildEdge();
+/** `vars` are the Worker's variables for its base URL (FLOWYARD_PUBLIC_URL must name the port it listens on). */
+export async function startWorkerd(vars: (baseUrl: string) => Record<string, string>): Promise<WorkerdServer> {
+  const [scriptPath, port] = await Promise.all([buildEdge(), freePort()]);
+  const url = `http://127.0.0.1:${port}`;
   const { compatibilityDate, compatibilityFlags, durableObjects, crons } = wranglerSettings();
   const mf = new Miniflare({
     modules: true,
@@ -38,12 +41,12 @@ export async function startWorkerd(vars: Record<string, string>, options: { port
     compatibilityDate,
     compatibilityFlags,
     host: '127.0.0.1',
-    port: options.port ?? 0,
-    bindings: vars,
+    port,
+    bindings: vars(url),
     durableObjects,
     unsafeTriggerHandlers: true,
   });
-  const url = (await mf.ready).origin;
+  await mf.ready;
   return {
     url,
     async scheduled() {
