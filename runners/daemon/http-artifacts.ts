@@ -3,33 +3,108 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ARTIFACT_PART_BYTES, RUNNER_ROUTES, type SignedUrl } from '../protocol/v1.ts';
 import type { ArtifactTransfer } from '../executors/types.ts';
-import type { RunnerApi } from './client.ts';
+import { ApiCallError, sleep, type RunnerApi } from './client.ts';
+import { partsOf } from './part-reader.ts';
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
+const PART_ATTEMPTS = 3;
+type Signed = (typeof SignedUrl)['_output'];
+
+/** PUTs `body` to a signed URL; answers the response, whose body is read (so the connection is reused). */
+async function put(signed: Signed, body: Uint8Array, signal: AbortSignal | undefined): Promise<{ response: Response; text: string }> {
+  const response = await fetch(signed.url, {
+    method: 'PUT',
+    headers: { ...signed.headers, 'content-length': String(body.byteLength) },
+    body: body as Uint8Array<ArrayBuffer>,
+    redirect: 'error',
+    ...(signal && { signal }),
+  });
+  return { response, text: await response.text() };
 }
 
-/** Artifacts through URLs the API signs for this job: the runner never holds store credentials. */
+/**
+ * Artifacts through URLs the API signs for this job: the runner never holds store credentials. An upload is read
+ * once, as it streams: hashed on the way and cut into parts. One part's worth goes up in one PUT; anything larger
+ * goes up as a multipart upload, `parallelParts` parts in flight, and is aborted if anything fails.
+ */
 export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
-  return {
-    async upload(key, file) {
-      const size = (await stat(file)).size;
-      const sha256 = await sha256File(file);
-      const signed = await api.artifactUploadUrl(jobId, { key, size, sha256 });
-      const response = await fetch(signed.url, {
-        method: 'PUT',
-        headers: { ...signed.headers, 'content-length': String(size) },
-        body: Readable.toWeb(createReadStream(file)) as ReadableStream,
-        duplex: 'half',
-        // Without this, Node 20's fetch keeps every sent chunk until the request ends (undici#4058).
-        redirect: 'error',
-      } as RequestInit);
-      if (!response.ok) throw new Error(`artifact "${key}" upload refused: ${response.status} ${(await response.text()).slice(0, 300)}`);
-      await api.commitArtifact(jobId, { key, size, sha256 });
+  async function uploadOne(key: string, bytes: Buffer, signal: AbortSignal | undefined) {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const signed = await api.artifactUploadUrl(jobId, { key, size: bytes.byteLength, sha256 });
+    const { response, text } = await put(signed, bytes, signal);
+    if (!response.ok) throw new Error(`artifact "${key}" upload refused: ${response.status} ${text.slice(0, 300)}`);
+    await api.commitArtifact(jobId, { key, size: bytes.byteLength, sha256 });
+    return { key, size: bytes.byteLength, sha256 };
+  }
+
+  async function uploadParts(key: string, parts: AsyncIterable<Buffer>, total: () => { size: number; sha256: string }, signal: AbortSignal | undefined) {
+    const start = await api.callRoute(RUNNER_ROUTES.startArtifactUpload, { jobId }, { key });
+    const { uploadId } = start;
+    const sent: Array<{ partNumber: number; etag: string; sha256?: string }> = [];
+
+    async function sendPart(partNumber: number, bytes: Buffer): Promise<void> {
+      const sha256 = start.partChecksum ? createHash('sha256').update(bytes).digest('hex') : undefined;
+      for (let attempt = 1; ; attempt++) {
+        let failure: string;
+        try {
+          const signed = await api.callRoute(RUNNER_ROUTES.artifactPartUrl, { jobId }, { key, uploadId, partNumber, size: bytes.byteLength, sha256 });
+          const { response, text } = await put(signed, bytes, signal);
+          if (response.ok) {
+            sent[partNumber - 1] = { partNumber, etag: response.headers.get('etag') ?? `"${partNumber}"`, ...(sha256 !== undefined && { sha256 }) };
+            return;
+          }
+          failure = `${response.status} ${text.slice(0, 300)}`;
+          if (response.status < 500 && response.status !== 429) throw new Error(failure);
+        } catch (error) {
+          // Worth another try: the network (fetch's TypeError) or an API that is away, not a refusal.
+          const transient = !signal?.aborted && (error instanceof TypeError || (error instanceof ApiCallError && error.transient));
+          if (!transient) throw error;
+          failure = (error as Error).message;
+        }
+        if (attempt >= PART_ATTEMPTS) throw new Error(`part ${partNumber} failed ${attempt} times: ${failure}`);
+        await sleep(250 * attempt, signal);
+      }
+    }
+
+    const inFlight = new Set<Promise<void>>();
+    let failed: { error: unknown } | undefined;
+    try {
+      let partNumber = 0;
+      for await (const part of parts) {
+        const task: Promise<void> = sendPart(++partNumber, part)
+          .catch((error: unknown) => void (failed ??= { error }))
+          .finally(() => inFlight.delete(task));
+        inFlight.add(task);
+        // Backpressure: the next part is read only once a slot is free.
+        while (inFlight.size >= start.parallelParts && !failed) await Promise.race(inFlight);
+        if (failed) break;
+      }
+      await Promise.all(inFlight);
+      if (failed) throw failed.error;
+      const { size, sha256 } = total();
+      await api.callRoute(RUNNER_ROUTES.completeArtifactUpload, { jobId }, { key, uploadId, size, sha256, parts: sent });
       return { key, size, sha256 };
+    } catch (error) {
+      await Promise.allSettled(inFlight);
+      await api.callRoute(RUNNER_ROUTES.abortArtifactUpload, { jobId }, { key, uploadId }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  return {
+    async upload(key, source, options = {}) {
+      const input = typeof source === 'string' ? createReadStream(source) : source;
+      const reader = partsOf(input as AsyncIterable<Uint8Array>, ARTIFACT_PART_BYTES);
+      const first = await reader.parts.next();
+      const second = first.done ? first : await reader.parts.next();
+      if (second.done) return uploadOne(key, first.done ? Buffer.alloc(0) : first.value, options.signal);
+      async function* all(): AsyncGenerator<Buffer> {
+        yield first.value as Buffer;
+        yield second.value as Buffer;
+        yield* reader.parts;
+      }
+      return uploadParts(key, all(), reader.total, options.signal);
     },
     async download(key, fromRun, file) {
       const signed = await api.artifactDownloadUrl(jobId, { key, ...(fromRun === undefined ? {} : { fromRun }) });

@@ -1,13 +1,14 @@
 import { join } from 'node:path';
-import { exportFromWorkspace, importIntoWorkspace } from '../docker/archive.ts';
+import { importIntoWorkspace, withWorkspaceArchive } from '../docker/archive.ts';
 import { withConfig } from './config.ts';
 
 export const artifactPush = withConfig('step.artifact_push', async (runtime, config) => {
   // The build turns upstream's source_path into path and refuses a step with neither.
   if (config.path === undefined) return { state: 'failed', error: 'step.artifact_push: config.path is required' };
-  const tarFile = join(runtime.tempDir, `push-${runtime.step.index}.tar`);
-  await exportFromWorkspace(runtime.docker, runtime.helperImage, runtime.workspaceVolume, config.path, tarFile);
-  const stored = await runtime.artifacts.upload(config.key, tarFile);
+  // The tar streams from the engine to the store: hashed and cut into parts on the way, never written to disk here.
+  const stored = await withWorkspaceArchive(runtime.docker, runtime.helperImage, runtime.workspaceVolume, config.path, (tar) =>
+    runtime.artifacts.upload(config.key, tar, { signal: runtime.signal }),
+  );
   runtime.log(`uploaded artifact ${stored.key} (${stored.size} bytes, sha256 ${stored.sha256})`);
   return { state: 'succeeded', outputs: { key: stored.key, size: stored.size, checksum: stored.sha256 } };
 });

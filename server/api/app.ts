@@ -25,6 +25,7 @@ import { pluginValidationRoutes } from './routes/plugin-validations.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { pluginRegistryRoutes } from './routes/plugin-registry.ts';
 import { runnerProtocolRoutes } from './routes/runner-protocol.ts';
+import { runnerArtifactRoutes } from './routes/runner-artifacts.ts';
 import { downloadRoutes } from './routes/downloads.ts';
 import { metricsRoutes, timeRequests } from './routes/metrics.ts';
 import { API_DOCS_PATH, apiDocsRoutes } from './routes/api-docs.ts';
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps, options: { ui?: (app: OpenAPIHono<AppEn
   app.route('/api/plugin-validations', pluginValidationRoutes);
   app.route('/api/plugins', pluginRoutes);
   app.route(RUNNER_PROTOCOL_PREFIX, runnerProtocolRoutes);
+  app.route(RUNNER_PROTOCOL_PREFIX, runnerArtifactRoutes);
   app.route('/', downloadRoutes);
   app.route(API_DOCS_PATH, apiDocsRoutes);
   app.doc31('/api/openapi.json', {

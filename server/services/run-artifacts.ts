@@ -2,14 +2,18 @@ import { and, desc, eq, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { artifacts, runs } from '../../db/schema.ts';
 import { ApiError, notFound } from './errors.ts';
+import { ARTIFACT_PART_BYTES } from '../../runners/protocol/v1.ts';
 import {
   ArtifactIntegrityError,
   ArtifactRequestError,
   ArtifactSizeError,
+  ArtifactUploadRefusedError,
   artifactStorageKey,
   checkUploadRequest,
   verifyStoredObject,
   type ArtifactStore,
+  type PartRequest,
+  type UploadedPart,
 } from './artifacts/index.ts';
 
 interface ArtifactClaim {
@@ -20,6 +24,7 @@ interface ArtifactClaim {
 
 /** Store errors as clear API answers: what was wrong with which key. */
 function asApiError(error: unknown): never {
+  if (error instanceof ArtifactUploadRefusedError) throw new ApiError(403, 'upload_refused', error.message);
   if (error instanceof ArtifactSizeError) throw new ApiError(413, 'too_large', error.message);
   if (error instanceof ArtifactRequestError) throw new ApiError(400, 'invalid_artifact', error.message);
   if (error instanceof ArtifactIntegrityError) throw new ApiError(422, error.reason, error.message);
@@ -49,6 +54,62 @@ export async function commitArtifact(db: Db, store: ArtifactStore, runId: string
     .insert(artifacts)
     .values({ runId, key: claim.key, size: claim.size, sha256: claim.sha256, storageKey })
     .onConflictDoUpdate({ target: [artifacts.runId, artifacts.key], set: { size: claim.size, sha256: claim.sha256, storageKey, createdAt: new Date() } });
+}
+
+/** The job an upload belongs to and where its artifact goes. */
+interface UploadScope {
+  runId: string;
+  jobId: string;
+}
+
+const storageKeyOf = (scope: UploadScope, key: string) => artifactStorageKey(scope.runId, key);
+
+/** Starts a multipart upload of an artifact of this job's run; the id it answers serves this job and key only. */
+export async function startArtifactUpload(store: ArtifactStore, scope: UploadScope, request: { key: string }) {
+  try {
+    return await store.createMultipart(storageKeyOf(scope, request.key), scope.jobId, ARTIFACT_PART_BYTES);
+  } catch (error) {
+    asApiError(error);
+  }
+}
+
+export async function signArtifactPart(store: ArtifactStore, scope: UploadScope, request: { key: string; uploadId: string } & PartRequest) {
+  const { key, uploadId, ...part } = request;
+  try {
+    return await store.signPart(storageKeyOf(scope, key), scope.jobId, uploadId, part);
+  } catch (error) {
+    asApiError(error);
+  }
+}
+
+/** Assembles the parts, checks the stored size (and SHA-256 where the store can), and records the artifact. */
+export async function completeArtifactUpload(
+  db: Db,
+  store: ArtifactStore,
+  scope: UploadScope,
+  request: { key: string; uploadId: string; size: number; sha256: string; parts: UploadedPart[] },
+) {
+  const storageKey = storageKeyOf(scope, request.key);
+  try {
+    await store.completeMultipart(storageKey, scope.jobId, request.uploadId, request.parts, request);
+  } catch (error) {
+    asApiError(error);
+  }
+  try {
+    await commitArtifact(db, store, scope.runId, request);
+  } catch (error) {
+    // S3 assembles whatever the parts hold; an object that fails the checks is not left under the artifact's key.
+    if (error instanceof ApiError && error.status === 422) await store.delete(storageKey).catch(() => undefined);
+    throw error;
+  }
+}
+
+export async function abortArtifactUpload(store: ArtifactStore, scope: UploadScope, request: { key: string; uploadId: string }) {
+  try {
+    await store.abortMultipart(storageKeyOf(scope, request.key), scope.jobId, request.uploadId);
+  } catch (error) {
+    asApiError(error);
+  }
 }
 
 export async function listArtifacts(db: Db, runId: string) {

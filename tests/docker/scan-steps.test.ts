@@ -69,7 +69,7 @@ async function runStep(
     tempDir,
     artifacts: {
       async upload(key, file) {
-        const bytes = await readFile(file);
+        const bytes = await readFile(file as string);
         uploads.push({ key, bytes });
         return { key, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
       },

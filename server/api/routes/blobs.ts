@@ -2,6 +2,7 @@
  * `/api/blobs/<storageKey>`: the embedded artifact store's upload and download endpoint. The signed
  * query string is the credential, so this path is public (no session or API token).
  *   PUT → 201 `{ storageKey, size, sha256 }` once the body matched the signed size and SHA-256.
+ *   PUT ?op=part → 200 with an ETag: one part of a multipart upload, written at its offset of the upload's temp file.
  *   GET → the bytes, `application/octet-stream`, as an attachment when a filename was signed.
  * A failing store (permissions, full disk) answers 503 / 507 with the cause, never a bare 500.
  */
@@ -19,6 +20,31 @@ import {
 const INTEGRITY_STATUS = { missing: 400, too_large: 413, size_mismatch: 400, sha256_mismatch: 422 } as const;
 
 const fail = (c: Context, status: ContentfulStatusCode, code: string, message: string) => c.json({ error: { code, message } }, status);
+
+const emptyBody = () => new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+
+/** The failures of a write the store can name, as answers; anything else is a bug and rethrown. */
+function writeFailure(c: Context, error: unknown): Response {
+  if (error instanceof ArtifactIntegrityError) return fail(c, INTEGRITY_STATUS[error.reason], error.reason, error.message);
+  if (error instanceof ArtifactStoreUnavailableError) return fail(c, error.status, error.code, error.message);
+  throw error;
+}
+
+/** One part of a multipart upload: 200 with the part's ETag once its signed size (and SHA-256) checked out. */
+async function putPart(c: Context, local: LocalBlobAccess, storageKey: string): Promise<Response> {
+  const check = local.verifyPartSignature(c.req.query(), storageKey);
+  if (!check.ok) return fail(c, 403, check.code, check.reason);
+  const declared = c.req.header('content-length');
+  if (declared !== undefined && Number(declared) !== check.size) {
+    return fail(c, Number(declared) > check.size ? 413 : 400, 'size_mismatch', `Content-Length is ${declared}; the signed part size is ${check.size} bytes`);
+  }
+  try {
+    await local.writePart(check, c.req.raw.body ?? emptyBody());
+  } catch (error) {
+    return writeFailure(c, error);
+  }
+  return c.json({ storageKey, partNumber: check.partNumber, size: check.size }, 200, { etag: `"${check.partNumber}"` });
+}
 
 /** `getLocal` returns the embedded store, or undefined when artifacts live in S3 (then blob URLs are 404). */
 export function blobRoutesFor<E extends Env>(getLocal: (c: Context<E>) => LocalBlobAccess | undefined): Hono<E> {
@@ -41,6 +67,7 @@ export function blobRoutesFor<E extends Env>(getLocal: (c: Context<E>) => LocalB
       const found = target(c);
       if (found instanceof Response) return found;
       const { local, storageKey } = found;
+      if (c.req.query('op') === 'part') return putPart(c, local, storageKey);
       const check = local.verifySignature(c.req.query(), 'PUT', storageKey);
       if (!check.ok) return fail(c, 403, check.code, check.reason);
       const { expected } = check;
@@ -50,11 +77,9 @@ export function blobRoutesFor<E extends Env>(getLocal: (c: Context<E>) => LocalB
         return fail(c, status, status === 413 ? 'too_large' : 'size_mismatch', `Content-Length is ${declared}; the signed size is ${expected.size} bytes`);
       }
       try {
-        await local.writeVerified(storageKey, c.req.raw.body ?? new ReadableStream({ start: (controller) => controller.close() }), expected);
+        await local.writeVerified(storageKey, c.req.raw.body ?? emptyBody(), expected);
       } catch (error) {
-        if (error instanceof ArtifactIntegrityError) return fail(c, INTEGRITY_STATUS[error.reason], error.reason, error.message);
-        if (error instanceof ArtifactStoreUnavailableError) return fail(c, error.status, error.code, error.message);
-        throw error;
+        return writeFailure(c, error);
       }
       return c.json({ storageKey, size: expected.size, sha256: expected.sha256 }, 201);
     })

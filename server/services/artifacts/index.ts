@@ -4,7 +4,7 @@ import { createLocalStore, type LocalStore } from './local.ts';
 import { createS3Store, type S3Store } from './s3.ts';
 
 export * from './store.ts';
-export { createLocalStore, type DownloadGrant, type LocalBlobAccess, type LocalStore, type SignatureCheck, type UploadGrant } from './local.ts';
+export { createLocalStore, type DownloadGrant, type LocalBlobAccess, type LocalStore, type PartGrant, type SignatureCheck, type UploadGrant } from './local.ts';
 export { createS3Store, parseS3Url, type S3Location, type S3Store } from './s3.ts';
 
 export interface ArtifactStoreOptions {
@@ -14,7 +14,7 @@ export interface ArtifactStoreOptions {
   dataDir: string;
   /** Base URL runners reach the API at; embedded-store URLs point there. */
   publicUrl: string;
-  /** Secret for embedded-store URL signatures. */
+  /** Secret for embedded-store URL signatures and multipart upload ids. */
   signingKey: Uint8Array | string;
   /** The AWS_* settings S3 credentials come from (`Config.s3Env`, server/config.ts). */
   env: Record<string, string | undefined>;
@@ -26,7 +26,7 @@ export function createArtifactStore(options: ArtifactStoreOptions): LocalStore |
   if (!url) {
     return createLocalStore({ dir: join(options.dataDir, 'artifacts'), publicUrl: options.publicUrl, signingKey: options.signingKey });
   }
-  if (url.startsWith('s3://')) return createS3Store(url, options.env);
+  if (url.startsWith('s3://')) return createS3Store(url, options.env, options.signingKey);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
   throw new Error(
     `ARTIFACTS_URL ${scheme ? `scheme "${scheme}:" is not supported` : `${JSON.stringify(url)} is not a URL`}: ` +

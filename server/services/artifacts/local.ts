@@ -3,8 +3,8 @@
  * through HMAC-signed, short-lived URLs (the signature is the credential). Node-only by design; the
  * API receives it as a dependency. Folders are created 0700 and files 0600: artifacts may hold secrets.
  */
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, createHmac, randomUUID, timingSafeEqual, type Hash } from 'node:crypto';
+import { chmod, mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   ArtifactIntegrityError,
@@ -16,9 +16,13 @@ import {
   storeFailure,
   systemErrorCause,
   ArtifactStoreUnavailableError,
+  checkCompletedParts,
+  checkPartRequest,
+  MULTIPART_TTL_MS,
   type ArtifactStore,
   type SignedUrl,
 } from './store.ts';
+import { uploadTokenSealer } from './upload-token.ts';
 
 export interface LocalStoreOptions {
   /** Folder holding the blobs (`runs/...`) and in-flight uploads (`tmp/`). */
@@ -32,6 +36,8 @@ export interface LocalStoreOptions {
 type Query = Record<string, string | undefined>;
 export type UploadGrant = { expected: { size: number; sha256: string } };
 export type DownloadGrant = { filename?: string };
+/** A part of a multipart upload: `size` bytes at `offset` of the upload's temp file. */
+export type PartGrant = { upload: string; partNumber: number; offset: number; size: number; sha256?: string };
 export type SignatureCheck<Grant> = ({ ok: true } & Grant) | { ok: false; code: 'bad_signature' | 'expired'; reason: string };
 
 /** What the blobs route needs from the local store. */
@@ -44,6 +50,13 @@ export interface LocalBlobAccess {
    * leaves nothing behind) when the bytes do not have the expected size and SHA-256.
    */
   writeVerified(storageKey: string, body: ReadableStream<Uint8Array>, expected: { size: number; sha256: string }): Promise<void>;
+  /** Checks a part URL's query (`op=part`, `upload`, `part`, `offset`, `size`, optional `sha256`, `exp`, `sig`). */
+  verifyPartSignature(query: Query, storageKey: string): SignatureCheck<PartGrant>;
+  /**
+   * Writes one part at its offset of the upload's temp file, checking its signed size (and SHA-256 when signed).
+   * A part that arrives in order also feeds the upload's running SHA-256, so completing rarely re-reads anything.
+   */
+  writePart(grant: PartGrant, body: ReadableStream<Uint8Array>): Promise<void>;
   /** The stored bytes as a stream, null when absent. */
   openRead(storageKey: string): Promise<{ stream: ReadableStream<Uint8Array>; size: number } | null>;
 }
@@ -53,6 +66,10 @@ export interface LocalStore extends ArtifactStore, LocalBlobAccess {
 }
 
 const READ_CHUNK_BYTES = 256 * 1024;
+const HASH_CHUNK_BYTES = 1024 * 1024;
+/** Temp files of multipart uploads end in this; the id before it is a UUID. */
+const MULTIPART_SUFFIX = '.multipart';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PRIVATE_DIR = 0o700;
 const PRIVATE_FILE = 0o600;
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -67,6 +84,27 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
   const privateFolder = async (path: string) => {
     await mkdir(path, { recursive: true, mode: PRIVATE_DIR });
   };
+  const tokens = uploadTokenSealer(options.signingKey);
+  /** The running SHA-256 of each open multipart upload over its first `cursor` bytes (in memory: lost on restart, then rebuilt). */
+  const running = new Map<string, { hash: Hash; cursor: number; busy: boolean; expiresAt: number }>();
+  const partFile = (upload: string) => join(tmpDir, `${upload}${MULTIPART_SUFFIX}`);
+  /** Uploads nobody completed or aborted (a runner that died) are dropped once their token has expired. */
+  const dropExpiredUploads = async () => {
+    const now = Date.now();
+    for (const [upload, state] of running) if (state.expiresAt < now) running.delete(upload);
+    const names = await readdir(tmpDir).catch(() => [] as string[]);
+    for (const name of names.filter((entry) => entry.endsWith(MULTIPART_SUFFIX))) {
+      const path = join(tmpDir, name);
+      const info = await stat(path).catch(() => null);
+      if (info && info.mtimeMs < now - MULTIPART_TTL_MS) await rm(path, { force: true });
+    }
+  };
+  /** Opens a multipart temp file, or fails naming the upload as gone (completed, aborted or expired). */
+  const openUpload = async (upload: string, flags: string): Promise<FileHandle> =>
+    open(partFile(upload), flags).catch((error: unknown) => {
+      if (isNotFound(error)) throw new ArtifactIntegrityError('missing', 'this multipart upload is gone (completed, aborted or expired); start a new one');
+      throw failure(error, 'write', partFile(upload));
+    });
 
   /** Absolute path of a storage key, checked lexically to stay inside `root` (`runs/...`, never `tmp/`). */
   const pathOf = (storageKey: string): string => {
@@ -82,6 +120,11 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
   const sign = (fields: SignedFields): string =>
     createHmac('sha256', options.signingKey)
       .update(JSON.stringify(['flowyard-blob-v1', fields.method, fields.storageKey, fields.exp, fields.size, fields.sha256, fields.filename]))
+      .digest('hex');
+
+  const signPartFields = (key: string, grant: PartGrant, exp: number): string =>
+    createHmac('sha256', options.signingKey)
+      .update(JSON.stringify(['flowyard-blob-part-v1', key, grant.upload, grant.partNumber, grant.offset, grant.size, grant.sha256 ?? null, exp]))
       .digest('hex');
 
   const urlFor = (fields: SignedFields): string => {
@@ -119,6 +162,25 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
       return { ok: false, code: 'expired', reason: `this URL expired at ${new Date(fields.exp).toISOString()}; ask the API for a new one` };
     }
     return success;
+  }
+
+  function verifyPartSignature(query: Query, key: string): SignatureCheck<PartGrant> {
+    const bad = (reason: string) => ({ ok: false, code: 'bad_signature', reason }) as const;
+    const { op, exp, upload, part, offset, size, sha256, sig } = query;
+    if (op !== 'part') return bad('this URL is not signed for a part upload');
+    if (!exp || !DIGITS.test(exp) || !sig || !HEX64.test(sig)) return bad('the URL has no valid "exp" and "sig" parameters');
+    if (!upload || !UUID.test(upload) || !part || !DIGITS.test(part) || !offset || !DIGITS.test(offset) || !size || !DIGITS.test(size)) {
+      return bad('the URL has no valid "upload", "part", "offset" and "size" parameters');
+    }
+    if (sha256 !== undefined && !HEX64.test(sha256)) return bad('the URL has an invalid "sha256" parameter');
+    const grant: PartGrant = { upload, partNumber: Number(part), offset: Number(offset), size: Number(size), ...(sha256 !== undefined && { sha256 }) };
+    if (!timingSafeEqual(Buffer.from(signPartFields(key, grant, Number(exp)), 'hex'), Buffer.from(sig, 'hex'))) {
+      return bad('the signature does not match this URL; ask the API for a new one');
+    }
+    if (Date.now() > Number(exp)) {
+      return { ok: false, code: 'expired', reason: `this URL expired at ${new Date(Number(exp)).toISOString()}; ask the API for a new one` };
+    }
+    return { ok: true, ...grant };
   }
 
   return {
@@ -172,6 +234,142 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
     },
 
     verifySignature,
+    verifyPartSignature,
+
+    async createMultipart(key, owner, partSize) {
+      pathOf(key);
+      await dropExpiredUploads();
+      const upload = randomUUID();
+      const expiresAt = Date.now() + MULTIPART_TTL_MS;
+      try {
+        await privateFolder(tmpDir);
+        await (await open(partFile(upload), 'wx', PRIVATE_FILE)).close();
+      } catch (error) {
+        throw failure(error, 'write', partFile(upload));
+      }
+      running.set(upload, { hash: createHash('sha256'), cursor: 0, busy: false, expiresAt });
+      const uploadId = await tokens.seal({ storageKey: key, owner, uploadId: upload, partSize, expiresAt });
+      // One disk gains nothing from parallel parts, and parts in order are hashed as they arrive.
+      return { uploadId, partSize, partChecksum: false, parallelParts: 1, expiresAt };
+    },
+
+    async signPart(key, owner, uploadId, part) {
+      const claims = await tokens.open(uploadId, { storageKey: key, owner });
+      checkPartRequest(part, claims.partSize, false);
+      const exp = Math.min(Date.now() + resolveTtl(undefined), claims.expiresAt);
+      const grant: PartGrant = {
+        upload: claims.uploadId,
+        partNumber: part.partNumber,
+        offset: (part.partNumber - 1) * claims.partSize,
+        size: part.size,
+        ...(part.sha256 !== undefined && { sha256: part.sha256 }),
+      };
+      const query = new URLSearchParams({
+        op: 'part',
+        upload: grant.upload,
+        part: String(grant.partNumber),
+        offset: String(grant.offset),
+        size: String(grant.size),
+      });
+      if (grant.sha256 !== undefined) query.set('sha256', grant.sha256);
+      query.set('exp', String(exp));
+      query.set('sig', signPartFields(key, grant, exp));
+      return {
+        url: `${baseUrl}/api/blobs/${key}?${query}`,
+        method: 'PUT',
+        headers: { 'content-length': String(part.size) },
+        expiresAt: exp,
+      } satisfies SignedUrl;
+    },
+
+    async writePart(grant, body) {
+      const reader = body.getReader();
+      const file = await openUpload(grant.upload, 'r+').catch(async (error: unknown) => {
+        await reader.cancel().catch(() => {});
+        throw error;
+      });
+      const state = running.get(grant.upload);
+      const inOrder = state !== undefined && !state.busy && state.cursor === grant.offset;
+      if (inOrder) state.busy = true;
+      // A copy, so a part that fails half-way leaves the running hash as it was.
+      const whole = inOrder ? state.hash.copy() : undefined;
+      const own = grant.sha256 === undefined ? undefined : createHash('sha256');
+      try {
+        let received = 0;
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+          if (received + chunk.value.byteLength > grant.size) {
+            throw new ArtifactIntegrityError('too_large', `part ${grant.partNumber} is larger than its signed size of ${grant.size} bytes`);
+          }
+          whole?.update(chunk.value);
+          own?.update(chunk.value);
+          await file.write(chunk.value, 0, chunk.value.byteLength, grant.offset + received);
+          received += chunk.value.byteLength;
+        }
+        if (received !== grant.size) {
+          throw new ArtifactIntegrityError('size_mismatch', `part ${grant.partNumber} was ${received} bytes; its signed size is ${grant.size} bytes`);
+        }
+        const digest = own?.digest('hex');
+        if (digest !== undefined && digest !== grant.sha256) {
+          throw new ArtifactIntegrityError('sha256_mismatch', `part ${grant.partNumber} has SHA-256 ${digest}; the signed SHA-256 is ${grant.sha256}`);
+        }
+        if (inOrder && whole) {
+          state.hash = whole;
+          state.cursor += received;
+        }
+      } catch (error) {
+        await reader.cancel().catch(() => {});
+        throw failure(error, 'write', partFile(grant.upload));
+      } finally {
+        if (inOrder) state.busy = false;
+        await file.close().catch(() => {});
+      }
+    },
+
+    async completeMultipart(key, owner, uploadId, parts, expected) {
+      const claims = await tokens.open(uploadId, { storageKey: key, owner });
+      checkCompletedParts(parts, claims.partSize, expected);
+      const target = pathOf(key);
+      const path = partFile(claims.uploadId);
+      const file = await openUpload(claims.uploadId, 'r+');
+      try {
+        const { size } = await file.stat();
+        if (size !== expected.size) throw new ArtifactIntegrityError('size_mismatch', `the parts hold ${size} bytes; ${expected.size} bytes were declared`);
+        const state = running.get(claims.uploadId);
+        const usable = state !== undefined && !state.busy && state.cursor <= size;
+        const hash = usable ? state.hash : createHash('sha256');
+        // Whatever did not arrive in order (or before a restart) is hashed now, from the page cache.
+        const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+        for (let position = usable ? state.cursor : 0; position < size;) {
+          const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.byteLength, size - position), position);
+          if (bytesRead === 0) break;
+          hash.update(buffer.subarray(0, bytesRead));
+          position += bytesRead;
+        }
+        const sha256 = hash.digest('hex');
+        if (sha256 !== expected.sha256) {
+          throw new ArtifactIntegrityError('sha256_mismatch', `the parts have SHA-256 ${sha256}; ${expected.sha256} was declared`);
+        }
+        // Once, for the whole file: parts were written without syncing.
+        await file.datasync();
+        await file.close();
+        await privateFolder(dirname(target));
+        await rename(path, target);
+      } catch (error) {
+        // The parts stay until the runner aborts (or they expire), as a refused S3 complete leaves them.
+        await file.close().catch(() => {});
+        throw failure(error, 'write', target);
+      } finally {
+        running.delete(claims.uploadId);
+      }
+    },
+
+    async abortMultipart(key, owner, uploadId) {
+      const claims = await tokens.open(uploadId, { storageKey: key, owner });
+      running.delete(claims.uploadId);
+      await rm(partFile(claims.uploadId), { force: true }).catch((error: unknown) => {
+        throw failure(error, 'delete', partFile(claims.uploadId));
+      });
+    },
 
     async writeVerified(key, body, expected) {
       const target = pathOf(key);

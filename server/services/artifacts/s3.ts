@@ -2,11 +2,27 @@
  * S3-compatible artifact store. Only the API holds the credentials; runners get presigned URLs.
  * `ARTIFACTS_URL=s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true&prefix=ci`
  */
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
+  ArtifactIntegrityError,
+  ArtifactRequestError,
   ArtifactStoreUnavailableError,
   assertStorageKey,
+  checkCompletedParts,
+  checkPartRequest,
+  MULTIPART_TTL_MS,
   checkUploadRequest,
   contentDisposition,
   resolveTtl,
@@ -14,6 +30,7 @@ import {
   systemErrorCause,
   type ArtifactStore,
 } from './store.ts';
+import { uploadTokenSealer } from './upload-token.ts';
 
 export interface S3Store extends ArtifactStore {
   readonly kind: 's3';
@@ -35,6 +52,8 @@ type Env = Record<string, string | undefined>;
 const PARAMS = ['endpoint', 'region', 'forcePathStyle', 'prefix', 'checksum'];
 /** SigV4 presigned URLs live at most a week. */
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+/** Parts in flight per upload: enough to hide each PUT's latency, few enough to keep the runner's buffers small. */
+const PARALLEL_PARTS = 4;
 
 /** Parses `s3://bucket?endpoint=...&region=...&forcePathStyle=true&prefix=...&checksum=false`. */
 export function parseS3Url(url: string, env: Env = {}): S3Location {
@@ -77,8 +96,11 @@ export function parseS3Url(url: string, env: Env = {}): S3Location {
   };
 }
 
-/** `env` supplies AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optional AWS_SESSION_TOKEN, AWS_REGION). */
-export function createS3Store(url: string, env: Env): S3Store {
+/**
+ * `env` supplies AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optional AWS_SESSION_TOKEN, AWS_REGION). `signingKey`
+ * seals multipart upload ids; keep it stable across restarts and replicas (a random one serves a single process).
+ */
+export function createS3Store(url: string, env: Env, signingKey: Uint8Array | string = crypto.getRandomValues(new Uint8Array(32))): S3Store {
   const location = parseS3Url(url, env);
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
   if (!accessKeyId || !secretAccessKey) {
@@ -99,6 +121,7 @@ export function createS3Store(url: string, env: Env): S3Store {
     assertStorageKey(storageKey);
     return location.prefix ? `${location.prefix}/${storageKey}` : storageKey;
   };
+  const tokens = uploadTokenSealer(signingKey);
   const presignSeconds = (ttlMs: number | undefined) => Math.min(Math.ceil(resolveTtl(ttlMs) / 1000), MAX_PRESIGN_SECONDS);
   /** Why the bucket cannot be used, in words; undefined when it answers. */
   const bucketProblem = async (): Promise<{ problem: string; error: unknown } | undefined> => {
@@ -155,6 +178,78 @@ export function createS3Store(url: string, env: Env): S3Store {
         unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
       });
       return { url, method: 'PUT', headers, expiresAt: Date.now() + expiresIn * 1000 };
+    },
+
+    async createMultipart(storageKey, owner, partSize) {
+      const key = objectKey(storageKey);
+      const started = await client
+        .send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...(location.checksum && { ChecksumAlgorithm: 'SHA256' }) }))
+        .catch((error: unknown) => {
+          throw failure(error, 'start an upload of', storageKey);
+        });
+      if (!started.UploadId) throw new ArtifactStoreUnavailableError(`${where} answered no upload id for ${storageKey}`);
+      const expiresAt = Date.now() + MULTIPART_TTL_MS;
+      const uploadId = await tokens.seal({ storageKey, owner, uploadId: started.UploadId, partSize, expiresAt });
+      return { uploadId, partSize, partChecksum: location.checksum, parallelParts: PARALLEL_PARTS, expiresAt };
+    },
+
+    async signPart(storageKey, owner, uploadId, part) {
+      const claims = await tokens.open(uploadId, { storageKey, owner });
+      checkPartRequest(part, claims.partSize, location.checksum);
+      const expiresIn = Math.min(presignSeconds(undefined), Math.max(1, Math.floor((claims.expiresAt - Date.now()) / 1000)));
+      const checksum = location.checksum && part.sha256 !== undefined ? hexToBase64(part.sha256) : undefined;
+      const command = new UploadPartCommand({
+        Bucket: bucket,
+        Key: objectKey(storageKey),
+        UploadId: claims.uploadId,
+        PartNumber: part.partNumber,
+        ContentLength: part.size,
+        ...(checksum !== undefined && { ChecksumSHA256: checksum }),
+      });
+      const headers: Record<string, string> = { 'content-length': String(part.size) };
+      if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
+      const url = await getSignedUrl(client, command, {
+        expiresIn,
+        signableHeaders: new Set(Object.keys(headers)),
+        unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
+      });
+      return { url, method: 'PUT', headers, expiresAt: Date.now() + expiresIn * 1000 };
+    },
+
+    async completeMultipart(storageKey, owner, uploadId, parts, expected) {
+      const claims = await tokens.open(uploadId, { storageKey, owner });
+      checkCompletedParts(parts, claims.partSize, expected);
+      if (location.checksum && parts.some((part) => part.sha256 === undefined)) {
+        throw new ArtifactRequestError('every part needs its sha256: this store checks every part');
+      }
+      const command = new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: objectKey(storageKey),
+        UploadId: claims.uploadId,
+        MultipartUpload: {
+          Parts: parts.map((part) => ({
+            PartNumber: part.partNumber,
+            ETag: part.etag,
+            ...(location.checksum && part.sha256 !== undefined && { ChecksumSHA256: hexToBase64(part.sha256) }),
+          })),
+        },
+      });
+      await client.send(command).catch((error: unknown) => {
+        const status = httpStatusOf(error);
+        // InvalidPart, InvalidPartOrder, EntityTooSmall, NoSuchUpload: the parts are not what the list says.
+        if (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403) {
+          throw new ArtifactIntegrityError('missing', `${where} refused to assemble ${storageKey}: ${(error as Error).name} ${(error as Error).message}`);
+        }
+        throw failure(error, 'assemble', storageKey);
+      });
+    },
+
+    async abortMultipart(storageKey, owner, uploadId) {
+      const claims = await tokens.open(uploadId, { storageKey, owner });
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: objectKey(storageKey), UploadId: claims.uploadId })).catch((error: unknown) => {
+        if (httpStatusOf(error) === 404) return;
+        throw failure(error, 'abort the upload of', storageKey);
+      });
     },
 
     async signDownload(storageKey, options = {}) {

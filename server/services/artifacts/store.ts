@@ -15,7 +15,46 @@ export interface SignedUrl {
   expiresAt: number;
 }
 
-export interface ArtifactStore {
+/** One part of a multipart upload, as the runner asks for its URL: the size and SHA-256 are signed into it. */
+export interface PartRequest {
+  partNumber: number;
+  size: number;
+  /** Required when the store answered `partChecksum: true` (S3 then checks each part's bytes). */
+  sha256?: string | undefined;
+}
+
+/** An uploaded part, as the runner lists it to complete the upload (`etag` from the part's PUT answer). */
+export interface UploadedPart {
+  partNumber: number;
+  etag: string;
+  sha256?: string | undefined;
+}
+
+export interface MultipartStart {
+  /** A sealed token (upload-token.ts) naming the upload, the artifact and the job; opaque to the runner. */
+  uploadId: string;
+  partSize: number;
+  /** Whether each part's URL needs the part's SHA-256 (signed in, so the store checks the bytes of each part). */
+  partChecksum: boolean;
+  /** How many parts the runner should keep in flight: parallel PUTs help S3, not one disk. */
+  parallelParts: number;
+  expiresAt: number;
+}
+
+/**
+ * Multipart uploads: the runner streams an artifact of unknown size in parts of `partSize` bytes (the last one
+ * shorter), each through a URL the API signs. `owner` is the job: a token only serves the job and key it was made for.
+ */
+export interface MultipartUploads {
+  createMultipart(storageKey: string, owner: string, partSize: number): Promise<MultipartStart>;
+  signPart(storageKey: string, owner: string, uploadId: string, part: PartRequest): Promise<SignedUrl>;
+  /** Assembles the parts; throws `ArtifactIntegrityError` when the result lacks the declared size or SHA-256. */
+  completeMultipart(storageKey: string, owner: string, uploadId: string, parts: UploadedPart[], expected: { size: number; sha256: string }): Promise<void>;
+  /** Drops the parts; an upload that is already gone is not an error. */
+  abortMultipart(storageKey: string, owner: string, uploadId: string): Promise<void>;
+}
+
+export interface ArtifactStore extends MultipartUploads {
   readonly kind: 'local' | 's3';
   signUpload(storageKey: string, expected: { size: number; sha256: string }, ttlMs?: number): Promise<SignedUrl>;
   signDownload(storageKey: string, options?: { ttlMs?: number; filename?: string }): Promise<SignedUrl>;
@@ -39,6 +78,11 @@ export class ArtifactRequestError extends Error {
 /** An artifact key (or run id / storage key) that breaks a naming rule. */
 export class ArtifactKeyError extends ArtifactRequestError {
   override name = 'ArtifactKeyError';
+}
+
+/** An upload id presented for another job's artifact, forged, or expired: 403. */
+export class ArtifactUploadRefusedError extends ArtifactRequestError {
+  override name = 'ArtifactUploadRefusedError';
 }
 
 /** A declared artifact size that is not a whole number of bytes within the limit. */
@@ -152,6 +196,43 @@ export function assertStorageKey(storageKey: string): void {
 export function checkArtifactSize(size: number, limit = MAX_ARTIFACT_BYTES): void {
   if (!Number.isSafeInteger(size) || size < 0) throw new ArtifactSizeError(`artifact size must be a whole number of bytes, got ${size}`);
   if (size > limit) throw new ArtifactSizeError(`artifact is ${size} bytes; the limit is ${limit}`);
+}
+
+/** How long a multipart upload may take from start to complete (each part's URL lives `DEFAULT_URL_TTL_MS`). */
+export const MULTIPART_TTL_MS = 24 * 3600_000;
+/** S3's limits: at most 10,000 parts, each at least 5 MiB but the last. */
+export const MAX_PARTS = 10_000;
+export const MIN_PART_BYTES = 5 * 1024 ** 2;
+
+/** The highest part number an artifact within `MAX_ARTIFACT_BYTES` can need with parts of `partSize`. */
+export const maxPartsFor = (partSize: number) => Math.min(MAX_PARTS, Math.ceil(MAX_ARTIFACT_BYTES / partSize));
+
+/** Throws `ArtifactRequestError` naming the problem unless `part` fits an upload of `partSize`-byte parts. */
+export function checkPartRequest(part: PartRequest, partSize: number, needsChecksum: boolean): void {
+  const limit = maxPartsFor(partSize);
+  if (!Number.isSafeInteger(part.partNumber) || part.partNumber < 1 || part.partNumber > limit) {
+    throw new ArtifactSizeError(`part number ${part.partNumber} is out of range: parts are numbered 1 to ${limit} (${MAX_ARTIFACT_BYTES} bytes at most)`);
+  }
+  if (!Number.isSafeInteger(part.size) || part.size < 1 || part.size > partSize) {
+    throw new ArtifactRequestError(`part ${part.partNumber} is ${part.size} bytes; a part has 1 to ${partSize} bytes`);
+  }
+  if (part.sha256 !== undefined) checkSha256Hex(part.sha256);
+  else if (needsChecksum) throw new ArtifactRequestError(`part ${part.partNumber} needs its sha256: this store checks every part`);
+}
+
+/** Throws unless `parts` are 1..n in order and n parts of `partSize` bytes (the last one shorter) hold `size` bytes. */
+export function checkCompletedParts(parts: UploadedPart[], partSize: number, expected: { size: number; sha256: string }): void {
+  checkArtifactSize(expected.size);
+  checkSha256Hex(expected.sha256);
+  parts.forEach((part, i) => {
+    if (part.partNumber !== i + 1)
+      throw new ArtifactRequestError(`parts must be listed in order from 1 without gaps: found part ${part.partNumber} at position ${i + 1}`);
+    if (part.sha256 !== undefined) checkSha256Hex(part.sha256);
+  });
+  const count = parts.length;
+  if (count === 0 || expected.size <= (count - 1) * partSize || expected.size > count * partSize) {
+    throw new ArtifactIntegrityError('size_mismatch', `${count} parts of at most ${partSize} bytes cannot hold the declared ${expected.size} bytes`);
+  }
 }
 
 /** Throws `ArtifactRequestError` unless `sha256` is 64 lowercase hex digits. */
