@@ -2,9 +2,12 @@
 // bundled and packed here) is uploaded to a real Flowyard, a workflow deploying with provider digitalocean is published
 // and run by a real runner daemon, which fetches the archive, starts the plugin's DeployProviderService and deploys to a
 // STAND-IN of the DigitalOcean API (tests/helpers/digitalocean-api-standin.ts; the real one cannot be reached here).
-// Status, rollback, metrics and the connection test go through the runner's DeployProvider interface over the plugin.
+// Status, rollback, metrics and the connection test go through the runner's DeployProvider interface over the plugin;
+// the AWS, Google Cloud and Azure plugin bundles are started the same way and reach a loopback stand-in with their credentials.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -196,4 +199,89 @@ test('a wrong token is the API’s error, a missing secret names its setting, an
     host.deployClient(ref, 'aws_ecs'),
     /plugin flowyard\/digitalocean@0\.1\.0 provides no deploy provider aws_ecs \(it provides digitalocean\)/,
   );
+});
+
+test('every cloud plugin bundle serves its provider and calls its API with the credentials it was sent', async () => {
+  const seen: Array<{ path: string; auth: string; body: string }> = [];
+  const api = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      seen.push({ path: request.url ?? '', auth: String(request.headers.authorization ?? ''), body });
+      response.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'stand-in refuses', error: 'invalid_client' }));
+    });
+  });
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const serviceAccount = JSON.stringify({
+    client_email: 'ci@project.iam.gserviceaccount.com',
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    token_uri: `${url}/token`,
+  });
+  const cases = [
+    {
+      folder: 'deploy-aws-ecs',
+      target: {
+        provider: 'aws_ecs',
+        region: 'eu-west-1',
+        settings: { cluster: 'c', access_key_id_secret: 'ID', secret_access_key_secret: 'KEY', endpoint: url },
+      },
+      secrets: { ID: 'AKIDSTANDIN', KEY: 'secret-key' },
+      error: /AWS ecs DescribeClusters: 401/,
+      sent: (r: { auth: string }) => r.auth.startsWith('AWS4-HMAC-SHA256 Credential=AKIDSTANDIN/'),
+    },
+    {
+      folder: 'deploy-gcp-cloud-run',
+      target: { provider: 'gcp_cloud_run', region: 'europe-west1', settings: { project: 'flowyard-test', credentials_secret: 'SA', api_url: url } },
+      secrets: { SA: serviceAccount },
+      error: /Google token exchange for ci@project\.iam\.gserviceaccount\.com: 401/,
+      sent: (r: { path: string; body: string }) => r.path === '/token' && r.body.includes('grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer'),
+    },
+    {
+      folder: 'deploy-azure-container-apps',
+      target: {
+        provider: 'azure_container_apps',
+        region: 'westeurope',
+        settings: {
+          subscription_id: '00000000-0000-0000-0000-000000000000',
+          resource_group: 'rg',
+          managed_environment_id: '/subscriptions/x',
+          tenant_id: 'tenant',
+          client_id: 'client',
+          client_secret_secret: 'AZ',
+          login_url: url,
+          management_url: url,
+        },
+      },
+      secrets: { AZ: 'azure-secret' },
+      error: /Microsoft Entra token for client client: 401/,
+      sent: (r: { path: string; body: string }) => r.path === '/tenant/oauth2/v2.0/token' && r.body.includes('client_secret=azure-secret'),
+    },
+  ] as const;
+  try {
+    const bundles = await Promise.all(cases.map((c) => buildDeployPlugin(c.folder)));
+    for (const [i, { folder, target, secrets, error, sent }] of cases.entries()) {
+      const packed = bundles[i]!;
+      const dir = await mkdtemp(join(tmpdir(), `${folder}-`));
+      const own = new PluginHost({ dataDir: dir, fetchArchive: async () => ({ digest: packed.digest, archiveBase64: packed.archive.toString('base64') }) });
+      try {
+        const ref: PluginStepRef = {
+          name: packed.manifest.name,
+          version: packed.manifest.version,
+          digest: packed.digest,
+          runtime: packed.manifest.deploy_providers[0]!.runtime,
+        };
+        const provider = createProvider(target, docker, { plugin: ref.name, connect: () => own.deployClient(ref, target.provider), secrets });
+        seen.length = 0;
+        await assert.rejects(provider.testConnection(), error, folder);
+        assert.ok(seen.some(sent), `${folder} sent its credentials: ${JSON.stringify(seen)}`);
+      } finally {
+        await own.stop();
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await new Promise((resolve) => api.close(resolve));
+  }
 });
