@@ -54,16 +54,36 @@ export async function saveDoc(
 }
 
 /**
- * Loads a document: its stored CRDT state, brought up to the current draft if the draft was saved
- * through the REST API meanwhile; or, the first time, a new document holding the draft.
+ * Loads a document: its stored CRDT state, brought up to the current draft if the draft was saved through the
+ * REST API meanwhile; or, the first time, a new document holding the draft. The state that brings it up to the
+ * draft is stored (compare-and-set) before it is used, so API processes loading the same document at once all
+ * start from the same Yjs history: two histories inserting the same draft would merge into the text twice.
  */
 export async function loadDoc(db: Db, workflowId: string, doc: Y.Doc): Promise<boolean> {
   const [workflow] = await db.select({ draftYaml: workflows.draftYaml }).from(workflows).where(eq(workflows.id, workflowId));
   if (!workflow) return false;
-  const [stored] = await db.select({ state: collabDocs.state }).from(collabDocs).where(eq(collabDocs.workflowId, workflowId));
-  if (stored) Y.applyUpdate(doc, new Uint8Array(stored.state), 'server');
-  replaceText(doc.getText(TEXT_NAME), workflow.draftYaml);
-  return true;
+  for (let attempt = 1; ; attempt++) {
+    const [stored] = await db.select({ state: collabDocs.state }).from(collabDocs).where(eq(collabDocs.workflowId, workflowId));
+    const candidate = new Y.Doc();
+    if (stored) Y.applyUpdate(candidate, new Uint8Array(stored.state));
+    if (candidate.getText(TEXT_NAME).toString() !== workflow.draftYaml) {
+      replaceText(candidate.getText(TEXT_NAME), workflow.draftYaml);
+      const state = Buffer.from(Y.encodeStateAsUpdate(candidate));
+      const now = new Date();
+      const written = stored
+        ? await db
+            .update(collabDocs)
+            .set({ state, updatedAt: now })
+            .where(and(eq(collabDocs.workflowId, workflowId), eq(collabDocs.state, stored.state)))
+            .returning({ id: collabDocs.workflowId })
+        : await db.insert(collabDocs).values({ workflowId, state, updatedAt: now }).onConflictDoNothing().returning({ id: collabDocs.workflowId });
+      // Another process stored its state first: start from that one.
+      if (written.length === 0 && attempt < MAX_SAVE_ATTEMPTS) continue;
+    }
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(candidate), 'server');
+    candidate.destroy();
+    return true;
+  }
 }
 
 /** Debounced saving of a live document: at most one write per quarter second, and a final one on close. */
