@@ -58,15 +58,17 @@ export class JobContainers {
     const finish = (outcome: Omit<StepOutcome, 'durationMs'>): StepOutcome => ({ ...outcome, durationMs: Math.round(performance.now() - startedAt) });
     if (io.signal?.aborted) return finish({ exitCode: null, status: 'cancelled' });
     const options = jobContainerOptions(spec);
+    const key = sharingKey(options);
     try {
       checkContainer(spec.policy ?? DEFAULT_RUNNER_POLICY, containerOptions(spec));
-      await ensureImage(this.docker, spec.image, spec.pullPolicy ?? 'if_not_present');
+      // The held container runs this very image (its ID is part of the key) unless the key differs.
+      if (this.held?.key !== key || spec.pullPolicy === 'always') await ensureImage(this.docker, spec.image, spec.pullPolicy ?? 'if_not_present');
     } catch (error) {
       return finish({ exitCode: null, status: 'failed', error: errorMessage(error) });
     }
     let held: Held;
     try {
-      held = await this.acquire(sharingKey(options), options);
+      held = await this.acquire(key, options);
     } catch (error) {
       return finish({ exitCode: null, status: 'failed', error: errorMessage(error) });
     }
