@@ -64,20 +64,26 @@ export function openLogStream(base: string, runId: string, step: string, lastEve
 /**
  * A viewer that reads a step's whole log through the load balancer, reconnecting with Last-Event-ID whenever its
  * stream breaks (a replica died), until the `end` event. Returns every chunk received, in order, and how many
- * connections it took.
+ * connections it took. `firstBase` is where the first connection goes (a replica about to be killed).
  */
-export async function followLog(base: string, runId: string, step: string, timeoutMs = 45_000) {
+export async function followLog(base: string, runId: string, step: string, options: { timeoutMs?: number; firstBase?: string; onChunk?: () => void } = {}) {
+  const timeoutMs = options.timeoutMs ?? 45_000;
   const chunks: { seq: number; text: string }[] = [];
   let lastEventId: string | undefined;
   let connections = 0;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     connections++;
-    const stream = openLogStream(base, runId, step, lastEventId);
+    const stream = openLogStream(connections === 1 ? (options.firstBase ?? base) : base, runId, step, lastEventId);
+    let seen = 0;
+    const counting = setInterval(() => {
+      for (; seen < stream.events.length; seen++) if (stream.events[seen]!.event === 'log') options.onChunk?.();
+    }, 50);
     const outcome = await stream.closed.then(
       () => 'ended',
       () => 'broken',
     );
+    clearInterval(counting);
     for (const event of stream.events) {
       if (event.event !== 'log') continue;
       chunks.push({ seq: Number(event.id), text: JSON.parse(event.data) as string });
