@@ -48,36 +48,94 @@ export interface IncomingChunk {
   data: Uint8Array;
 }
 
-/** Stores chunks once each: a chunk re-sent after a lost reply is recognised by (run, step, seq) and ignored. */
+interface Append {
+  runId: string;
+  chunks: IncomingChunk[];
+  stored: StoredChunk[];
+  settle: (outcome: { inserted: number; bytes: number } | Error) => void;
+}
+
+/** Appends waiting for the commit under way, per database: the next transaction takes them all. */
+const waiting = new WeakMap<Db, Append[]>();
+/** Most appends one transaction takes: bounds its SQL variables (5 a chunk, 200 chunks an append). */
+const MAX_APPENDS_PER_COMMIT = 16;
+
+/**
+ * Stores chunks once each: a chunk re-sent after a lost reply is recognised by (run, step, seq) and ignored.
+ * Chunks are compressed first (on the zlib thread pool); then appends arriving while a commit is under way are
+ * committed together in the next transaction (group commit): a commit costs a WAL sync, and a runner keeps
+ * several batches in flight, so this stores at the disk's pace rather than one sync per request.
+ */
 export async function appendLogChunks(db: Db, events: EventBus, runId: string, chunks: IncomingChunk[]): Promise<{ stored: number; duplicates: number }> {
   if (chunks.length === 0) return { stored: 0, duplicates: 0 };
   const stored = await Promise.all(chunks.map((c) => encodeChunk(c.data)));
-  // One transaction: the chunks and the steps' byte counts are committed (and the WAL synced) once per batch.
-  const { inserted, bytesByStep } = await db.transaction(async (tx) => {
+  const outcome = await new Promise<{ inserted: number; bytes: number } | Error>((settle) => {
+    const queue = waiting.get(db);
+    if (queue) return queue.push({ runId, chunks, stored, settle });
+    waiting.set(db, [{ runId, chunks, stored, settle }]);
+    void commitWaiting(db);
+  });
+  if (outcome instanceof Error) throw outcome;
+  if (outcome.inserted > 0) events.publish({ type: 'log.appended', runId, stored: outcome.inserted, bytes: outcome.bytes });
+  return { stored: outcome.inserted, duplicates: chunks.length - outcome.inserted };
+}
+
+/** Commits what waits for `db`, a group at a time, until nothing does. */
+async function commitWaiting(db: Db): Promise<void> {
+  for (;;) {
+    const queue = waiting.get(db)!;
+    if (queue.length === 0) {
+      waiting.delete(db);
+      return;
+    }
+    const group = queue.splice(0, MAX_APPENDS_PER_COMMIT);
+    try {
+      const outcomes = await commitGroup(db, group);
+      group.forEach((append, i) => append.settle(outcomes[i]!));
+    } catch (error) {
+      for (const append of group) append.settle(error as Error);
+    }
+  }
+}
+
+/** One transaction: the group's chunks and the steps' byte counts. Per append, the chunks it stored and their raw bytes. */
+async function commitGroup(db: Db, group: Append[]): Promise<Array<{ inserted: number; bytes: number }>> {
+  const key = (runId: string, stepIndex: number, seq: number) => `${runId}\0${stepIndex}\0${seq}`;
+  return db.transaction(async (tx) => {
+    const rows = group.flatMap((append) =>
+      append.chunks.map((c, i) => {
+        const { data, encoding } = append.stored[i]!;
+        return { runId: append.runId, stepIndex: c.stepIndex, seq: c.seq, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), encoding };
+      }),
+    );
     const inserted = await tx
       .insert(logChunks)
-      .values(
-        chunks.map((c, i) => {
-          const { data, encoding } = stored[i]!;
-          return { runId, stepIndex: c.stepIndex, seq: c.seq, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), encoding };
-        }),
-      )
+      .values(rows)
       .onConflictDoNothing()
-      .returning({ stepIndex: logChunks.stepIndex, seq: logChunks.seq });
-    const sizeOf = new Map(chunks.map((c) => [`${c.stepIndex}:${c.seq}`, c.data.byteLength]));
-    const bytesByStep = new Map<number, number>();
-    for (const row of inserted) bytesByStep.set(row.stepIndex, (bytesByStep.get(row.stepIndex) ?? 0) + (sizeOf.get(`${row.stepIndex}:${row.seq}`) ?? 0));
-    for (const [stepIndex, bytes] of bytesByStep) {
+      .returning({ runId: logChunks.runId, stepIndex: logChunks.stepIndex, seq: logChunks.seq });
+    const fresh = new Set(inserted.map((row) => key(row.runId, row.stepIndex, row.seq)));
+    const bytesByStep = new Map<string, { runId: string; stepIndex: number; bytes: number }>();
+    const outcomes = group.map((append) => {
+      const outcome = { inserted: 0, bytes: 0 };
+      for (const c of append.chunks) {
+        // A chunk in two appends of the group (a re-send) counts as stored for the first only.
+        if (!fresh.delete(key(append.runId, c.stepIndex, c.seq))) continue;
+        outcome.inserted++;
+        outcome.bytes += c.data.byteLength;
+        const step = bytesByStep.get(`${append.runId}\0${c.stepIndex}`) ?? { runId: append.runId, stepIndex: c.stepIndex, bytes: 0 };
+        step.bytes += c.data.byteLength;
+        bytesByStep.set(`${append.runId}\0${c.stepIndex}`, step);
+      }
+      return outcome;
+    });
+    for (const step of bytesByStep.values()) {
       await tx
         .update(runSteps)
-        .set({ logBytes: sql`${runSteps.logBytes} + ${bytes}` })
-        .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
+        .set({ logBytes: sql`${runSteps.logBytes} + ${step.bytes}` })
+        .where(and(eq(runSteps.runId, step.runId), eq(runSteps.index, step.stepIndex)));
     }
-    return { inserted, bytesByStep };
+    return outcomes;
   });
-  const bytes = [...bytesByStep.values()].reduce((sum, n) => sum + n, 0);
-  if (inserted.length > 0) events.publish({ type: 'log.appended', runId, stored: inserted.length, bytes });
-  return { stored: inserted.length, duplicates: chunks.length - inserted.length };
 }
 
 /** The step's chunks after `afterSeq`, one page at a time, in order, decoded. */
