@@ -5,7 +5,7 @@ const sha256 = (data: string) => createHash('sha256').update(data).digest('hex')
 const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
 
 /** Signature Version 4 headers for a POST of `body` to `url` (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html). */
-export function signV4(url: URL, body: string, headers: Record<string, string>, credentials: { id: string; secret: string; token?: string }, region: string, service: string, now = new Date()) {
+export function signV4(url: URL, body: string, headers: Record<string, string>, credentials: { id: string; secret: string; token?: string }, region: string, service: string, now = new Date()): Record<string, string> {
   const amzDate = now.toISOString().replace(/[:-]|\.\d{3}/g, '');
   const day = amzDate.slice(0, 8);
   const all: Record<string, string> = { ...headers, host: url.host, 'x-amz-date': amzDate, ...(credentials.token ? { 'x-amz-security-token': credentials.token } : {}) };
