@@ -8,7 +8,7 @@ import { errorMessage } from './engine.ts';
 import type { OutputStream, StepIO, StepOutcome } from './shell-exec.ts';
 
 /** How long to wait for the exec to end after SIGKILL before the container is given up. */
-const KILL_WAIT_MS = 2000;
+const KILL_WAIT_MS = 1500;
 /** How often to ask whether the exec ended while its output stays open (a process left holding stdout). */
 const EXIT_POLL_MS = 1000;
 /** How long to wait for output still in flight once the exec ended. */
@@ -127,8 +127,9 @@ export async function runExecStep(docker: Dockerode, container: Dockerode.Contai
     pollTimer = setTimeout(() => void poll(), EXIT_POLL_MS);
   });
 
-  const stop = async () => {
-    await signalStepProcesses(container, 'TERM', 1).catch(() => undefined);
+  // The grace period counts from the interruption, not from when the TERM exec got through.
+  const stop = () => {
+    void signalStepProcesses(container, 'TERM', 1).catch(() => undefined);
     later(STOP_GRACE_SECONDS * 1000, () => {
       if (ended) return;
       void signalStepProcesses(container, 'KILL').catch(() => undefined);
@@ -142,7 +143,7 @@ export async function runExecStep(docker: Dockerode, container: Dockerode.Contai
   const interrupt = (reason: ExecInterruption) => {
     if (interruption) return;
     interruption = reason;
-    void stop();
+    stop();
   };
   const sink = (name: OutputStream) =>
     new Writable({
