@@ -17,6 +17,7 @@ import { COLLAB_PATH, credentialOf, refuseHandshake, userFor } from './edge/coll
 import { baseDeps, edgeApp, startFailure, type EdgeEnv } from './edge/context.ts';
 import { createDurableBus, OBJECT_HEADER, objectStub, withContext } from './edge/durable-bus.ts';
 import { eventObjectFor } from './edge/routing.ts';
+import { refuseUnsupported } from './edge/unsupported.ts';
 import type { ExecutionContext } from './edge/workers-types.ts';
 
 export { RunEvents } from './edge/run-events-object.ts';
@@ -62,6 +63,8 @@ async function openCollab(request: Request, env: EdgeEnv, workflowId: string): P
 
 export default {
   async fetch(request: Request, env: EdgeEnv, context: ExecutionContext): Promise<Response> {
+    const refused = refuseUnsupported(request);
+    if (refused) return refused;
     let started;
     try {
       started = await workerFor(env);

@@ -30,9 +30,13 @@ export function wranglerSettings() {
   return { compatibilityDate: date, compatibilityFlags: strings(flags), crons: strings(crons), durableObjects, migratedClasses };
 }
 
+/** Built once per test process, at the first Worker started. */
+let bundle: Promise<string> | undefined;
+
 /** `vars` are the Worker's variables for its base URL (FLOWYARD_PUBLIC_URL must name the port it listens on). */
 export async function startWorkerd(vars: (baseUrl: string) => Record<string, string>): Promise<WorkerdServer> {
-  const [scriptPath, port] = await Promise.all([buildEdge(), freePort()]);
+  bundle ??= buildEdge();
+  const [scriptPath, port] = await Promise.all([bundle, freePort()]);
   const url = `http://127.0.0.1:${port}`;
   const { compatibilityDate, compatibilityFlags, durableObjects, crons } = wranglerSettings();
   const mf = new Miniflare({
