@@ -230,9 +230,12 @@ async function executeUnmasked(job: JobSpec, env: JobEnvironment): Promise<JobRe
     return { state: 'failed', error: `runner error: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     run?.stopTimer();
+    // The containers first: they hold the volume, the run network and the image; the rest is independent.
     await containers.close();
-    if (volume) await removeWorkspaceVolume(env.docker, volume).catch(() => undefined);
-    await releaseRunResources(env.docker, job, result, env.signal);
-    await rm(tempDir, { recursive: true, force: true });
+    await Promise.all([
+      volume ? removeWorkspaceVolume(env.docker, volume).catch(() => undefined) : undefined,
+      releaseRunResources(env.docker, job, result, env.signal),
+      rm(tempDir, { recursive: true, force: true }),
+    ]);
   }
 }
