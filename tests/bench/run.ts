@@ -17,6 +17,7 @@ await benchRemoteStepCall();
 await benchContainerStep();
 await benchClaims();
 await (await import('./job-container.ts')).benchJobContainer();
+await (await import('./replicas.ts')).benchReplicas();
 
 // The browser figures start their own server and Chromium; each runs in its own process.
 for (const script of ['tests/bench/xterm-bench.ts', 'tests/bench/editor-bench.ts']) {

@@ -35,8 +35,8 @@ export interface ReplicaSet {
   /** Calls with the admin token, through nginx unless `base` names a replica. */
   call(method: string, path: string, body?: unknown, base?: string): Promise<Response>;
   registrationToken(labels?: string[]): Promise<string>;
-  /** `flowyard runner` in its own process, talking to nginx. */
-  startRunner(options: { name: string; labels: string[]; capacity?: number }): Promise<RunnerProcess>;
+  /** `flowyard runner` in its own process, talking to nginx (or to `url`). */
+  startRunner(options: { name: string; labels: string[]; capacity?: number; url?: string }): Promise<RunnerProcess>;
   close(): Promise<void>;
 }
 
@@ -204,7 +204,7 @@ export async function startReplicas(options: { count?: number; env?: Record<stri
       async registrationToken(labels) {
         return (await createRegistrationToken(database.db, { description: 'replicas test', labels }, null)).token;
       },
-      async startRunner({ name, labels, capacity = 2 }) {
+      async startRunner({ name, labels, capacity = 2, url: runnerUrl = url }) {
         const token = (await createRegistrationToken(database.db, { description: name }, null)).token;
         const child = spawn(
           process.execPath,
@@ -214,7 +214,7 @@ export async function startReplicas(options: { count?: number; env?: Record<stri
             'server/cli/main.ts',
             'runner',
             '--url',
-            url,
+            runnerUrl,
             '--token',
             token,
             '--name',
