@@ -100,6 +100,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /api/runner/v1/jobs/{jobId}/cancel': 'runner',
   'POST /api/runner/v1/jobs/{jobId}/steps/{index}': 'runner',
   'POST /api/runner/v1/jobs/{jobId}/logs': 'runner',
+  'POST /api/runner/v1/jobs/{jobId}/log-frames': 'runner',
   'POST /api/runner/v1/jobs/{jobId}/artifacts/upload-url': 'runner',
   'POST /api/runner/v1/jobs/{jobId}/artifacts/commit': 'runner',
   'POST /api/runner/v1/jobs/{jobId}/artifacts/download-url': 'runner',

@@ -366,7 +366,8 @@ async function operationsWithBodies(): Promise<string[]> {
   const paths = (JSON.parse((await send('GET', '/api/openapi.json', {})).body) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }).paths;
   return Object.entries(paths).flatMap(([path, operations]) =>
     Object.entries(operations)
-      .filter(([, operation]) => operation.requestBody)
+      // Binary log frames take no JSON; tests/api/log-frames.test.ts sends them malformed frames and other content types.
+      .filter(([, operation]) => operation.requestBody && !path.endsWith('/log-frames'))
       .map(([method]) => `${method.toUpperCase()} ${path}`),
   );
 }

@@ -140,8 +140,10 @@ const routes = {
     responses: {
       200: jsonContent(appendLogFrames.response, 'Stored'),
       ...errors,
-      400: jsonContent(ApiErrorSchema, 'Malformed frames (the message names the frame and byte offset)'),
-      415: jsonContent(ApiErrorSchema, `Not ${appendLogFrames.binaryRequest}`),
+      400: jsonContent(
+        ApiErrorSchema,
+        `Malformed frames (the message names the frame and byte offset), or a body that is not ${appendLogFrames.binaryRequest}`,
+      ),
     },
   }),
   uploadUrl: createRoute({
@@ -259,7 +261,11 @@ export const runnerProtocolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
     const runId = await runOfHeldJob(db, c.get('runner'), c.req.valid('param').jobId);
     const type = c.req.header('content-type') ?? '';
     if (type.split(';')[0]!.trim() !== appendLogFrames.binaryRequest) {
-      throw new ApiError(415, 'unsupported_media_type', `log frames must be sent as ${appendLogFrames.binaryRequest}, not ${JSON.stringify(type)}`);
+      throw new ApiError(
+        400,
+        'invalid_request',
+        `log frames are sent as ${appendLogFrames.binaryRequest} (binary frames, not JSON); this body is ${JSON.stringify(type)}`,
+      );
     }
     let frames;
     try {

@@ -3041,7 +3041,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Really reach the target: engine ping, registry login, bucket access */
+        /** Really reach the target: engine ping, registry login, bucket access; for a cloud provider, its plugin and validation */
         post: {
             parameters: {
                 query?: never;
@@ -4642,7 +4642,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Malformed frames (the message names the frame and byte offset) */
+                /** @description Malformed frames (the message names the frame and byte offset), or a body that is not application/vnd.flowyard.log-frames */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4662,15 +4662,6 @@ export interface paths {
                 };
                 /** @description Job not held by this runner */
                 409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-                /** @description Not application/vnd.flowyard.log-frames */
-                415: {
                     headers: {
                         [name: string]: unknown;
                     };
