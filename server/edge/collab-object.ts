@@ -29,6 +29,8 @@ const MESSAGE_SYNC = 0;
 const MESSAGE_AWARENESS = 1;
 const RECHECK_MS = 1000;
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** WebSocket readyState of an open connection. */
+const OPEN = 1;
 
 /** What each connection carries through hibernation. */
 interface Attachment {
@@ -136,7 +138,7 @@ export class WorkflowCollab {
     const live = await this.live;
     if (!live) return;
     awarenessProtocol.removeAwarenessStates(live.awareness, attachment.clientIds, null);
-    if (this.state.getWebSockets().every((other) => other === ws || other.readyState !== WebSocket.OPEN)) await live.saver.flush();
+    if (this.state.getWebSockets().every((other) => other === ws || other.readyState !== OPEN)) await live.saver.flush();
   }
 
   /** A revoked session or token, or a disabled or demoted user, ends the connection at its next message (checked at most once a second). */

@@ -73,7 +73,7 @@ describe('Cloudflare Workers specifics in workerd', { timeout: 90_000 }, () => {
     }
     const token = await session('POST', '/api/tokens', { name: role });
     assert.equal(token.status, 201, JSON.stringify(token.body));
-    return token.body.token as string;
+    return { token: token.body.token as string, id: token.body.id as string };
   };
   const runOf = async (runId: string) => (await admin('GET', `/api/runs/${runId}`)).body;
 
@@ -162,8 +162,27 @@ describe('Cloudflare Workers specifics in workerd', { timeout: 90_000 }, () => {
     } finally {
       editor.close();
     }
-    const viewerToken = await tokenOfNewUser('viewer@example.com', 'viewer');
+    const { token: viewerToken } = await tokenOfNewUser('viewer@example.com', 'viewer');
     assert.equal((await refusedHandshake(`${worker.url.replace(/^http/, 'ws')}/api/collab/${created.body.id}`, viewerToken)).status, 403);
     assert.equal((await refusedHandshake(`${worker.url.replace(/^http/, 'ws')}/api/collab/${created.body.id}`, 'fy_not_a_token')).status, 401);
+  });
+
+  test('a co-editor whose token is revoked is cut off: an edit made after that never reaches the draft', async () => {
+    const created = await admin('POST', '/api/workflows', { name: 'edge-revoked', yaml: 'name: edge-revoked\npipelines: {}\n' });
+    const draft = async () => (await admin('GET', `/api/workflows/${created.body.id}`)).body.draftYaml as string;
+    const { token, id } = await tokenOfNewUser('editor2@example.com', 'editor');
+    const editor = coEditor(worker.url.replace(/^http/, 'ws'), created.body.id, token);
+    try {
+      await editor.synced;
+      editor.text.insert(0, '# before\n');
+      await until(async () => (await draft()).startsWith('# before'), 'the first edit to be saved');
+      assert.equal((await caller(worker.url, { token })('DELETE', `/api/tokens/${id}`)).status, 204);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      editor.text.insert(0, '# after revocation\n');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.doesNotMatch(await draft(), /after revocation/);
+    } finally {
+      editor.close();
+    }
   });
 });
