@@ -25,7 +25,8 @@ function dockerGet(host: string, path: string, timeoutMs: number): Promise<numbe
 
 /**
  * Really reaches the environment's target: a Docker engine answers /_ping, a registry answers /v2/ with
- * the given credentials, an S3 bucket answers HeadBucket. Cloud providers are not implemented yet.
+ * the given credentials, an S3 bucket answers HeadBucket. Cloud providers come from plugins that run on runners:
+ * their test says which plugin and whether it is installed (plugins/provider-connection.ts), not this one.
  */
 export async function testEnvironmentConnection(
   provider: string,
@@ -61,7 +62,7 @@ export async function testEnvironmentConnection(
       await store.check();
       return { ok: true, message: 'the bucket is reachable with these credentials' };
     }
-    return { ok: false, message: `provider ${provider} is not implemented yet; only docker, registry and s3 can be tested` };
+    return { ok: false, message: `provider ${provider} is not one the server reaches itself; it tests docker, registry and s3` };
   } catch (error) {
     // fetch hides the reason (ECONNREFUSED, a TLS error...) in `cause`.
     const cause = (error as { cause?: { message?: string } }).cause?.message;

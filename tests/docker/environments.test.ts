@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { join, resolve } from 'node:path';
+import { pluginValidations } from '../../db/schema.ts';
+import { packFolder } from '../../server/services/plugins/pack-folder.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/api.ts';
 import { json } from '../helpers/runs.ts';
 import { S3_CREDENTIALS, startS3 } from '../helpers/s3.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
+const ROOT = resolve(import.meta.dirname, '../..');
 let server: TestServer;
 before(async () => {
   server = await startTestServer();
@@ -80,5 +85,35 @@ test('test connection really reaches the engine, the registry and the bucket', a
     await s3.close();
   }
   const cloud = await create({ name: 'ecs', provider: 'aws_ecs', config: {} });
-  assert.match((await test_(cloud.id)).message, /not implemented yet/);
+  assert.deepEqual(await test_(cloud.id), {
+    ok: false,
+    message: 'deploy provider aws_ecs comes from the plugin flowyard/aws-ecs, which is not installed: install it from the Marketplace',
+  });
+});
+
+test('a cloud provider: its test names the plugin, whether it is installed, and its validation with this environment', async () => {
+  const ocean = await create({ name: 'ocean', provider: 'digitalocean', config: {}, secrets: { DIGITALOCEAN_TOKEN: 'do-token-123' } });
+  assert.match((await test_(ocean.id)).message, /plugin flowyard\/digitalocean, which is not installed/);
+
+  const upload = await fetch(`${server.url}/api/plugins/upload`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/gzip' },
+    body: new Uint8Array(await packFolder(join(ROOT, 'examples/plugins/deploy-digitalocean'))),
+  });
+  assert.equal(upload.status, 201, await upload.clone().text());
+  const installed = await test_(ocean.id);
+  assert.equal(installed.ok, true);
+  assert.match(installed.message, /^deploy provider digitalocean comes from the plugin flowyard\/digitalocean 0\.1\.0 \(experimental\), which is installed; /);
+  assert.match(installed.message, /a deploy runs the plugin on a runner/);
+  assert.match(installed.message, /Attach this environment to flowyard\/digitalocean/);
+
+  const attach = await server.call('PUT', '/api/plugin-validations/flowyard/digitalocean/environment', { environmentId: ocean.id });
+  assert.equal(attach.status, 200, await attach.clone().text());
+  assert.match((await test_(ocean.id)).message, /This environment is its validation environment; no validation has run yet$/);
+  await server.database.db
+    .insert(pluginValidations)
+    .values({ pluginName: 'flowyard/digitalocean', version: '0.1.0', result: 'red', detail: 'the deploy failed' });
+  const red = await test_(ocean.id);
+  assert.equal(red.ok, false, 'a red validation with these credentials fails the test');
+  assert.match(red.message, /Last validation of 0\.1\.0 with this environment: red, the deploy failed$/);
 });

@@ -101,7 +101,7 @@ test('creates a docker environment with a secret from the page and tests the eng
   await expectNoSecretValues(page);
 });
 
-test('a registry at 127.0.0.1:5000 tests OK, one at 127.0.0.1:1 fails, a cloud provider is not implemented', async ({ page }) => {
+test('a registry at 127.0.0.1:5000 tests OK, one at 127.0.0.1:1 fails, a cloud provider names the plugin to install', async ({ page }) => {
   await signIn(page, server);
   await page.goto(`${server.url}/environments`);
   for (const [name, url] of [
@@ -116,10 +116,12 @@ test('a registry at 127.0.0.1:5000 tests OK, one at 127.0.0.1:1 fails, a cloud p
   }
   const ecs = await createFromPage(page, 'ecs-prod', async (dialog) => {
     await dialog.getByLabel('Provider').selectOption('aws_ecs');
-    await expect(dialog.getByRole('note')).toContainText('AWS ECS is not implemented yet');
+    await expect(dialog.getByRole('note')).toContainText('AWS ECS deployments come from the plugin flowyard/aws-ecs');
+    await expect(dialog.getByRole('note').getByRole('link', { name: 'flowyard/aws-ecs' })).toHaveAttribute('href', '/marketplace/flowyard/aws-ecs');
     await dialog.getByLabel(/Region/).fill('eu-west-1');
   });
   await expect(ecs).toContainText('eu-west-1');
+  await expect(ecs).toContainText('(plugin flowyard/aws-ecs)');
 
   const ok = rowOf(page, 'registry-local');
   await ok.getByRole('button', { name: 'Test registry-local' }).click();
@@ -132,7 +134,10 @@ test('a registry at 127.0.0.1:5000 tests OK, one at 127.0.0.1:1 fails, a cloud p
   await expect(closed.getByRole('status')).toHaveClass(/\bbad\b/);
 
   await ecs.getByRole('button', { name: 'Test ecs-prod' }).click();
-  await expect(ecs.getByRole('status')).toContainText('not implemented yet');
+  await expect(ecs.getByRole('status')).toHaveText(
+    '✕ deploy provider aws_ecs comes from the plugin flowyard/aws-ecs, which is not installed: install it from the Marketplace',
+    { timeout: 10_000 },
+  );
   await rowOf(page, 'local-docker').getByRole('button', { name: 'Test local-docker' }).click();
   await expect(rowOf(page, 'local-docker').getByRole('status')).toContainText('answered');
   await screenshot(page, 'environments');

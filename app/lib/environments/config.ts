@@ -1,17 +1,19 @@
 import type { Environment, EnvironmentInput, EnvironmentProvider } from '$lib/api/types';
 
-export const PROVIDERS: ReadonlyArray<{ id: EnvironmentProvider; label: string; implemented: boolean }> = [
-  { id: 'docker', label: 'Docker engine', implemented: true },
-  { id: 'registry', label: 'Container registry', implemented: true },
-  { id: 's3', label: 'S3 bucket', implemented: true },
-  { id: 'aws_ecs', label: 'AWS ECS', implemented: false },
-  { id: 'gcp_cloud_run', label: 'Google Cloud Run', implemented: false },
-  { id: 'azure_container_apps', label: 'Azure Container Apps', implemented: false },
-  { id: 'digitalocean', label: 'DigitalOcean', implemented: false },
+/** `plugin`: the cloud providers deploy through a plugin that runs on a runner (docs/deployments.md). */
+export const PROVIDERS: ReadonlyArray<{ id: EnvironmentProvider; label: string; plugin?: string }> = [
+  { id: 'docker', label: 'Docker engine' },
+  { id: 'registry', label: 'Container registry' },
+  { id: 's3', label: 'S3 bucket' },
+  { id: 'aws_ecs', label: 'AWS ECS', plugin: 'flowyard/aws-ecs' },
+  { id: 'gcp_cloud_run', label: 'Google Cloud Run', plugin: 'flowyard/gcp-cloud-run' },
+  { id: 'azure_container_apps', label: 'Azure Container Apps', plugin: 'flowyard/azure-container-apps' },
+  { id: 'digitalocean', label: 'DigitalOcean', plugin: 'flowyard/digitalocean' },
 ];
 
 export const providerLabel = (id: EnvironmentProvider) => PROVIDERS.find((p) => p.id === id)?.label ?? id;
-export const isImplemented = (id: EnvironmentProvider) => PROVIDERS.some((p) => p.id === id && p.implemented);
+/** The plugin a provider comes from; undefined for the ones the server knows itself. */
+export const providerPlugin = (id: EnvironmentProvider) => PROVIDERS.find((p) => p.id === id)?.plugin;
 export const environmentHref = (id: string) => `/environments/${encodeURIComponent(id)}`;
 
 /** The secrets an S3 environment signs its requests with. */

@@ -10,6 +10,7 @@ import {
   listEnvironments,
   updateEnvironment,
 } from '../../services/environments.ts';
+import { isPluginProvider, pluginProviderConnection } from '../../services/plugins/provider-connection.ts';
 import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -137,7 +138,7 @@ const routes = {
     method: 'post',
     path: '/{id}/test',
     tags,
-    summary: 'Really reach the target: engine ping, registry login, bucket access',
+    summary: 'Really reach the target: engine ping, registry login, bucket access; for a cloud provider, its plugin and validation',
     middleware: [requireRole('editor')] as const,
     request: { params: Params },
     responses: { 200: jsonContent(ConnectionTestSchema, 'The outcome'), ...errors },
@@ -166,6 +167,7 @@ export const environmentRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validati
   .openapi(routes.test, async (c) => {
     const { db, secretsKey, testConnection } = c.get('deps');
     const environment = await getEnvironment(db, secretsKey, c.req.valid('param').id);
+    if (isPluginProvider(environment.provider)) return c.json(await pluginProviderConnection(db, environment), 200);
     const secrets = await environmentSecretValues(db, secretsKey, environment.id);
     return c.json(await testConnection(environment.provider, environment.config, secrets), 200);
   })
