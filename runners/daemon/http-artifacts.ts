@@ -38,7 +38,7 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
     return { key, size: bytes.byteLength, sha256 };
   }
 
-  async function uploadParts(key: string, parts: AsyncIterable<Buffer>, total: () => { size: number; sha256: string }, signal: AbortSignal | undefined) {
+  async function uploadParts(key: string, reader: ReturnType<typeof partsOf>, parts: AsyncIterable<Buffer>, signal: AbortSignal | undefined) {
     const start = await api.callRoute(RUNNER_ROUTES.startArtifactUpload, { jobId }, { key });
     const { uploadId } = start;
     const sent: Array<{ partNumber: number; etag: string; sha256?: string }> = [];
@@ -71,18 +71,19 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
     let failed: { error: unknown } | undefined;
     try {
       let partNumber = 0;
+      // The next part is read while `parallelParts` are in flight, and sent once one of them is done.
       for await (const part of parts) {
+        while (inFlight.size >= start.parallelParts && !failed) await Promise.race(inFlight);
+        if (failed) break;
         const task: Promise<void> = sendPart(++partNumber, part)
+          .then(() => reader.release(part))
           .catch((error: unknown) => void (failed ??= { error }))
           .finally(() => inFlight.delete(task));
         inFlight.add(task);
-        // Backpressure: the next part is read only once a slot is free.
-        while (inFlight.size >= start.parallelParts && !failed) await Promise.race(inFlight);
-        if (failed) break;
       }
       await Promise.all(inFlight);
       if (failed) throw failed.error;
-      const { size, sha256 } = total();
+      const { size, sha256 } = reader.total();
       await api.callRoute(RUNNER_ROUTES.completeArtifactUpload, { jobId }, { key, uploadId, size, sha256, parts: sent });
       return { key, size, sha256 };
     } catch (error) {
@@ -104,7 +105,7 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
         yield second.value as Buffer;
         yield* reader.parts;
       }
-      return uploadParts(key, all(), reader.total, options.signal);
+      return uploadParts(key, reader, all(), options.signal);
     },
     async download(key, fromRun, file) {
       const signed = await api.artifactDownloadUrl(jobId, { key, ...(fromRun === undefined ? {} : { fromRun }) });
