@@ -186,3 +186,14 @@ describe('Cloudflare Workers specifics in workerd', { timeout: 90_000 }, () => {
     }
   });
 });
+
+test('a Worker missing a setting answers every request with a JSON error naming it, not a stack trace', async () => {
+  const worker = (await import('../../server/edge.ts')).default;
+  const env = { FLOWYARD_PUBLIC_URL: 'https://flowyard.example.com', FLOWYARD_SECRET_KEY: 'k'.repeat(40), DATABASE_URL: 'libsql://db.example.com' } as never;
+  const answer = await worker.fetch(new Request('https://flowyard.example.com/api/workflows'), env, { waitUntil: () => {} });
+  assert.equal(answer.status, 500);
+  const body = (await answer.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'misconfigured');
+  assert.match(body.error.message, /ARTIFACTS_URL must be an s3:\/\/ URL/);
+  assert.doesNotMatch(body.error.message, /\n\s+at /);
+});
