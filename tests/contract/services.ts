@@ -71,25 +71,32 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once `child` printed `marker` on stdout; rejects with its output if it exits first or takes longer than `ms`. */
-export function waitForOutput(child: ChildProcess, marker: string | RegExp, what: string, ms = 30_000): Promise<string> {
+/** Resolves once `child` printed `marker` (stdout or stderr); kills it and rejects with its output if it exits first or takes longer than `ms`. */
+export function waitForOutput(child: ChildProcess, marker: string, what: string, ms = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${ms} ms:\n${output}`)), ms);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (typeof marker === 'string' ? output.includes(marker) : marker.test(output)) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        resolve(output);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} did not start within ${ms} ms:\n${output}`));
+    }, ms);
+    const onExit = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`${what} exited with ${code}:\n${output}`));
-    });
+    };
+    let started = false;
+    // The pipes stay drained after the start, or a chatty child would block on a full pipe.
+    const onData = (chunk: Buffer) => {
+      if (started) return;
+      output += chunk.toString();
+      if (!output.includes(marker)) return;
+      started = true;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      resolve(output);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
   });
 }
 
