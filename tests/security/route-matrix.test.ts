@@ -192,7 +192,7 @@ test('a runner reaches only the jobs it holds', async () => {
     const body = key.endsWith('/logs')
       ? JSON.stringify({ chunks: [{ stepIndex: 0, seq: 99, data: Buffer.from('forged line').toString('base64') }] })
       : key.includes('/artifacts/')
-        ? JSON.stringify({ key: 'a.tar', size: 1, sha256: '0'.repeat(64) })
+        ? JSON.stringify({ key: 'a.tar', size: 1, sha256: '0'.repeat(64), uploadId: 'u', partNumber: 1, parts: [{ partNumber: 1, etag: '"1"' }] })
         : key.endsWith('/done') || key.includes('/steps/')
           ? JSON.stringify({ state: 'failed' })
           : bodyFor(key);
