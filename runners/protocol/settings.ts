@@ -71,11 +71,18 @@ export const SETTINGS = {
     env: 'DATABASE_URL',
     type: 'libSQL URL',
     default: 'file:<data>/flowyard.db',
-    meaning: 'The database: a `file:` path or a remote libSQL/Turso URL (required on the edge).',
+    meaning:
+      'The database: a `file:` path, or a libSQL server or Turso over the network (Hrana over HTTP): `libsql://` (HTTPS), `https://`, `http://` (a server on a private network) or `ws(s)://`; a remote URL is required on the edge and on Deno (docs/deploy.md).',
     usedBy: SERVER,
     schema: text,
   },
-  databaseAuthToken: { env: 'DATABASE_AUTH_TOKEN', type: 'secret text', meaning: 'Auth token for a remote libSQL database.', usedBy: SERVER, schema: text },
+  databaseAuthToken: {
+    env: 'DATABASE_AUTH_TOKEN',
+    type: 'secret text',
+    meaning: 'Auth token for a remote libSQL database (Turso: `turso db tokens create`; a libSQL server: a JWT its key verifies).',
+    usedBy: SERVER,
+    schema: text,
+  },
   pubsubUrl: {
     env: 'FLOWYARD_PUBSUB_URL',
     type: 'redis:// URL',
