@@ -10,7 +10,7 @@ import type Dockerode from 'dockerode';
 import { removeContainer } from './containers.ts';
 import { ensureImage, errorMessage } from './engine.ts';
 import { DEFAULT_RUNNER_POLICY, checkContainer } from './policy.ts';
-import { buildStepScript, containerOptions, type ShellExecSpec, type StepIO, type StepOutcome } from './shell-exec.ts';
+import { buildStepScript, containerOptions, runShellStep, type ShellExecSpec, type StepIO, type StepOutcome } from './shell-exec.ts';
 import { runExecStep, signalStepProcesses } from './step-exec.ts';
 
 /** Label on job containers, whose steps are execs (the flowyard.step label of a step container does not apply). */
@@ -49,6 +49,12 @@ async function liveProcesses(container: Dockerode.Container): Promise<number> {
 export class JobContainers {
   private held: Held | undefined;
   private readonly removals: Promise<unknown>[] = [];
+  /**
+   * Set by the job before each step: false when no later step of the job is a shell step. A step that has no
+   * container to share and none to share with then runs in a container of its own (runShellStep), which
+   * exits with its script and is removed faster than a job container that is still running.
+   */
+  moreStepsMayFollow = true;
 
   constructor(private readonly docker: Dockerode) {}
 
@@ -65,6 +71,10 @@ export class JobContainers {
       if (this.held?.key !== key || spec.pullPolicy === 'always') await ensureImage(this.docker, spec.image, spec.pullPolicy ?? 'if_not_present');
     } catch (error) {
       return finish({ exitCode: null, status: 'failed', error: errorMessage(error) });
+    }
+    if (!this.moreStepsMayFollow && this.held?.key !== key) {
+      if (this.held) this.discard(this.held);
+      return runShellStep(this.docker, spec, io);
     }
     let held: Held;
     try {

@@ -107,6 +107,7 @@ class JobRun {
       const executor = step.plugin ? pluginStepExecutor(this.env.plugins, this.outputs) : executors[step.type];
       if (!executor) throw new Error(`step type ${step.type} is not supported by this runner`);
       const config = resolveTemplates(step.config, this.data(step), this.job.strictTemplates) as Record<string, unknown>;
+      this.containers.moreStepsMayFollow = this.shellStepMayFollow(step);
       result = await executor({
         job: this.job,
         step,
@@ -142,6 +143,12 @@ class JobRun {
     this.outputs[step.name] = result.outputs ?? {};
     Object.assign(this.context, result.contextUpdates ?? {});
     return result;
+  }
+
+  /** Jumps only go forward and compensation comes last, so what follows in that order is all that may still run. */
+  private shellStepMayFollow(step: StepSpec): boolean {
+    const order = [...this.job.steps, ...this.job.compensation];
+    return order.slice(order.indexOf(step) + 1).some((later) => later.type === 'step.shell_exec' && !later.plugin);
   }
 
   private abortState(): Outcome {
