@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { caller, coEditor, readSse, refusedHandshake, until, type Call } from './client.ts';
+import { caller, coEditor, readSse, refusedHandshake, until, type Answer, type Call } from './client.ts';
 import { startRunnerProcess, startServices, stopProcess, type RunningServices } from './services.ts';
 import type { ContractTarget, StartedApi, UnsupportedRoute } from './target.ts';
 
@@ -46,7 +46,9 @@ export function defineContractSuite(target: ContractTarget): void {
     let admin: Call;
     let editor: Call;
     let editorToken: string;
-    let runner: ChildProcess | undefined;
+    let registration: Answer;
+    let runnerStarting: Promise<ChildProcess> | undefined;
+    const runnerName = `contract-${target.runtime}`;
     const state: { workflowId?: string; runId?: string; logEvents?: { id?: string; data: string }[] } = {};
     const hook = `/contract-${target.runtime}`;
 
@@ -54,8 +56,13 @@ export function defineContractSuite(target: ContractTarget): void {
       services = await startServices(target.runtime);
       api = await target.start(services);
       admin = caller(api.baseUrl, { token: services.adminToken });
+      // The runner process starts while the first cases run; the runs case waits for it.
+      registration = await admin('POST', '/api/runner-tokens', { description: 'contract' });
+      runnerStarting = registration.status === 201 ? startRunnerProcess(api.baseUrl, registration.body.token, runnerName, services.dir) : undefined;
+      runnerStarting?.catch(() => undefined);
     });
     after(async () => {
+      const runner = await runnerStarting?.catch(() => undefined);
       if (runner) await stopProcess(runner);
       await api?.stop();
       await services?.close();
@@ -158,11 +165,10 @@ export function defineContractSuite(target: ContractTarget): void {
     });
 
     contract('runs and the runner protocol', async () => {
-      const registration = await admin('POST', '/api/runner-tokens', { description: 'contract' });
       assert.equal(registration.status, 201, JSON.stringify(registration.body));
-      runner = await startRunnerProcess(api.baseUrl, registration.body.token, `contract-${target.runtime}`, services.dir);
+      await runnerStarting;
       const runners = await admin('GET', '/api/runners');
-      assert.ok(runners.body.runners.some((r: any) => r.name === `contract-${target.runtime}`));
+      assert.ok(runners.body.runners.some((r: any) => r.name === runnerName && r.online === true));
       const started = await editor('POST', `/api/workflows/${state.workflowId}/runs`, { pipeline: 'main', inputs: {} });
       assert.equal(started.status, 201, JSON.stringify(started.body));
       state.runId = started.body.id;
