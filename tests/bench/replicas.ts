@@ -116,6 +116,20 @@ async function logLatency(set: ReplicaSet): Promise<void> {
   }
 }
 
+let retries = 0;
+/** A call made again after a 502 or a broken connection (a replica too busy to accept), as the runner daemon does. */
+async function retried<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= 10 || ((error as { status?: number }).status ?? 502) < 500) throw error;
+      retries++;
+      await sleep(250 * attempt);
+    }
+  }
+}
+
 /** 500 viewers through nginx on one step while a hand-spoken runner appends a chunk every 100 ms. */
 async function manyViewers(set: ReplicaSet): Promise<void> {
   const id = await publish(
@@ -131,17 +145,22 @@ async function manyViewers(set: ReplicaSet): Promise<void> {
   if (!claimed?.job) throw new Error('no job for the watched run');
   const jobId = claimed.job.jobId;
   await client.reportStep(jobId, 0, { state: 'running' });
-  const viewers = Array.from({ length: VIEWERS }, () => openLogStream(set.url, runId, 'work'));
+  // Opened 50 at a time, as viewers arrive; the runner's calls are retried as the real runner's are.
+  const viewers: ReturnType<typeof openLogStream>[] = [];
+  for (let i = 0; i < VIEWERS; i += 50) {
+    viewers.push(...Array.from({ length: 50 }, () => openLogStream(set.url, runId, 'work')));
+    await sleep(200);
+  }
   const outcomes = Promise.allSettled(viewers.map((viewer) => viewer.closed));
   await sleep(2000);
   const before = set.replicas.map((r) => r.usage());
   const started = Date.now();
   for (let seq = 0; seq < VIEWER_CHUNKS; seq++) {
-    await client.appendLogs(jobId, [{ stepIndex: 0, seq, data: Buffer.from(`chunk ${seq}\n`).toString('base64') }]);
+    await retried(() => client.appendLogs(jobId, [{ stepIndex: 0, seq, data: Buffer.from(`chunk ${seq}\n`).toString('base64') }]));
     await sleep(100);
   }
-  await client.reportStep(jobId, 0, { state: 'succeeded', exitCode: 0 });
-  await client.done(jobId, { state: 'succeeded' });
+  await retried(() => client.reportStep(jobId, 0, { state: 'succeeded', exitCode: 0 }));
+  await retried(() => client.done(jobId, { state: 'succeeded' }));
   const settled = await outcomes;
   const seconds = (Date.now() - started) / 1000;
   const after = set.replicas.map((r) => r.usage());
@@ -150,7 +169,7 @@ async function manyViewers(set: ReplicaSet): Promise<void> {
   const incomplete = viewers.filter((v) => v.events.filter((e) => e.event === 'log').length !== VIEWER_CHUNKS || v.events.at(-1)?.event !== 'end').length;
   const cpu = after.map((a, i) => ((a.cpuSeconds - before[i]!.cpuSeconds) / seconds) * 100);
   console.log(
-    `${VIEWERS} SSE viewers on one run: replicas' CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')} of a core over ${seconds.toFixed(1)} s, RSS ${after.map((a) => `${a.rssMiB.toFixed(0)}`).join(' / ')} MiB; errors ${errors}, incomplete streams ${incomplete} (goal: 0 errors: ${errors + incomplete === 0 ? 'met' : 'missed'})${failures[0] ? `; first error: ${failures[0]}` : ''}`,
+    `${VIEWERS} SSE viewers on one run: replicas' CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')} of a core over ${seconds.toFixed(1)} s, RSS ${after.map((a) => `${a.rssMiB.toFixed(0)}`).join(' / ')} MiB; errors ${errors}, incomplete streams ${incomplete} (goal: 0 errors: ${errors + incomplete === 0 ? 'met' : 'missed'}); ${retries} runner calls retried, replicas alive ${set.replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null).length}/3${failures[0] ? `; first error: ${failures[0]}` : ''}`,
   );
 }
 

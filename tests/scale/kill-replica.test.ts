@@ -30,7 +30,9 @@ async function json<T>(response: Promise<Response>): Promise<T> {
   return (await answer.json()) as T;
 }
 
-test('kill -9 of a replica mid-run: the run completes and every log line arrives exactly once', async () => {
+test('kill -9 of a replica mid-run: the run completes and every log line arrives exactly once', async (t) => {
+  const started = Date.now();
+  const mark = (what: string) => t.diagnostic(`${what} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const yaml = `name: drill
 pipelines:
   p:
@@ -51,7 +53,10 @@ pipelines:
   const killedOnce = new Promise<void>((resolve) => (killed = resolve));
   const onChunk = () => {
     // Kill once the step is well under way: about a sixth of its lines have reached a viewer.
-    if (++received === 10) void victim.crash().then(killed);
+    if (++received === 10) {
+      mark('10 chunks seen; killing replica 1');
+      void victim.crash().then(killed);
+    }
   };
   // Two viewers start on the replica that is killed, two on whichever nginx picks; all reconnect through nginx.
   const viewers = [
@@ -60,7 +65,9 @@ pipelines:
     followLog(set.url, runId, 'count', { timeoutMs: 50_000 }),
     followLog(set.url, runId, 'count', { timeoutMs: 50_000 }),
   ];
+  mark('run created');
   const results = await Promise.all(viewers);
+  mark('every viewer saw the end');
   await killedOnce;
   assert.notEqual(victim.child.signalCode, null, 'the replica was killed');
   for (const [index, result] of results.entries()) {
