@@ -135,6 +135,39 @@ test('an admin uploads a plugin; search and show list it with who installed it',
   assert.equal((await asEditor('GET', `/api/plugins/${NAME}`)).status, 200, 'editors may read a plugin');
 });
 
+test('a plugin with a deploy provider: show lists the provider with its settings schema; search finds it by provider name', async () => {
+  const response = await upload(await packFolder(join(import.meta.dirname, '../../examples/plugins/deploy-aws-ecs')));
+  assert.equal(response.status, 201, await response.clone().text());
+  const details = (await response.json()) as {
+    steps: unknown[];
+    deployProviders: Array<{ name: string; description: string; settings: { properties: Record<string, unknown> }; runtime: { kind: string } }>;
+  };
+  assert.deepEqual(details.steps, []);
+  assert.deepEqual(
+    details.deployProviders.map((p) => [p.name, p.runtime.kind]),
+    [['aws_ecs', 'remote']],
+  );
+  assert.ok(details.deployProviders[0]!.settings.properties.cluster, 'the settings schema as plugin.yaml writes it');
+  assert.match(details.deployProviders[0]!.description, /ECS/);
+
+  const search = async (query: string) =>
+    ((await (await asEditor('GET', `/api/plugins${query}`)).json()) as { plugins: Array<{ name: string; deployProviders: string[] }> }).plugins;
+  assert.deepEqual(
+    (await search('?deployProvider=aws_ecs')).map((p) => [p.name, p.deployProviders]),
+    [['flowyard/aws-ecs', ['aws_ecs']]],
+  );
+  assert.deepEqual(
+    (await search('?q=aws_ecs')).map((p) => p.name),
+    ['flowyard/aws-ecs'],
+    'the text search covers provider names',
+  );
+  assert.deepEqual(await search('?deployProvider=gcp_cloud_run'), []);
+  assert.deepEqual(
+    (await search('?stepType=step.hello_echo')).map((p) => p.name),
+    [NAME],
+  );
+});
+
 test('another archive under an installed version is refused', async () => {
   const changed = await variant({ 'README.md': 'changed\n' });
   const response = await upload(changed);

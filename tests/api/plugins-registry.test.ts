@@ -271,3 +271,34 @@ test('within the TTL an index comes from the cache; after it, a 304 revalidates 
     'https://b.example',
   ]);
 });
+
+test('deploy providers are in the served index; a search by provider name finds a remote plugin, and showing it lists its settings schema', async () => {
+  const uploaded = await remoteCall('POST', '/api/plugins/upload', await packFolder(join(ROOT, 'examples/plugins/deploy-digitalocean')), 'application/gzip');
+  assert.equal(uploaded.status, 201, await uploaded.clone().text());
+  const index = (await (await fetch(`${remote.url}/registry/index.json`)).json()) as { plugins: Array<{ name: string; deployProviders?: string[] }> };
+  assert.deepEqual(index.plugins.find((p) => p.name === 'flowyard/digitalocean')!.deployProviders, ['digitalocean']);
+  clearRegistryCache(); // the test before cached the index as fetched a minute from now
+
+  const byProvider = await search('?deployProvider=digitalocean');
+  assert.deepEqual(
+    byProvider.plugins.map((p) => [p.name, p.installed, p.source]),
+    [['flowyard/digitalocean', false, `${remote.url}/registry`]],
+  );
+  assert.equal((await search('?deployProvider=aws_ecs')).plugins.length, 0);
+  assert.deepEqual(
+    (await search('?q=digitalocean')).plugins.map((p) => p.name),
+    ['flowyard/digitalocean'],
+  );
+  const shown = (await (await local.call('GET', '/api/plugins/flowyard/digitalocean')).json()) as {
+    installed: boolean;
+    deployProviders: Array<{ name: string; description: string; settings: { properties: Record<string, unknown>; required: string[] } }>;
+  };
+  assert.equal(shown.installed, false);
+  assert.deepEqual(
+    shown.deployProviders.map((p) => p.name),
+    ['digitalocean'],
+  );
+  assert.match(shown.deployProviders[0]!.description, /App Platform/);
+  assert.deepEqual(shown.deployProviders[0]!.settings.required, ['token_secret']);
+  assert.ok(shown.deployProviders[0]!.settings.properties.app_name);
+});

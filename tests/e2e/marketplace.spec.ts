@@ -124,3 +124,19 @@ test('an admin uploads an archive from the marketplace; a broken one shows where
   await expect(page.getByText('installed 1.0.0')).toBeVisible();
   await expect(page.getByText('from local')).toBeVisible();
 });
+
+test("a plugin's deploy providers: found by provider name, shown on its page with their settings", async ({ page }) => {
+  const folder = resolve(import.meta.dirname, '../../examples/plugins/deploy-aws-ecs');
+  const files = ['plugin.yaml', 'examples/minimal/config.yaml'];
+  await upload(server, await packFiles(new Map(files.map((file) => [file, readFileSync(join(folder, file))]))));
+  await signIn(page, server);
+  await page.goto(`${server.url}/marketplace`);
+  const cards = page.getByRole('region', { name: 'Plugins' }).getByRole('article');
+  await page.getByLabel('Deploy provider').fill('aws_ecs');
+  await expect(cards).toHaveCount(1);
+  await expect(cards.first()).toHaveAccessibleName('flowyard/aws-ecs');
+  await cards.first().getByRole('link', { name: 'flowyard/aws-ecs' }).click();
+  const provider = page.getByRole('region', { name: 'deploy provider aws_ecs' });
+  await expect(provider).toContainText('Amazon ECS');
+  await expect(provider.getByRole('row').filter({ hasText: 'cluster' })).toContainText('required');
+});

@@ -7,6 +7,7 @@ export type PluginStatus = Schemas['PluginStatus'];
 export type PluginSummary = Schemas['PluginSummary'];
 export type PluginDetails = Schemas['PluginDetails'];
 export type PluginStep = Schemas['PluginStep'];
+export type PluginDeployProvider = Schemas['PluginDeployProvider'];
 export type PluginRegistryState = Schemas['PluginRegistryState'];
 export interface PluginSearch {
   plugins: PluginSummary[];
@@ -21,8 +22,12 @@ const path = (plugin: string, rest = '') => `/plugins/${plugin.split('/').map(en
 /** The IDE page of a plugin. */
 export const pluginHref = (plugin: string) => `/marketplace/${plugin.split('/').map(encodeURIComponent).join('/')}`;
 
-export function searchPlugins(query: { text?: string; status?: PluginStatus; stepType?: string }, signal?: AbortSignal): Promise<PluginSearch> {
-  return request('/plugins', { query: { q: query.text || undefined, status: query.status, stepType: query.stepType || undefined }, signal });
+export function searchPlugins(
+  query: { text?: string; status?: PluginStatus; stepType?: string; deployProvider?: string },
+  signal?: AbortSignal,
+): Promise<PluginSearch> {
+  const { text, status, stepType, deployProvider } = query;
+  return request('/plugins', { query: { q: text || undefined, status, stepType: stepType || undefined, deployProvider: deployProvider || undefined }, signal });
 }
 
 export function getPlugin(plugin: string, signal?: AbortSignal): Promise<PluginDetails> {

@@ -39,6 +39,7 @@ const PluginSummarySchema = z
     availableVersions: z.array(z.string()).openapi({ description: 'What the registries offer that this Flowyard can run, newest first' }),
     latestVersion: z.string(),
     stepTypes: z.array(z.string()),
+    deployProviders: z.array(z.string()).openapi({ description: "What deploy.target's provider names for it (docs/deployments.md)" }),
   })
   .openapi('PluginSummary');
 const PluginStepSchema = z
@@ -59,6 +60,19 @@ const PluginStepSchema = z
     ]),
   })
   .openapi('PluginStep');
+const PluginDeployProviderSchema = z
+  .object({
+    name: z.string().openapi({ description: "What deploy.target's provider names" }),
+    description: z.string(),
+    settings: JsonObjectSchema.openapi({ description: "JSON Schema of deploy.target's settings for it (unknown keys are always errors)" }),
+    runtime: z.object({
+      kind: z.literal('remote'),
+      command: z.array(z.string()).nullable(),
+      address: z.string().nullable(),
+      transport: z.enum(['unix', 'tcp']),
+    }),
+  })
+  .openapi('PluginDeployProvider');
 const PluginDetailsSchema = z
   .object({
     name: z.string(),
@@ -71,6 +85,7 @@ const PluginDetailsSchema = z
     source: z.string(),
     shownVersion: z.string().openapi({ description: 'The version whose manifest and example are shown: the newest installed, else the newest offered' }),
     steps: z.array(PluginStepSchema),
+    deployProviders: z.array(PluginDeployProviderSchema),
     minimalExample: z.string().openapi({ description: 'examples/minimal/config.yaml' }),
     versions: z.array(
       z.object({
@@ -136,8 +151,9 @@ const routes = {
     summary: 'Installed and remote plugins as one list (local wins)',
     request: {
       query: z.object({
-        q: z.string().max(200).optional().openapi({ description: 'Text in the name, description or step types' }),
+        q: z.string().max(200).optional().openapi({ description: 'Text in the name, description, step types or deploy providers' }),
         stepType: z.string().max(100).optional(),
+        deployProvider: z.string().max(100).optional().openapi({ description: 'A deploy provider name, e.g. aws_ecs' }),
         status: StatusSchema.optional(),
       }),
     },
@@ -147,7 +163,7 @@ const routes = {
     method: 'get',
     path: '/{owner}/{name}',
     tags,
-    summary: 'A plugin: step types, config schemas, minimal example, versions, status and validation history',
+    summary: 'A plugin: step types, config schemas, deploy providers, minimal example, versions, status and validation history',
     request: { params: Params },
     responses: { 200: jsonContent(PluginDetailsSchema, 'The plugin'), ...errors, 502: jsonContent(ApiErrorSchema, 'A registry failed') },
   }),
@@ -238,8 +254,8 @@ async function uploadedArchive(c: Context<AppEnv>): Promise<Buffer> {
 
 export const pluginRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.search, async (c) => {
-    const { q, stepType, status } = c.req.valid('query');
-    return c.json(await searchPlugins(c.get('deps').db, registriesOf(c), { text: q, stepType, status }), 200);
+    const { q, stepType, deployProvider, status } = c.req.valid('query');
+    return c.json(await searchPlugins(c.get('deps').db, registriesOf(c), { text: q, stepType, deployProvider, status }), 200);
   })
   .openapi(routes.show, async (c) => c.json(await detailsJson(c, fullName(c.req.valid('param'))), 200))
   .openapi(routes.install, async (c) => {

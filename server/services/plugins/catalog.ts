@@ -38,11 +38,13 @@ export interface PluginSummary {
   availableVersions: string[];
   latestVersion: string;
   stepTypes: string[];
+  deployProviders: string[];
 }
 
 export interface SearchQuery {
   text?: string;
   stepType?: string;
+  deployProvider?: string;
   status?: PluginStatus;
 }
 
@@ -73,8 +75,10 @@ async function runnableVersions(entry: RegistryEntry): Promise<RegistryEntry['ve
 
 const matches = (summary: PluginSummary, query: SearchQuery) => {
   const text = query.text?.trim().toLowerCase();
-  if (text && !`${summary.name} ${summary.description} ${summary.stepTypes.join(' ')}`.toLowerCase().includes(text)) return false;
+  const searched = `${summary.name} ${summary.description} ${summary.stepTypes.join(' ')} ${summary.deployProviders.join(' ')}`;
+  if (text && !searched.toLowerCase().includes(text)) return false;
   if (query.stepType && !summary.stepTypes.includes(query.stepType)) return false;
+  if (query.deployProvider && !summary.deployProviders.includes(query.deployProvider)) return false;
   return !query.status || summary.status === query.status;
 };
 
@@ -90,10 +94,11 @@ function localSummary(record: InstalledPluginRecord, remote: RegistryEntry['vers
     availableVersions: remote.map((v) => v.version),
     latestVersion: [newest.version, ...remote.map((v) => v.version)].sort(semver.rcompare)[0]!,
     stepTypes: newest.manifest.steps.map((s) => s.type),
+    deployProviders: (newest.manifest.deploy_providers ?? []).map((p) => p.name),
   };
 }
 
-/** Installed and remote plugins as one list, filtered by text (name, description, step types), step type and status. */
+/** Installed and remote plugins as one list, filtered by text (name, description, step types, deploy providers), step type, deploy provider and status. */
 export async function searchPlugins(
   db: Db,
   settings: RegistrySettings,
@@ -121,6 +126,7 @@ export async function searchPlugins(
       availableVersions: available.map((v) => v.version),
       latestVersion: available[0]!.version,
       stepTypes: entry.stepTypes ?? [],
+      deployProviders: entry.deployProviders ?? [],
     });
   }
   const plugins = [...byName.values()].filter((summary) => matches(summary, query)).sort((a, b) => a.name.localeCompare(b.name));

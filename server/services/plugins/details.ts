@@ -1,4 +1,4 @@
-/** One plugin's page: its manifest, step types, minimal example, versions, status and validation history. */
+/** One plugin's page: its manifest, step types, deploy providers, minimal example, versions, status and validation history. */
 import { desc, eq } from 'drizzle-orm';
 import semver from 'semver';
 import type { Db } from '../../../db/client.ts';
@@ -39,6 +39,20 @@ function stepsOf(manifest: PluginManifest) {
             transport: step.runtime.transport,
             configMessage: step.runtime.config_message ?? null,
           },
+  }));
+}
+
+function deployProvidersOf(manifest: PluginManifest) {
+  return (manifest.deploy_providers ?? []).map((provider) => ({
+    name: provider.name,
+    description: provider.description,
+    settings: provider.settings,
+    runtime: {
+      kind: provider.runtime.kind,
+      command: provider.runtime.command ?? null,
+      address: provider.runtime.address ?? null,
+      transport: provider.runtime.transport,
+    },
   }));
 }
 
@@ -100,6 +114,7 @@ export async function pluginDetails(db: Db, settings: RegistrySettings, name: st
     source: installed ? installed.registry : remote!.registry,
     shownVersion: manifest.version,
     steps: stepsOf(manifest),
+    deployProviders: deployProvidersOf(manifest),
     minimalExample,
     versions,
     validations,

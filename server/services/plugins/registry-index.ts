@@ -20,6 +20,8 @@ export const registryIndexSchema = z.object({
         status: z.enum(pluginStatuses),
         /** Optional: the step types of the newest version, so a search by step type needs no manifest. */
         stepTypes: z.array(z.string().max(100)).max(100).optional(),
+        /** Optional, likewise: the deploy providers of the newest version. */
+        deployProviders: z.array(z.string().max(100)).max(100).optional(),
         versions: z.array(z.object({ version: semverText, digest: digestText, flowyard: z.string().max(200) })).max(1000),
       }),
     )

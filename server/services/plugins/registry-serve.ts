@@ -16,6 +16,7 @@ export async function servedIndex(db: Db): Promise<{ body: string; etag: string 
         description: record.versions[0]!.manifest.description,
         status: record.status,
         stepTypes: record.versions[0]!.manifest.steps.map((step) => step.type),
+        deployProviders: (record.versions[0]!.manifest.deploy_providers ?? []).map((provider) => provider.name),
         versions: record.versions.map((v) => ({ version: v.version, digest: v.digest, flowyard: v.manifest.flowyard })),
       })),
   };

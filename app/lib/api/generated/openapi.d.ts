@@ -3389,9 +3389,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description Text in the name, description or step types */
+                    /** @description Text in the name, description, step types or deploy providers */
                     q?: string;
                     stepType?: string;
+                    /** @description A deploy provider name, e.g. aws_ecs */
+                    deployProvider?: string;
                     status?: components["schemas"]["PluginStatus"];
                 };
                 header?: never;
@@ -3429,7 +3431,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A plugin: step types, config schemas, minimal example, versions, status and validation history */
+        /** A plugin: step types, config schemas, deploy providers, minimal example, versions, status and validation history */
         get: {
             parameters: {
                 query?: never;
@@ -6122,6 +6124,8 @@ export interface components {
             availableVersions: string[];
             latestVersion: string;
             stepTypes: string[];
+            /** @description What deploy.target's provider names for it (docs/deployments.md) */
+            deployProviders: string[];
         };
         PluginRegistryState: {
             url: string;
@@ -6147,6 +6151,7 @@ export interface components {
             /** @description The version whose manifest and example are shown: the newest installed, else the newest offered */
             shownVersion: string;
             steps: components["schemas"]["PluginStep"][];
+            deployProviders: components["schemas"]["PluginDeployProvider"][];
             /** @description examples/minimal/config.yaml */
             minimalExample: string;
             versions: {
@@ -6204,6 +6209,20 @@ export interface components {
                 /** @enum {string} */
                 transport: "unix" | "tcp";
                 configMessage: string | null;
+            };
+        };
+        PluginDeployProvider: {
+            /** @description What deploy.target's provider names */
+            name: string;
+            description: string;
+            settings: components["schemas"]["JsonObject"] & unknown;
+            runtime: {
+                /** @enum {string} */
+                kind: "remote";
+                command: string[] | null;
+                address: string | null;
+                /** @enum {string} */
+                transport: "unix" | "tcp";
             };
         };
         PluginPackageError: {
