@@ -141,7 +141,8 @@ async function push(runtime: StepRuntime): Promise<void> {
   if (result.state !== 'succeeded') throw new Error(`push failed: ${result.error}`);
 }
 
-const statusMiB = (pid: number, field: 'VmHWM' | 'VmRSS') => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+const statusMiB = (pid: number, field: 'VmHWM' | 'VmRSS') =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 
 /** 100 MiB pushes to S3 and to the embedded store against their direct counterparts, `pairs` interleaved pairs each. */
 async function speed(volume: string, tarFile: string, tempDir: string, pairs: number) {
@@ -151,7 +152,12 @@ async function speed(volume: string, tarFile: string, tempDir: string, pairs: nu
   try {
     const s3Job = await heldJob(s3Api.port);
     const embeddedJob = await heldJob(embeddedApi.port);
-    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     const size = statSync(tarFile).size;
     const putObject = (i: number) =>
       client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `direct/${i}`, Body: createReadStream(tarFile), ContentLength: size }));

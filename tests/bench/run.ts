@@ -18,6 +18,7 @@ await benchContainerStep();
 await benchClaims();
 await (await import('./job-container.ts')).benchJobContainer();
 await (await import('./replicas.ts')).benchReplicas();
+await (await import('./artifacts.ts')).benchArtifacts();
 
 // The browser figures start their own server and Chromium; each runs in its own process.
 for (const script of ['tests/bench/xterm-bench.ts', 'tests/bench/editor-bench.ts']) {
