@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { parse } from 'yaml';
 import { openDatabase } from '../../db/client.ts';
 import { plugins, pluginVersions } from '../../db/schema.ts';
 import { httpCheckManifest } from '../helpers/http-check-manifest.ts';
@@ -10,13 +13,18 @@ let server: FlowyardServer;
 
 /** An installed plugin, stored as the installer stores it (a manifest row; the archive bytes do not matter here). */
 async function installHttpCheck(dataDir: string): Promise<void> {
-  const manifest = httpCheckManifest('1.0.0');
+  const deployProvider = parse(readFileSync(join(import.meta.dirname, '../../examples/plugins/deploy-digitalocean/plugin.yaml'), 'utf8')) as {
+    name: string;
+    version: string;
+  };
   const handle = await openDatabase(`file:${dataDir}/flowyard.db`);
   try {
-    await handle.db.insert(plugins).values({ name: manifest.name });
-    await handle.db
-      .insert(pluginVersions)
-      .values({ pluginName: manifest.name, version: manifest.version, digest: `sha256:${'1'.repeat(64)}`, manifest, archive: Buffer.from('fake archive') });
+    for (const manifest of [httpCheckManifest('1.0.0'), deployProvider]) {
+      await handle.db.insert(plugins).values({ name: manifest.name });
+      await handle.db
+        .insert(pluginVersions)
+        .values({ pluginName: manifest.name, version: manifest.version, digest: `sha256:${'1'.repeat(64)}`, manifest, archive: Buffer.from('fake archive') });
+    }
   } finally {
     handle.close();
   }
@@ -49,11 +57,11 @@ pipelines:
           message: "done"
 `;
 
-async function createWorkflow(name: string): Promise<string> {
+async function createWorkflow(name: string, yaml = WORKFLOW): Promise<string> {
   const response = await fetch(`${server.url}/api/workflows`, {
     method: 'POST',
     headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, yaml: WORKFLOW }),
+    body: JSON.stringify({ name, yaml }),
   });
   expect(response.status).toBe(201);
   return ((await response.json()) as { id: string }).id;
@@ -98,4 +106,41 @@ test('an installed plugin step type is completed, its config keys described on h
 
   await replaceLine(page, 12, '          expect_statuz: 200');
   await expect(page.getByRole('list', { name: 'Problems' })).toContainText('did you mean "expect_status"');
+});
+
+const DEPLOY_WORKFLOW = `name: ship
+requires:
+  plugins:
+    - { name: flowyard/digitalocean, version: ^0.1.0 }
+modules:
+  - name: cloud
+    type: deploy.target
+    config:
+      provider: digitalocean
+      settings:
+        token_secret: DO_TOKEN
+pipelines:
+  main:
+    steps:
+      - name: hello
+        type: step.log
+        config:
+          message: hi
+`;
+
+test("an installed plugin's deploy provider is completed in deploy.target, and its settings keys under settings", async ({ page }) => {
+  test.setTimeout(120_000);
+  await openEditor(page, await createWorkflow('plugin-deploy-editor', DEPLOY_WORKFLOW));
+  await expect(page.getByText('No problems.')).toBeVisible();
+
+  await replaceLine(page, 9, '      provider: d');
+  await page.keyboard.press('Control+Space');
+  await expect.poll(() => suggestionLabels(page)).toEqual(expect.arrayContaining(['digitalocean', 'docker']));
+  await page.keyboard.press('Escape');
+  await replaceLine(page, 9, '      provider: digitalocean');
+
+  await replaceLine(page, 11, '        app_');
+  await page.keyboard.press('Control+Space');
+  await expect.poll(() => suggestionLabels(page)).toContain('app_name');
+  await screenshot(page, 'editor-deploy-provider-settings-completion');
 });
