@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { childEnv, freePort, ROOT, stopProcess, waitForOutput } from './services.ts';
 import { defineContractSuite } from './suite.ts';
 
@@ -21,4 +23,24 @@ defineContractSuite({
     await waitForOutput(child, 'Listening on', 'deno serve');
     return { baseUrl, wsUrl: `ws://127.0.0.1:${port}`, stop: () => stopProcess(child) };
   },
+});
+
+test('deno serve without DATABASE_URL answers every request with a JSON 500 naming the setting, and logs one line', async () => {
+  const port = await freePort();
+  const child = spawn(DENO, ['serve', '--no-remote', '--cached-only', ...DENO_PERMISSIONS, '--host', '127.0.0.1', '--port', String(port), 'server/deno.ts'], {
+    cwd: ROOT,
+    env: childEnv({ FLOWYARD_PUBLIC_URL: `http://127.0.0.1:${port}`, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    await waitForOutput(child, 'Listening on', 'deno serve');
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(response.status, 500);
+    assert.deepEqual(await response.json(), { error: { code: 'misconfigured', message: 'on Deno DATABASE_URL must be set (docs/deploy.md, "Deno Deploy")' } });
+    assert.match(output, /^flowyard: on Deno DATABASE_URL must be set/m);
+  } finally {
+    await stopProcess(child);
+  }
 });
