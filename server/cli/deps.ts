@@ -5,6 +5,7 @@ import type { Db } from '../../db/client.ts';
 import type { AppDeps } from '../api/env.ts';
 import { createArtifactStore } from '../services/artifacts/index.ts';
 import { testEnvironmentConnection } from '../services/connection-test.ts';
+import { attachLogArchive } from '../services/log-archive-read.ts';
 import { secretsKeyFrom } from '../services/secrets.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { createLocalEventBus, type EventBus } from '../services/events.ts';
@@ -34,6 +35,7 @@ export async function depsFromConfig(db: Db, config: Config, events: EventBus = 
     env: config.s3Env,
   });
   await artifacts.check();
+  attachLogArchive(db, artifacts);
   return {
     db,
     secretsKey: await secretsKeyFrom(secret),

@@ -17,6 +17,7 @@ import type { Registry } from 'prom-client';
 import { ensureFirstAdmin } from '../services/auth.ts';
 import { createRegistrationToken } from '../services/runners.ts';
 import { startLeaseSweeper } from '../services/runs.ts';
+import { LOG_SWEEP_MS, startLogSweeper } from '../services/log-archive.ts';
 import { fireDueSchedules } from '../services/triggers.ts';
 import { DEFAULT_VALIDATION_CRON, startPluginValidation } from '../services/plugin-validation.ts';
 import { readSettings } from '../../runners/protocol/settings.ts';
@@ -92,6 +93,7 @@ export async function runServe(args: string[]): Promise<number> {
   // Lapsed leases are found here too, so a lost runner's job ends even when no other runner is polling.
   const logger = deps.logger!;
   const stopSweeper = startLeaseSweeper(handle.db, deps.events, LEASE_SWEEP_MS, (error) => logger.error({ err: error }, 'lease sweep failed'));
+  const stopLogSweeper = startLogSweeper(handle.db, LOG_SWEEP_MS, (error) => logger.error({ err: error }, 'log archive sweep failed'));
   const scheduler = setInterval(
     () => void fireDueSchedules(handle.db, deps.events).catch((error: Error) => logger.error({ err: error }, 'firing schedules failed')),
     SCHEDULE_TICK_MS,
@@ -120,6 +122,7 @@ export async function runServe(args: string[]): Promise<number> {
   const stop = async () => {
     await collab.close();
     stopSweeper();
+    stopLogSweeper();
     clearInterval(scheduler);
     stopValidation();
     await embedded?.stop();

@@ -4,6 +4,7 @@ import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { logChunks, runSteps, type LogEncoding } from '../../db/schema.ts';
 import type { EventBus } from './events.ts';
+import { readArchivedPage } from './log-archive-read.ts';
 
 /** Chunks read per query when streaming: bounds memory however long a log is. */
 const PAGE_CHUNKS = 32;
@@ -138,7 +139,10 @@ async function commitGroup(db: Db, group: Append[]): Promise<Array<{ inserted: n
   });
 }
 
-/** The step's chunks after `afterSeq`, one page at a time, in order, decoded. */
+/**
+ * The step's chunks after `afterSeq`, one page at a time, in order, decoded. A short page may mean the step was
+ * archived meanwhile (its rows deleted in the transaction that recorded the archive): then the archive answers.
+ */
 export async function readLogPage(
   db: Db,
   runId: string,
@@ -152,6 +156,10 @@ export async function readLogPage(
     .where(and(eq(logChunks.runId, runId), eq(logChunks.stepIndex, stepIndex), gt(logChunks.seq, afterSeq)))
     .orderBy(asc(logChunks.seq))
     .limit(limit);
+  if (rows.length < limit) {
+    const archived = await readArchivedPage(db, runId, stepIndex, { afterSeq, limit });
+    if (archived) return archived;
+  }
   return decodeRows(rows);
 }
 
@@ -175,14 +183,7 @@ export async function readLogTail(db: Db, runId: string, stepIndex: number, maxL
   let newlines = 0;
   let before = Number.MAX_SAFE_INTEGER;
   for (;;) {
-    const page = await decodeRows(
-      await db
-        .select({ seq: logChunks.seq, data: logChunks.data, encoding: logChunks.encoding })
-        .from(logChunks)
-        .where(and(eq(logChunks.runId, runId), eq(logChunks.stepIndex, stepIndex), lt(logChunks.seq, before)))
-        .orderBy(desc(logChunks.seq))
-        .limit(PAGE_CHUNKS),
-    );
+    const page = await readPageBefore(db, runId, stepIndex, before);
     for (const chunk of page) {
       const bytes = chunk.data;
       collected.unshift(bytes);
@@ -193,6 +194,21 @@ export async function readLogTail(db: Db, runId: string, stepIndex: number, maxL
     if (page.length < PAGE_CHUNKS) return { data: concat(collected), truncated: false };
     before = page.at(-1)!.seq;
   }
+}
+
+/** The step's chunks before `before`, from the last down, from the rows or (once they are gone) from the archive. */
+async function readPageBefore(db: Db, runId: string, stepIndex: number, before: number): Promise<Array<{ seq: number; data: Uint8Array }>> {
+  const rows = await db
+    .select({ seq: logChunks.seq, data: logChunks.data, encoding: logChunks.encoding })
+    .from(logChunks)
+    .where(and(eq(logChunks.runId, runId), eq(logChunks.stepIndex, stepIndex), lt(logChunks.seq, before)))
+    .orderBy(desc(logChunks.seq))
+    .limit(PAGE_CHUNKS);
+  if (rows.length < PAGE_CHUNKS) {
+    const archived = await readArchivedPage(db, runId, stepIndex, { beforeSeq: before, limit: PAGE_CHUNKS });
+    if (archived) return archived;
+  }
+  return decodeRows(rows);
 }
 
 /** The parts as one byte array. */

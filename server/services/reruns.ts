@@ -98,12 +98,18 @@ export async function rerunRun(db: Db, events: EventBus, runId: string, options:
       const earlier = stored.filter((a) => !failedRow?.claimedAt || a.createdAt <= failedRow.claimedAt);
       if (earlier.length)
         await tx.insert(artifacts).values(earlier.map((a) => ({ runId: newId, key: a.key, size: a.size, sha256: a.sha256, storageKey: a.storageKey })));
-      if (carried.size)
-        await tx.run(sql`INSERT INTO log_chunks (run_id, step_index, seq, data, encoding, created_at)
-        SELECT ${newId}, step_index, seq, data, encoding, created_at FROM log_chunks WHERE run_id = ${old.id} AND step_index IN (${sql.join(
+      if (carried.size) {
+        const steps = sql.join(
           [...carried.keys()].map((i) => sql`${i}`),
           sql`, `,
-        )})`);
+        );
+        await tx.run(sql`INSERT INTO log_chunks (run_id, step_index, seq, data, encoding, created_at)
+        SELECT ${newId}, step_index, seq, data, encoding, created_at FROM log_chunks WHERE run_id = ${old.id} AND step_index IN (${steps})`);
+        // Archived logs: the same object, listed under the new run (retention deletes it once no run lists it).
+        await tx.run(sql`INSERT INTO log_archives (run_id, step_index, storage_key, encoding, chunks, bytes, stored_bytes, chunk_index, created_at)
+        SELECT ${newId}, step_index, storage_key, encoding, chunks, bytes, stored_bytes, chunk_index, created_at FROM log_archives
+        WHERE run_id = ${old.id} AND step_index IN (${steps})`);
+      }
     }
   });
   events.publish({ type: 'run.created', runId: newId, workflowId: old.workflowId });

@@ -2,6 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { runs, runSteps, type RunState } from '../../db/schema.ts';
 import type { EventBus } from './events.ts';
+import { archiveRunLogsSoon } from './log-archive.ts';
 
 /** Ends a run: its state, error and outputs; steps that never ran are skipped (or cancelled), running ones fail. */
 export async function settleRun(db: Db, events: EventBus, runId: string, state: RunState, error: string | null, outputs?: Record<string, unknown>) {
@@ -21,4 +22,5 @@ export async function settleRun(db: Db, events: EventBus, runId: string, state: 
       .where(and(eq(runSteps.runId, runId), eq(runSteps.state, 'running'))),
   ]);
   events.publish({ type: 'run.finished', runId, state });
+  archiveRunLogsSoon(db, runId);
 }

@@ -18,6 +18,7 @@ import type { AppEnv } from '../env.ts';
 import { withIsoDates as iso } from '../json-dates.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { ApiErrorSchema, jsonContent, validationHook } from '../validation.ts';
+import { MAX_LOG_RETENTION_DAYS, setLogRetention } from '../../services/log-archive.ts';
 
 const MAX_YAML = 2 * 1024 * 1024;
 const IdParams = z.object({ id: z.string().min(1).max(64) });
@@ -180,6 +181,30 @@ const routes = {
       ...errors,
     },
   }),
+  settings: createRoute({
+    method: 'patch',
+    path: '/{id}/settings',
+    middleware: [requireRole('editor')] as const,
+    request: {
+      params: IdParams,
+      body: {
+        ...jsonContent(
+          z.object({
+            logRetentionDays: z
+              .number()
+              .int()
+              .min(1)
+              .max(MAX_LOG_RETENTION_DAYS)
+              .nullable()
+              .openapi({ description: 'Days a finished run keeps its step logs; null keeps them forever' }),
+          }),
+          'Settings to change',
+        ),
+        required: true,
+      },
+    },
+    responses: { 200: jsonContent(z.object({ logRetentionDays: z.number().int().nullable() }), 'Settings now'), ...errors },
+  }),
 };
 
 function publishResponse(result: PublishResult) {
@@ -229,4 +254,7 @@ export const workflowRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const { id, n } = c.req.valid('param');
     const { body, status } = publishResponse(await restoreVersion(c.get('deps').db, id, n, c.get('user')));
     return c.json(body as never, status);
-  });
+  })
+  .openapi(routes.settings, async (c) =>
+    c.json({ logRetentionDays: await setLogRetention(c.get('deps').db, c.req.valid('param').id, c.req.valid('json').logRetentionDays) }, 200),
+  );

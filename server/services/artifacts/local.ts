@@ -9,6 +9,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   ArtifactIntegrityError,
   ArtifactKeyError,
+  assertObjectKey,
   assertStorageKey,
   checkArtifactSize,
   checkUploadRequest,
@@ -117,6 +118,12 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
       throw new ArtifactKeyError(`invalid storage key ${JSON.stringify(storageKey)}: it resolves outside the artifact folder`);
     }
     return path;
+  };
+
+  /** Absolute path of a server-owned object key (`logs/...`); the key's pattern keeps it inside `root`. */
+  const objectPathOf = (objectKey: string): string => {
+    assertObjectKey(objectKey);
+    return resolve(root, ...objectKey.split('/'));
   };
 
   const sign = (fields: SignedFields): string =>
@@ -233,6 +240,58 @@ export function createLocalStore(options: LocalStoreOptions): LocalStore {
           cause: error,
         });
       }
+    },
+
+    async putObject(key, parts) {
+      const target = objectPathOf(key);
+      const temp = join(tmpDir, `object-${randomUUID()}`);
+      let size = 0;
+      try {
+        await privateFolder(tmpDir);
+        await privateFolder(dirname(target));
+        const file = await open(temp, 'w', PRIVATE_FILE);
+        try {
+          const writer = coalescingWriter(file, 0);
+          for await (const part of parts) {
+            await writer.write(part);
+            size += part.byteLength;
+          }
+          await writer.flush();
+        } finally {
+          await file.close();
+        }
+        await rename(temp, target);
+        return { size };
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw failure(error, 'write', target);
+      }
+    },
+
+    async readRange(key, offset, length) {
+      const path = objectPathOf(key);
+      const file = await open(path, 'r').catch((error: unknown) => {
+        throw failure(error, 'read', path);
+      });
+      try {
+        const out = new Uint8Array(length);
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await file.read(out, done, length - done, offset + done);
+          if (bytesRead === 0) throw new Error(`${path} ends before byte ${offset + length}`);
+          done += bytesRead;
+        }
+        return out;
+      } finally {
+        await file.close();
+      }
+    },
+
+    async deleteObject(key) {
+      const path = objectPathOf(key);
+      await rm(path, { force: true }).catch((error: unknown) => {
+        throw failure(error, 'delete', path);
+      });
     },
 
     verifySignature,

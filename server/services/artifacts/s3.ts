@@ -19,6 +19,7 @@ import {
   ArtifactIntegrityError,
   ArtifactRequestError,
   ArtifactStoreUnavailableError,
+  assertObjectKey,
   assertStorageKey,
   checkCompletedParts,
   checkPartRequest,
@@ -54,6 +55,8 @@ const PARAMS = ['endpoint', 'region', 'forcePathStyle', 'prefix', 'checksum'];
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 /** Parts in flight per upload: enough to hide each PUT's latency, few enough to keep the runner's buffers small. */
 const PARALLEL_PARTS = 4;
+/** Part size of the server's own uploads (archived logs). */
+const SERVER_PART_BYTES = 8 * 1024 ** 2;
 
 /** Parses `s3://bucket?endpoint=...&region=...&forcePathStyle=true&prefix=...&checksum=false`. */
 export function parseS3Url(url: string, env: Env = {}): S3Location {
@@ -120,6 +123,10 @@ export function createS3Store(url: string, env: Env, signingKey: Uint8Array | st
   const objectKey = (storageKey: string) => {
     assertStorageKey(storageKey);
     return location.prefix ? `${location.prefix}/${storageKey}` : storageKey;
+  };
+  const serverObjectKey = (key: string) => {
+    assertObjectKey(key);
+    return location.prefix ? `${location.prefix}/${key}` : key;
   };
   const tokens = uploadTokenSealer(signingKey);
   const presignSeconds = (ttlMs: number | undefined) => Math.min(Math.ceil(resolveTtl(ttlMs) / 1000), MAX_PRESIGN_SECONDS);
@@ -283,6 +290,62 @@ export function createS3Store(url: string, env: Env, signingKey: Uint8Array | st
     async delete(storageKey) {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(storageKey) })).catch((error: unknown) => {
         throw failure(error, 'delete', storageKey);
+      });
+    },
+
+    async putObject(key, parts) {
+      const Key = serverObjectKey(key);
+      // Parts of at least 5 MiB (S3's minimum) go up as a multipart upload; an object smaller than one part is one PUT.
+      let buffered: Uint8Array[] = [];
+      let bufferedBytes = 0;
+      let size = 0;
+      let uploadId: string | undefined;
+      const uploaded: Array<{ PartNumber: number; ETag: string }> = [];
+      const take = () => {
+        const body = Buffer.concat(buffered);
+        [buffered, bufferedBytes] = [[], 0];
+        return body;
+      };
+      const sendPart = async () => {
+        uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))).UploadId!;
+        const PartNumber = uploaded.length + 1;
+        const { ETag } = await client.send(new UploadPartCommand({ Bucket: bucket, Key, UploadId: uploadId, PartNumber, Body: take() }));
+        uploaded.push({ PartNumber, ETag: ETag! });
+      };
+      try {
+        for await (const part of parts) {
+          buffered.push(part);
+          bufferedBytes += part.byteLength;
+          size += part.byteLength;
+          if (bufferedBytes >= SERVER_PART_BYTES) await sendPart();
+        }
+        if (uploadId === undefined) {
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: take() }));
+          return { size };
+        }
+        if (bufferedBytes > 0) await sendPart();
+        await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: uploaded } }));
+        return { size };
+      } catch (error) {
+        if (uploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key, UploadId: uploadId })).catch(() => {});
+        throw failure(error, 'write', key);
+      }
+    },
+
+    async readRange(key, offset, length) {
+      try {
+        const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: serverObjectKey(key), Range: `bytes=${offset}-${offset + length - 1}` }));
+        const bytes = await answer.Body!.transformToByteArray();
+        if (bytes.byteLength !== length) throw new Error(`${key}: asked for ${length} bytes at ${offset}, got ${bytes.byteLength}`);
+        return bytes;
+      } catch (error) {
+        throw failure(error, 'read', key);
+      }
+    },
+
+    async deleteObject(key) {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: serverObjectKey(key) })).catch((error: unknown) => {
+        throw failure(error, 'delete', key);
       });
     },
 

@@ -63,6 +63,11 @@ export interface ArtifactStore extends MultipartUploads {
   delete(storageKey: string): Promise<void>;
   /** Reachability check: bucket exists / folder writable. */
   check(): Promise<void>;
+  /** Server-owned objects (`logs/...`, see `logObjectKey`): written and read by the API itself, never signed for runners. */
+  putObject(objectKey: string, parts: AsyncIterable<Uint8Array>): Promise<{ size: number }>;
+  /** `length` bytes from `offset` of a server-owned object. */
+  readRange(objectKey: string, offset: number, length: number): Promise<Uint8Array>;
+  deleteObject(objectKey: string): Promise<void>;
 }
 
 /** 5 GiB: the largest single PUT S3 accepts. */
@@ -190,6 +195,20 @@ export function assertStorageKey(storageKey: string): void {
     throw new ArtifactKeyError(`invalid storage key ${show(storageKey)}: expected "runs/<runId>/<key>"`);
   }
   artifactStorageKey(match[1] ?? '', match[2] ?? '');
+}
+
+/** Where a step's archived log lives: outside `runs/`, so no artifact key can name it; `attempt` keeps concurrent archivers apart. */
+export function logObjectKey(runId: string, stepIndex: number, attempt: string): string {
+  const key = `logs/${runId}/${stepIndex}.${attempt}.br`;
+  assertObjectKey(key);
+  return key;
+}
+
+/** Throws `ArtifactKeyError` unless `objectKey` is exactly what `logObjectKey` produces. */
+export function assertObjectKey(objectKey: string): void {
+  const match = /^logs\/([^/]*)\/\d{1,9}\.[a-z0-9]{1,32}\.br$/.exec(objectKey);
+  if (!match || !RUN_ID.test(match[1] ?? ''))
+    throw new ArtifactKeyError(`invalid log object key ${show(objectKey)}: expected "logs/<runId>/<step>.<attempt>.br"`);
 }
 
 /** Throws `ArtifactSizeError` unless `size` is a whole number of bytes within `limit`. */

@@ -1588,6 +1588,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workflows/{id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            /** @description Settings to change */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Days a finished run keeps its step logs; null keeps them forever */
+                        logRetentionDays: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Settings now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            logRetentionDays: number | null;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description No such workflow */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/workflows/{id}/runs": {
         parameters: {
             query?: never;
