@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { finished, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ARTIFACT_PART_BYTES, RUNNER_ROUTES, type SignedUrl } from '../protocol/v1.ts';
 import type { ArtifactTransfer } from '../executors/types.ts';
 import { ApiCallError, sleep, type RunnerApi } from './client.ts';
@@ -11,16 +13,79 @@ import { partsOf } from './part-reader.ts';
 const PART_ATTEMPTS = 3;
 type Signed = (typeof SignedUrl)['_output'];
 
-/** PUTs `body` to a signed URL; answers the response, whose body is read (so the connection is reused). */
-async function put(signed: Signed, body: Uint8Array, signal: AbortSignal | undefined): Promise<{ response: Response; text: string }> {
-  const response = await fetch(signed.url, {
-    method: 'PUT',
-    headers: { ...signed.headers, 'content-length': String(body.byteLength) },
-    body: body as Uint8Array<ArrayBuffer>,
-    redirect: 'error',
-    ...(signal && { signal }),
+/** A connection failure on the way to or from the store (not an answer): worth another try. */
+class TransferError extends Error {}
+
+const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+
+/**
+ * PUTs `body` to a signed URL with node:http rather than fetch, which copies a byte body before sending it (each
+ * part would be held twice). Answers the status, ETag and body text; the body is read so the connection is reused.
+ */
+function put(signed: Signed, body: Uint8Array, signal: AbortSignal | undefined): Promise<{ status: number; etag: string | undefined; text: string }> {
+  const url = new URL(signed.url);
+  const secure = url.protocol === 'https:';
+  if (!secure && url.protocol !== 'http:') return Promise.reject(new Error(`artifact URL has an unsupported scheme: ${url.protocol}`));
+  return new Promise((resolve, reject) => {
+    const request = (secure ? httpsRequest : httpRequest)(url, {
+      method: 'PUT',
+      headers: { ...signed.headers, 'content-length': String(body.byteLength) },
+      agent: secure ? agents.https : agents.http,
+      ...(signal && { signal }),
+    });
+    request.once('error', (error) => reject(signal?.aborted ? error : new TransferError(`artifact store unreachable: ${error.message}`)));
+    request.once('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.once('error', (error) => reject(signal?.aborted ? error : new TransferError(`artifact store answer broke: ${error.message}`)));
+      response.once('end', () => {
+        const etag = response.headers.etag;
+        resolve({ status: response.statusCode ?? 0, etag, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    request.end(body);
   });
-  return { response, text: await response.text() };
+}
+
+const isOk = (status: number) => status >= 200 && status < 300;
+
+/**
+ * A stream's chunks one by one, as they arrive. A Readable's own async iterator reads with `read()`, which joins
+ * whatever is buffered into a new Buffer: one more copy of every byte, and garbage for the collector.
+ */
+async function* chunksOf(stream: Readable): AsyncGenerator<Buffer> {
+  const queued: Buffer[] = [];
+  let state: { done: true; error?: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const onData = (chunk: Buffer) => {
+    queued.push(chunk);
+    if (queued.length >= 16) stream.pause();
+    notify();
+  };
+  stream.on('data', onData);
+  const stopWatching = finished(stream, (error) => {
+    state = { done: true, ...(error && { error }) };
+    notify();
+  });
+  try {
+    for (;;) {
+      const chunk = queued.shift();
+      if (chunk) {
+        if (queued.length === 0 && stream.isPaused()) stream.resume();
+        yield chunk;
+      } else if (state?.error) throw state.error;
+      else if (state) return;
+      else await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    stream.off('data', onData);
+    stopWatching();
+    if (!state) stream.destroy();
+  }
 }
 
 /**
@@ -32,8 +97,8 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
   async function uploadOne(key: string, bytes: Buffer, signal: AbortSignal | undefined) {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const signed = await api.artifactUploadUrl(jobId, { key, size: bytes.byteLength, sha256 });
-    const { response, text } = await put(signed, bytes, signal);
-    if (!response.ok) throw new Error(`artifact "${key}" upload refused: ${response.status} ${text.slice(0, 300)}`);
+    const { status, text } = await put(signed, bytes, signal);
+    if (!isOk(status)) throw new Error(`artifact "${key}" upload refused: ${status} ${text.slice(0, 300)}`);
     await api.commitArtifact(jobId, { key, size: bytes.byteLength, sha256 });
     return { key, size: bytes.byteLength, sha256 };
   }
@@ -49,16 +114,16 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
         let failure: string;
         try {
           const signed = await api.callRoute(RUNNER_ROUTES.artifactPartUrl, { jobId }, { key, uploadId, partNumber, size: bytes.byteLength, sha256 });
-          const { response, text } = await put(signed, bytes, signal);
-          if (response.ok) {
-            sent[partNumber - 1] = { partNumber, etag: response.headers.get('etag') ?? `"${partNumber}"`, ...(sha256 !== undefined && { sha256 }) };
+          const { status, etag, text } = await put(signed, bytes, signal);
+          if (isOk(status)) {
+            sent[partNumber - 1] = { partNumber, etag: etag ?? `"${partNumber}"`, ...(sha256 !== undefined && { sha256 }) };
             return;
           }
-          failure = `${response.status} ${text.slice(0, 300)}`;
-          if (response.status < 500 && response.status !== 429) throw new Error(failure);
+          failure = `${status} ${text.slice(0, 300)}`;
+          if (status < 500 && status !== 429) throw new Error(failure);
         } catch (error) {
-          // Worth another try: the network (fetch's TypeError) or an API that is away, not a refusal.
-          const transient = !signal?.aborted && (error instanceof TypeError || (error instanceof ApiCallError && error.transient));
+          // Worth another try: the network or an API that is away, not a refusal.
+          const transient = !signal?.aborted && (error instanceof TransferError || (error instanceof ApiCallError && error.transient));
           if (!transient) throw error;
           failure = (error as Error).message;
         }
@@ -96,7 +161,7 @@ export function httpArtifacts(api: RunnerApi, jobId: string): ArtifactTransfer {
   return {
     async upload(key, source, options = {}) {
       const input = typeof source === 'string' ? createReadStream(source) : source;
-      const reader = partsOf(input as AsyncIterable<Uint8Array>, ARTIFACT_PART_BYTES);
+      const reader = partsOf(input instanceof Readable ? chunksOf(input) : (input as AsyncIterable<Uint8Array>), ARTIFACT_PART_BYTES);
       const first = await reader.parts.next();
       const second = first.done ? first : await reader.parts.next();
       if (second.done) return uploadOne(key, first.done ? Buffer.alloc(0) : first.value, options.signal);
