@@ -1,89 +1,45 @@
-import { and, eq } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { stream, streamSSE } from 'hono/streaming';
-import { runSteps } from '../../db/schema.ts';
-import { readLogPage, readLogTail, readWholeLog } from '../services/logs.ts';
+import { readLogTail, readWholeLog } from '../services/logs.ts';
+import { followStepLog } from '../services/log-feed.ts';
 import { getRun } from '../services/runs.ts';
-import { runIdForShareToken } from '../services/shares.ts';
 import { ApiError } from '../services/errors.ts';
 import { whileOpen } from '../services/open-count.ts';
 import type { AppEnv } from './env.ts';
-import { authenticateRequest } from './middleware/auth.ts';
+import { streamCredential } from './log-credentials.ts';
 
-const IDLE_WAIT_MS = 1000;
 const decoder = new TextDecoder();
-
-/**
- * Whether the credential this request came with still opens the run: the share token in the path for share
- * links, else the session or API token (revoked, expired, deleted or disabled user all end it).
- */
-function credentialCheck(c: Context<AppEnv>, runId: string): () => Promise<boolean> {
-  const { db } = c.get('deps');
-  const shareToken = c.req.param('token');
-  if (shareToken !== undefined) {
-    return () =>
-      runIdForShareToken(db, shareToken).then(
-        (id) => id === runId,
-        () => false,
-      );
-  }
-  return async () => (await authenticateRequest(c)).ok;
-}
 
 /**
  * Server-sent events for one step's log: one `log` event per stored chunk (id = its sequence number, data =
  * the text as a JSON string), from after `lastEventId`, in sequence order, then live until the step ends, then one `end` event.
- * A client that reconnects with Last-Event-ID gets exactly the chunks it missed. The request's credential is
- * checked again before every page sent and every idle second: once it is revoked the stream ends with a
- * `revoked` event and sends nothing more.
+ * A client that reconnects with Last-Event-ID gets exactly the chunks it missed. The chunks come from the step's
+ * shared feed (server/services/log-feed.ts). The request's credential is checked again before every batch sent
+ * (by a check begun after the batch was stored) and about every idle second: once it is revoked the stream ends
+ * with a `revoked` event and sends nothing more.
  */
 export function streamStepLog(c: Context<AppEnv>, runId: string, stepIndex: number, lastEventId: number) {
   const { db, events, metrics } = c.get('deps');
-  const stillAllowed = credentialCheck(c, runId);
   return streamSSE(
     c,
     whileOpen(metrics?.sseConnections, async (sse) => {
-      let after = lastEventId;
-      let aborted = false;
+      const credential = streamCredential(c, runId);
+      let closed = false;
       sse.onAbort(() => {
-        aborted = true;
+        closed = true;
       });
-      while (!aborted) {
-        // Listen before reading: a chunk stored while this pass reads and checks must wake the wait below at once.
-        const appended = events.next('log.appended', IDLE_WAIT_MS, (event) => event.runId === runId);
-        const page = await readLogPage(db, runId, stepIndex, after);
-        if (!(await stillAllowed())) {
-          await sse.writeSSE({ event: 'revoked', data: JSON.stringify({ message: 'access to this log was revoked' }) });
-          return;
-        }
-        const send = async (chunks: typeof page) => {
-          for (const chunk of chunks) {
-            await sse.writeSSE({ event: 'log', id: String(chunk.seq), data: JSON.stringify(decoder.decode(chunk.data)) });
-            after = chunk.seq;
-          }
-        };
-        // A runner sends a few batches at once, so a later chunk may be stored before an earlier one: while the step
-        // runs, only the chunks that follow on without a gap are sent, and the rest once the gap is filled.
-        const inOrder = page.findIndex((chunk, i) => chunk.seq !== after + 1 + i);
-        const ready = inOrder < 0 ? page : page.slice(0, inOrder);
-        await send(ready);
-        if (ready.length > 0) continue;
-        const [step] = await db
-          .select({ state: runSteps.state })
-          .from(runSteps)
-          .where(and(eq(runSteps.runId, runId), eq(runSteps.index, stepIndex)));
-        if (!step || !['pending', 'running'].includes(step.state)) {
-          // The step ended, so nothing more comes: what is stored goes out, gaps (a batch the API refused) and all.
-          if (page.length > 0) {
-            await send(page);
-            continue;
-          }
-          // A last look: chunks may have landed between the empty page and the state read.
-          if ((await readLogPage(db, runId, stepIndex, after, 1)).length > 0) continue;
-          await sse.writeSSE({ event: 'end', data: JSON.stringify({ state: step?.state ?? 'unknown' }) });
-          return;
-        }
-        await appended;
+      try {
+        const outcome = await followStepLog(db, events, runId, stepIndex, lastEventId, {
+          allowed: (since) => credential.allowed(since),
+          send: (chunk) => sse.writeSSE({ event: 'log', id: String(chunk.seq), data: JSON.stringify(decoder.decode(chunk.data)) }),
+          get closed() {
+            return closed;
+          },
+        });
+        if ('revoked' in outcome) await sse.writeSSE({ event: 'revoked', data: JSON.stringify({ message: 'access to this log was revoked' }) });
+        if ('ended' in outcome) await sse.writeSSE({ event: 'end', data: JSON.stringify({ state: outcome.ended }) });
+      } finally {
+        credential.release();
       }
     }),
   );
