@@ -207,3 +207,44 @@ test('S3: an archived step pages by range reads from the bucket', async () => {
     await s3.close();
   }
 });
+
+test('a re-run from the failed job lists the carried job’s archived log under the new run', async () => {
+  const id = await publishWorkflow(
+    server,
+    'archived-rerun',
+    `name: archived-rerun
+pipelines:
+  main:
+    runs_on: [archive]
+    steps:
+      - name: say
+        type: step.log
+        config: { message: hi }
+      - name: approval
+        type: step.gate
+        config: { type: auto, auto_approve_conditions: ["1 == 1"] }
+      - name: later
+        type: step.log
+        config: { message: later }
+`,
+  );
+  const runId = (await startRun(server, id)).id as string;
+  const first = await runner.claim();
+  assert.ok(first);
+  await runner.step(first.jobId, 0, { state: 'running', startedAt: Date.now() });
+  const chunks = generatedLog(40, 4096);
+  await ingest(runId, chunks);
+  await runner.step(first.jobId, 0, { state: 'succeeded', exitCode: 0, finishedAt: Date.now() });
+  await runner.done(first.jobId, { state: 'succeeded' });
+  let second: Awaited<ReturnType<ProtocolRunner['claim']>> = null;
+  await until('the job after the gate is queued', async () => (second = await runner.claim()) !== null);
+  await runner.step(second!.jobId, 2, { state: 'failed', exitCode: 1, startedAt: Date.now(), finishedAt: Date.now() });
+  await runner.done(second!.jobId, { state: 'failed', error: 'broke' });
+  await until('the run is archived', async () => (await chunkRows(runId)) === 0);
+
+  const rerun = await server.call('POST', `/api/runs/${runId}/rerun`, { fromFailed: true });
+  assert.equal(rerun.status, 201, await rerun.clone().text());
+  const newId = ((await rerun.json()) as { id: string }).id;
+  const carried = Buffer.from(await (await get(`/api/runs/${newId}/logs?step=say`)).arrayBuffer());
+  assert.equal(carried.compare(Buffer.concat(chunks)), 0, 'the new run reads the same archived object');
+});
