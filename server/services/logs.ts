@@ -49,11 +49,14 @@ export interface IncomingChunk {
   data: Uint8Array;
 }
 
+type AppendOutcome = { inserted: number; bytes: number } | Error;
+
 interface Append {
   runId: string;
   chunks: IncomingChunk[];
   stored: StoredChunk[];
-  settle: (outcome: { inserted: number; bytes: number } | Error) => void;
+  /** Its outcome, when another append's commit took it; 'lead' when it is its turn to commit the next group. */
+  settle: (turn: AppendOutcome | 'lead') => void;
 }
 
 /** Appends waiting for the commit under way, per database: the next transaction takes them all. */
@@ -70,33 +73,36 @@ const MAX_APPENDS_PER_COMMIT = 16;
 export async function appendLogChunks(db: Db, events: EventBus, runId: string, chunks: IncomingChunk[]): Promise<{ stored: number; duplicates: number }> {
   if (chunks.length === 0) return { stored: 0, duplicates: 0 };
   const stored = await Promise.all(chunks.map((c) => encodeChunk(c.data)));
-  const outcome = await new Promise<{ inserted: number; bytes: number } | Error>((settle) => {
+  const turn = await new Promise<AppendOutcome | 'lead'>((settle) => {
     const queue = waiting.get(db);
     if (queue) return queue.push({ runId, chunks, stored, settle });
     waiting.set(db, [{ runId, chunks, stored, settle }]);
-    void commitWaiting(db);
+    settle('lead');
   });
+  const outcome = turn === 'lead' ? await commitNextGroup(db) : turn;
   if (outcome instanceof Error) throw outcome;
   if (outcome.inserted > 0) events.publish({ type: 'log.appended', runId, stored: outcome.inserted, bytes: outcome.bytes });
   return { stored: outcome.inserted, duplicates: chunks.length - outcome.inserted };
 }
 
-/** Commits what waits for `db`, a group at a time, until nothing does. */
-async function commitWaiting(db: Db): Promise<void> {
-  for (;;) {
-    const queue = waiting.get(db)!;
-    if (queue.length === 0) {
-      waiting.delete(db);
-      return;
-    }
-    const group = queue.splice(0, MAX_APPENDS_PER_COMMIT);
-    try {
-      const outcomes = await commitGroup(db, group);
-      group.forEach((append, i) => append.settle(outcomes[i]!));
-    } catch (error) {
-      for (const append of group) append.settle(error as Error);
-    }
+/**
+ * Commits the group at the head of the queue, which starts with the caller's own append, and hands the next turn
+ * to the append then at the head. Each commit runs in the request of an append it stores: on Workers the I/O of a
+ * request that has already answered may be cut off, which would leave a transaction open.
+ */
+async function commitNextGroup(db: Db): Promise<AppendOutcome> {
+  const queue = waiting.get(db)!;
+  const group = queue.splice(0, MAX_APPENDS_PER_COMMIT);
+  let outcomes: AppendOutcome[];
+  try {
+    outcomes = await commitGroup(db, group);
+  } catch (error) {
+    outcomes = group.map(() => error as Error);
   }
+  group.slice(1).forEach((append, i) => append.settle(outcomes[i + 1]!));
+  if (queue.length > 0) queue[0]!.settle('lead');
+  else waiting.delete(db);
+  return outcomes[0]!;
 }
 
 /** One transaction: the group's chunks and the steps' byte counts. Per append, the chunks it stored and their raw bytes. */
