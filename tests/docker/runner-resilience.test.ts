@@ -5,7 +5,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { finished, json, publishWorkflow, rawLog, runnerFor, startRun, waitForRun } from '../helpers/runs.ts';
 
 // Long enough that a runner on a busy machine renews before it would fence itself (after half the lease).
-const LEASE_MS = 4000;
+const LEASE_MS = 8000;
 let server: TestServer;
 
 before(async () => {
@@ -46,7 +46,7 @@ test('a job whose runner vanished fails with "runner lost" within the lease time
   const run = await startRun(server, id);
   const { api, jobId } = await claimAndVanish('lost');
   const claimedAt = Date.now();
-  const ended = await waitForRun(server, run.id, finished, 10_000);
+  const ended = await waitForRun(server, run.id, finished, 20_000);
   assert.equal(ended.state, 'failed');
   assert.equal(ended.error, 'runner lost');
   assert.ok(Date.now() - claimedAt < LEASE_MS + 1500, `took ${Date.now() - claimedAt} ms`);
@@ -57,7 +57,7 @@ test('with retry on runner_lost the job is requeued and a live runner finishes i
   const id = await publishWorkflow(server, 'retried', workflow('retried', echoStep, '    retry: { on: [runner_lost], max_attempts: 2 }\n'));
   const run = await startRun(server, id);
   await claimAndVanish('retried');
-  await waitForRun(server, run.id, (r) => r.jobs[0].state === 'queued' && r.jobs[0].attempt === 1, 10_000);
+  await waitForRun(server, run.id, (r) => r.jobs[0].state === 'queued' && r.jobs[0].attempt === 1, 20_000);
   const runner = await runnerFor(server, 'rescuer', ['retried']);
   try {
     const ended = await waitForRun(server, run.id, finished);
