@@ -38,7 +38,9 @@ export async function waitForRun(server: TestServer, runId: string, done: (run: 
     const run = await json(await server.call('GET', `/api/runs/${runId}`));
     if (done(run)) return run;
     if (Date.now() > deadline)
-      throw new Error(`run ${runId} still ${run.state} after ${timeoutMs} ms: ${JSON.stringify(run.steps.map((s: any) => [s.name, s.state]))}`);
+      throw new Error(
+        `run ${runId} still ${run.state} after ${timeoutMs} ms: ${JSON.stringify(run.steps.map((s: any) => [s.name, s.state, s.error ?? null]))}; jobs ${JSON.stringify(run.jobs?.map((j: any) => [j.state, j.error ?? null]))}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
