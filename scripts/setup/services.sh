@@ -80,6 +80,8 @@ http {
   # Round robin, no stickiness: consecutive requests of one client land on different replicas.
   upstream flowyard {
 $servers    keepalive 64;
+    # Below Node's 5 s keep-alive: nginx never reuses a connection the replica is closing (a 502 otherwise).
+    keepalive_timeout 4s;
   }
   map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
   server {
