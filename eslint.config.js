@@ -11,6 +11,7 @@ export default ts.config(
     ignores: [
       'node_modules/',
       'build/',
+      '.flowyard/',
       '.svelte-kit/',
       'app/lib/api/generated/',
       'static/',
