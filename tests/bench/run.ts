@@ -1,9 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { benchCliHelp } from './cli-help.ts';
+import { benchArtifacts } from './artifacts.ts';
 import { benchClaims } from './claims.ts';
+import { benchJobContainer } from './job-container.ts';
 import { benchLogLatency } from './log-latency.ts';
 import { benchLogMemory } from './log-memory.ts';
+import { benchLogThroughput } from './log-throughput.ts';
 import { benchContainerStep, benchRemoteStepCall } from './plugin-overhead.ts';
+import { benchReplicas } from './replicas.ts';
 import { benchTryActivate } from './try-activate.ts';
 import { benchTryActivateMemory } from './try-activate-memory.ts';
 
@@ -11,14 +15,14 @@ benchTryActivate();
 await benchTryActivateMemory();
 benchCliHelp();
 await benchLogMemory();
-await (await import('./log-throughput.ts')).benchLogThroughput();
+await benchLogThroughput();
 await benchLogLatency();
 await benchRemoteStepCall();
 await benchContainerStep();
 await benchClaims();
-await (await import('./job-container.ts')).benchJobContainer();
-await (await import('./replicas.ts')).benchReplicas();
-await (await import('./artifacts.ts')).benchArtifacts();
+await benchJobContainer();
+await benchReplicas();
+await benchArtifacts();
 
 // The browser figures start their own server and Chromium; each runs in its own process.
 for (const script of ['tests/bench/xterm-bench.ts', 'tests/bench/editor-bench.ts']) {
