@@ -42,6 +42,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /api/workflows': 'editor',
   'GET /api/workflows/{id}': 'viewer',
   'DELETE /api/workflows/{id}': 'editor',
+  'PATCH /api/workflows/{id}/settings': 'editor',
   'PUT /api/workflows/{id}/draft': 'editor',
   'POST /api/workflows/{id}/try-activate': 'viewer',
   'POST /api/workflows/{id}/publish': 'editor',
