@@ -163,6 +163,19 @@ export function createS3Store(url: string, env: Env, signingKey: Uint8Array | st
     return storeFailure(error, action, `${storageKey} in ${where}`);
   };
 
+  /** A presigned PUT whose length (and digest, when given) are signed as headers, so S3 refuses any other body. */
+  const signSizedPut = async (
+    sign: (options: Parameters<typeof getSignedUrl>[2]) => Promise<string>,
+    size: number,
+    checksum: string | undefined,
+    expiresIn: number,
+  ) => {
+    const headers: Record<string, string> = { 'content-length': String(size) };
+    if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
+    const url = await sign({ expiresIn, signableHeaders: new Set(Object.keys(headers)), unhoistableHeaders: new Set(['x-amz-checksum-sha256']) });
+    return { url, method: 'PUT' as const, headers, expiresAt: Date.now() + expiresIn * 1000 };
+  };
+
   return {
     kind: 's3',
 
@@ -176,15 +189,7 @@ export function createS3Store(url: string, env: Env, signingKey: Uint8Array | st
         ContentLength: expected.size,
         ...(checksum !== undefined && { ChecksumSHA256: checksum }),
       });
-      const headers: Record<string, string> = { 'content-length': String(expected.size) };
-      if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
-      const url = await getSignedUrl(client, command, {
-        expiresIn,
-        // Signed as headers, so S3 refuses a body of another length or digest.
-        signableHeaders: new Set(Object.keys(headers)),
-        unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
-      });
-      return { url, method: 'PUT', headers, expiresAt: Date.now() + expiresIn * 1000 };
+      return signSizedPut((options) => getSignedUrl(client, command, options), expected.size, checksum, expiresIn);
     },
 
     async createMultipart(storageKey, owner, partSize) {
@@ -213,14 +218,7 @@ export function createS3Store(url: string, env: Env, signingKey: Uint8Array | st
         ContentLength: part.size,
         ...(checksum !== undefined && { ChecksumSHA256: checksum }),
       });
-      const headers: Record<string, string> = { 'content-length': String(part.size) };
-      if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
-      const url = await getSignedUrl(client, command, {
-        expiresIn,
-        signableHeaders: new Set(Object.keys(headers)),
-        unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
-      });
-      return { url, method: 'PUT', headers, expiresAt: Date.now() + expiresIn * 1000 };
+      return signSizedPut((options) => getSignedUrl(client, command, options), part.size, checksum, expiresIn);
     },
 
     async completeMultipart(storageKey, owner, uploadId, parts, expected) {
